@@ -1,0 +1,118 @@
+"""The run-viewer tab: a trainer run folder's config, learning curves, Qatten diagnostics and replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from explorer_lib import plots, runs
+from explorer_lib.figures import show
+from explorer_lib.validate import InputError
+
+DEFAULT_DIR = "runs"
+CURVE_GROUPS = (("eval/", "Evaluation (greedy)"), ("charts/", "Training"), ("losses/", "Losses"))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _metrics(run: str, mtime: float, size: int) -> pd.DataFrame | None:
+    """The run's metrics.csv, re-read only when the file changes (a live run keeps appending)."""
+    return runs.read_metrics(Path(run))
+
+
+def render() -> None:
+    text = st.text_input("Run folder or runs directory", value=DEFAULT_DIR, key="runs_dir",
+                         help="The trainer writes runs/<env>__<mixer>__<seed>__<time>/ by default.")
+    try:
+        found = runs.find_runs(text)
+    except InputError as err:
+        if text.strip() == DEFAULT_DIR and not Path(DEFAULT_DIR).exists():
+            st.info("No runs/ directory here yet. Train with `python -m decomp.train env=… mixer=…` "
+                    "or enter another folder above.")
+        else:
+            st.error(str(err))
+        return
+    run = found[0]
+    if len(found) > 1:
+        run = st.selectbox("Run", found, format_func=lambda p: p.name, key="run_pick")
+    try:
+        _render_run(run)
+    except InputError as err:
+        st.error(str(err))
+
+
+def _render_run(run: Path) -> None:
+    cfg, cfg_text = runs.read_config(run)
+    st.subheader(run.name)
+    st.caption(f"{run.resolve()} · env: {runs.env_name(run, cfg)}")
+    c1, c2 = st.columns(2)
+    with c1.expander("config.yaml", expanded=False):
+        if cfg_text:
+            st.code(cfg_text, language="yaml")
+        else:
+            st.write("no config.yaml in this run")
+    with c2.expander("env_info.json / summary.json", expanded=False):
+        for name in ("env_info.json", "summary.json"):
+            data = runs.read_json(run, name)
+            if data is not None:
+                st.markdown(f"`{name}`")
+                st.code(json.dumps(data, indent=2), language="json")
+
+    f = run / "metrics.csv"
+    metrics = _metrics(str(run), f.stat().st_mtime, f.stat().st_size) if f.is_file() else None
+    if metrics is None or metrics.empty:
+        st.warning("This run has no metrics yet (metrics.csv is missing or empty).")
+    else:
+        _curves(metrics)
+    if runs.looks_like_smax(run, cfg):
+        _replay(run)
+
+
+def _curves(metrics: pd.DataFrame) -> None:
+    st.markdown("### Learning curves")
+    shown = False
+    for prefix, title in CURVE_GROUPS:
+        series = runs.series(metrics, prefix)
+        if series:
+            shown = True
+            st.markdown(f"**{title}**")
+            show(plots.metric_grid(series))
+    entropy = runs.series(metrics, "qatten/head_entropy/")
+    lam = runs.series(metrics, "qatten/lambda/")
+    if entropy or lam:
+        shown = True
+        st.markdown("### Qatten diagnostics")
+        c1, c2 = st.columns(2)
+        with c1:
+            if entropy:
+                named = {f"head {k.rsplit('/', 1)[-1]}": v for k, v in entropy.items()}
+                show(plots.metric_curves(named, "attention entropy per head", "entropy (nats)"))
+        with c2:
+            if lam:
+                named = {f"agent {k.rsplit('/', 1)[-1]}": v for k, v in lam.items()}
+                show(plots.metric_curves(named, "λ_i per agent", "λ_i"))
+    if not shown:
+        keys = ", ".join(sorted(metrics["key"].astype(str).unique())[:10])
+        st.info(f"No eval/, charts/, losses/ or qatten/ keys in metrics.csv (found: {keys}).")
+
+
+def _replay(run: Path) -> None:
+    st.markdown("### Episode replay (greedy policy)")
+    replay = runs.read_replay(run)
+    if replay is None:
+        st.info("No replay.npz in this run folder, so there is no episode to replay.")
+        return
+    step = 0
+    if replay.steps > 1:
+        step = st.slider("Step", 0, replay.steps - 1, 0, key="replay_step")
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        show(plots.replay_frame(replay.ally_pos[step], replay.ally_health[step], replay.enemy_pos[step],
+                                replay.enemy_health[step], step, replay.bounds()))
+    with c2:
+        show(plots.health_bars(replay.ally_health[step], replay.enemy_health[step]))
+        alive_a = int((replay.ally_health[step] > 0).sum())
+        alive_e = int((replay.enemy_health[step] > 0).sum())
+        st.markdown(f"Step {step} of {replay.steps - 1}: **{alive_a}** allies and **{alive_e}** enemies alive.")

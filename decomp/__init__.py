@@ -1,0 +1,3 @@
+"""decomp: cooperative multi-agent value decomposition (VDN, QMIX, QTRAN, Qatten, ...)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,103 @@
+"""Per-agent utility networks Q^i(τ^i, ·) with parameter sharing across agents.
+
+Agents are folded into the batch dimension, so one network serves all of them; an optional
+agent-id one-hot lets shared parameters still specialise. The GRU agent runs a whole episode
+batch through ``nn.GRU`` in one call (no Python loop over time).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def agent_input_dim(obs_dim: int, n_agents: int, n_actions: int, agent_id: bool, last_action: bool) -> int:
+    return obs_dim + (n_agents if agent_id else 0) + (n_actions if last_action else 0)
+
+
+def build_inputs(
+    obs: torch.Tensor,
+    last_actions: torch.Tensor | None,
+    n_actions: int,
+    agent_id: bool,
+    last_action: bool,
+) -> torch.Tensor:
+    """obs (*B, N, obs_dim), last_actions (*B, N) int (-1 = none) -> inputs (*B, N, in_dim)."""
+    parts = [obs]
+    n_agents = obs.shape[-2]
+    if agent_id:
+        eye = torch.eye(n_agents, dtype=obs.dtype, device=obs.device)
+        parts.append(eye.expand(*obs.shape[:-2], n_agents, n_agents))
+    if last_action:
+        if last_actions is None:
+            raise ValueError("last_action=True needs last_actions (*B, n_agents)")
+        onehot = F.one_hot(last_actions.clamp(min=0).long(), n_actions).to(obs.dtype)  # (*B, N, A)
+        parts.append(onehot * (last_actions >= 0).unsqueeze(-1).to(obs.dtype))
+    return torch.cat(parts, dim=-1)
+
+
+class RNNAgent(nn.Module):
+    """fc -> ReLU -> GRU -> fc, as in pymarl's RNNAgent, but over whole sequences at once."""
+
+    recurrent = True
+
+    def __init__(self, input_dim: int, n_actions: int, hidden_dim: int = 64) -> None:
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.fc1 = nn.Linear(input_dim, hidden_dim)
+        self.rnn = nn.GRU(hidden_dim, hidden_dim, batch_first=True)
+        self.fc2 = nn.Linear(hidden_dim, n_actions)
+
+    def init_hidden(self, batch: int, n_agents: int, device: torch.device | None = None) -> torch.Tensor:
+        return torch.zeros(batch, n_agents, self.hidden_dim, device=device)  # (B, N, H)
+
+    def forward(self, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs (B, T, N, in) -> q (B, T, N, A), hidden states (B, T, N, H)."""
+        b, t, n, _ = inputs.shape
+        x = F.relu(self.fc1(inputs))  # (B, T, N, H)
+        x = x.permute(0, 2, 1, 3).reshape(b * n, t, self.hidden_dim)  # (B*N, T, H)
+        h = None if h0 is None else h0.reshape(1, b * n, self.hidden_dim)
+        out, _ = self.rnn(x, h)  # (B*N, T, H)
+        hs = out.reshape(b, n, t, self.hidden_dim).permute(0, 2, 1, 3)  # (B, T, N, H)
+        return self.fc2(hs), hs
+
+    def step(self, inputs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One acting step: inputs (E, N, in), h (E, N, H) -> q (E, N, A), h' (E, N, H)."""
+        q, hs = self.forward(inputs.unsqueeze(1), h)
+        return q[:, 0], hs[:, 0]
+
+
+class MLPAgent(nn.Module):
+    """A feed-forward agent for one-step games and fully observed tasks."""
+
+    recurrent = False
+
+    def __init__(self, input_dim: int, n_actions: int, hidden_dim: int = 64) -> None:
+        super().__init__()
+        self.hidden_dim = hidden_dim
+        self.net = nn.Sequential(
+            nn.Linear(input_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, hidden_dim), nn.ReLU()
+        )
+        self.head = nn.Linear(hidden_dim, n_actions)
+
+    def init_hidden(self, batch: int, n_agents: int, device: torch.device | None = None) -> torch.Tensor:
+        return torch.zeros(batch, n_agents, self.hidden_dim, device=device)
+
+    def forward(self, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs (B, T, N, in) -> q (B, T, N, A), features (B, T, N, H)."""
+        hs = self.net(inputs)
+        return self.head(hs), hs
+
+    def step(self, inputs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hs = self.net(inputs)
+        return self.head(hs), hs
+
+
+AGENTS = {"rnn": RNNAgent, "mlp": MLPAgent}
+
+
+def make_agent(kind: str, input_dim: int, n_actions: int, hidden_dim: int) -> nn.Module:
+    if kind not in AGENTS:
+        raise ValueError(f"unknown agent {kind!r}; valid agents: {', '.join(sorted(AGENTS))}")
+    return AGENTS[kind](input_dim, n_actions, hidden_dim)

@@ -1,0 +1,112 @@
+"""Preallocated replay of whole episodes (padded to episode_limit), sampled as a batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+
+from decomp.envs.base import EnvInfo
+
+
+@dataclass
+class EpisodeBatch:
+    """A padded batch of episodes; time index t has T+1 slots for observations."""
+
+    obs: torch.Tensor  # (B, T+1, N, obs_dim)
+    state: torch.Tensor  # (B, T+1, state_dim)
+    avail: torch.Tensor  # (B, T+1, N, A) bool
+    feats: torch.Tensor  # (B, T+1, N, feat_dim)
+    actions: torch.Tensor  # (B, T, N) long
+    reward: torch.Tensor  # (B, T)
+    terminated: torch.Tensor  # (B, T) float: 1 where the step ended the episode for real
+    mask: torch.Tensor  # (B, T) float: 1 where the step happened
+
+    @property
+    def size(self) -> int:
+        return self.obs.shape[0]
+
+    def truncate(self, t: int) -> "EpisodeBatch":
+        """Keep the first t steps (t+1 observation slots)."""
+        return EpisodeBatch(**{
+            f.name: getattr(self, f.name)[:, : t + 1] if f.name in ("obs", "state", "avail", "feats")
+            else getattr(self, f.name)[:, :t]
+            for f in fields(self)
+        })
+
+
+class ReplayBuffer:
+    """Ring buffer of ``capacity`` episodes stored as torch tensors (CPU)."""
+
+    def __init__(self, info: EnvInfo, capacity: int, seed: int = 0) -> None:
+        if capacity < 1:
+            raise ValueError(f"buffer capacity must be >= 1 episode, got {capacity}")
+        t, n = info.episode_limit, info.n_agents
+        self.capacity, self.info = capacity, info
+        self.data = EpisodeBatch(
+            obs=torch.zeros(capacity, t + 1, n, info.obs_dim),
+            state=torch.zeros(capacity, t + 1, info.state_dim),
+            avail=torch.zeros(capacity, t + 1, n, info.n_actions, dtype=torch.bool),
+            feats=torch.zeros(capacity, t + 1, n, info.feat_dim),
+            actions=torch.zeros(capacity, t, n, dtype=torch.long),
+            reward=torch.zeros(capacity, t),
+            terminated=torch.zeros(capacity, t),
+            mask=torch.zeros(capacity, t),
+        )
+        self.lengths = torch.zeros(capacity, dtype=torch.long)
+        self.pos = 0  # next slot to write
+        self.count = 0  # episodes stored
+        self.episodes_added = 0
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add(self, episodes: dict[str, np.ndarray], lengths: np.ndarray) -> None:
+        """Store k episodes: arrays with leading dim k and time dims of the buffer's size."""
+        k = len(lengths)
+        if k == 0:
+            return
+        idx = (self.pos + np.arange(k)) % self.capacity
+        idx_t = torch.from_numpy(idx)
+        for f in fields(self.data):
+            getattr(self.data, f.name)[idx_t] = torch.as_tensor(episodes[f.name])
+        self.lengths[idx_t] = torch.as_tensor(lengths, dtype=torch.long)
+        self.pos = int((self.pos + k) % self.capacity)
+        self.count = min(self.count + k, self.capacity)
+        self.episodes_added += k
+
+    def sample(self, batch_size: int) -> EpisodeBatch:
+        """Uniformly sample episodes, truncated to the longest one in the batch."""
+        if self.count < batch_size:
+            raise ValueError(f"cannot sample {batch_size} episodes from a buffer holding {self.count}")
+        idx = torch.from_numpy(self.rng.choice(self.count, size=batch_size, replace=False))
+        t = int(self.lengths[idx].max())
+        return EpisodeBatch(**{f.name: getattr(self.data, f.name)[idx] for f in fields(self.data)}).truncate(t)
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly (for resumable checkpoints)."""
+        n = self.count
+        return {
+            "data": {f.name: getattr(self.data, f.name)[:n].clone() for f in fields(self.data)},
+            "lengths": self.lengths[:n].clone(), "pos": self.pos, "count": self.count,
+            "episodes_added": self.episodes_added, "rng": self.rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, sd: dict) -> None:
+        n = sd["count"]
+        if n > self.capacity:
+            raise ValueError(f"checkpoint buffer holds {n} episodes but capacity is {self.capacity}")
+        for f in fields(self.data):
+            src = sd["data"][f.name]
+            dst = getattr(self.data, f.name)
+            if tuple(src.shape[1:]) != tuple(dst.shape[1:]):
+                raise ValueError(
+                    f"checkpoint replay field {f.name!r} has per-episode shape {tuple(src.shape[1:])}, "
+                    f"this env needs {tuple(dst.shape[1:])}: the checkpoint belongs to a different env/map"
+                )
+            dst[:n] = src
+        self.lengths[:n] = sd["lengths"]
+        self.pos, self.count, self.episodes_added = sd["pos"], sd["count"], sd["episodes_added"]
+        self.rng.bit_generator.state = sd["rng"]

@@ -1,0 +1,284 @@
+"""SMAX (JaxMARL's StarCraft re-implementation) as a :class:`~decomp.envs.base.BatchedEnv`.
+
+Why this shape: SMAX is pure JAX, so ``n_envs`` copies are stepped by ONE jitted + vmapped function
+that also performs the protocol's auto-reset and returns every output in a single device->host
+transfer. The env state and the RNG key never leave the device.
+
+Layout facts (jaxmarl 0.2.0, ``observation_type="unit_list"``), verified against
+``SMAX.get_world_state`` / ``get_obs_unit_list``:
+
+* ``world_state`` (length ``(U + 2) * n_units`` with ``U = 4 + 6`` own features, ``n_units =
+  n_allies + n_enemies``) is ``[unit_0 | unit_1 | ... | unit_{n_units-1} | teams (n_units) |
+  types (n_units)]``. Units are ordered allies first (unit ``i < n_allies`` is ally ``i``, the agent
+  ``ally_i``), then enemies. Each unit block is ``[health / max_health, x, y, weapon_cooldown,
+  unit_type_one_hot(6)]``; x, y are absolute map coordinates (0..32) and the cooldown is raw
+  seconds, i.e. NOT normalised. A dead unit's block is all zeros.
+* So the per-agent Qatten features are ``world_state[: n_allies * U].reshape(n_allies, U)``:
+  row ``i`` is ally ``i``'s own block (``feat_dim = 10``).
+* ``obs`` per ally: the other allies' then the enemies' 13-feature blocks, then the ally's own
+  10 features (normalised position), e.g. 3m: 2*13 + 3*13 + 10 = 75.
+* Actions: 0-3 move (N, E, S, W), 4 stop, ``5 + j`` attack enemy ``j``; there is no no-op, a dead ally
+  has only ``stop`` available.
+* Win: SMAX pays its win bonus when every enemy is dead AND at least one ally is alive (an
+  all-dead draw is possible because damage is applied simultaneously); we use the same rule.
+* ``state.done`` = all allies dead | all enemies dead | ``step >= max_steps`` (100). Only the first
+  two are a true termination; hitting the time limit is a truncation (``done`` but not
+  ``terminated``), so the learner bootstraps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
+
+_OWN_FEATS_PER_UNIT = 10  # SMAX own_features: health, x, y, cooldown + 6 unit-type bits
+
+
+def _import_jaxmarl() -> Any:
+    """Import jaxmarl without its 'Submoduled environments not found' chatter.
+
+    jaxmarl's mabrax module resets ``sys.stdout``/``sys.stderr`` to the process streams while
+    importing, which defeats ``contextlib.redirect_stdout``; so we silence file descriptor 1 for the
+    import and put the caller's Python streams back afterwards.
+    """
+    if "jaxmarl.environments.smax" in sys.modules:
+        return sys.modules["jaxmarl"]
+    saved = sys.stdout, sys.stderr
+    saved_fd = devnull = None
+    try:
+        sys.stdout.flush()
+        saved_fd, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+    except (OSError, ValueError, AttributeError):  # no real fd 1 (e.g. embedded): stay noisy
+        saved_fd = None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            import jaxmarl  # noqa: PLC0415
+            import jaxmarl.environments.smax  # noqa: F401, PLC0415
+    finally:
+        if saved_fd is not None:
+            if sys.__stdout__ is not None:
+                sys.__stdout__.flush()
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
+        if devnull is not None:
+            os.close(devnull)
+        sys.stdout, sys.stderr = saved
+    return jaxmarl
+
+
+def smax_map_names() -> list[str]:
+    """Map names SMAX knows, read from jaxmarl's own scenario table (not hard-coded here)."""
+    _import_jaxmarl()
+    from jaxmarl.environments.smax import smax_env  # noqa: PLC0415
+
+    return sorted(smax_env.MAP_NAME_TO_SCENARIO)
+
+
+def _scenario(map_name: str) -> Any:
+    _import_jaxmarl()
+    from jaxmarl.environments.smax import map_name_to_scenario  # noqa: PLC0415
+
+    try:
+        return map_name_to_scenario(map_name)
+    except KeyError:
+        raise ValueError(
+            f"unknown SMAX map {map_name!r}; expected one of: {', '.join(smax_map_names())} "
+            "(set env.map_name to one of these)"
+        ) from None
+
+
+class SmaxEnv:
+    """``n_envs`` HeuristicEnemySMAX battles stepped in lockstep (numpy in, numpy out)."""
+
+    def __init__(
+        self,
+        map_name: str,
+        n_envs: int,
+        seed: int = 0,
+        reward_scale: float = 1.0,
+        validate_actions: bool = True,
+        **smax_kwargs: Any,
+    ) -> None:
+        if n_envs < 1:
+            raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+        jaxmarl = _import_jaxmarl()
+        import jax  # noqa: PLC0415
+
+        self._jax = jax
+        self.map_name = map_name
+        self.env = jaxmarl.make("HeuristicEnemySMAX", scenario=_scenario(map_name), **smax_kwargs)
+        self.n_allies = int(self.env.num_allies)
+        self.n_enemies = int(self.env.num_enemies)
+        self.reward_scale = float(reward_scale)
+        self.validate_actions = validate_actions
+        n_actions = int(self.env.num_ally_actions)  # 5 + n_enemies
+        self.info = EnvInfo(
+            n_agents=self.n_allies,
+            n_actions=n_actions,
+            obs_dim=int(self.env.obs_size),
+            state_dim=int(self.env.state_size),
+            feat_dim=_OWN_FEATS_PER_UNIT,
+            episode_limit=int(self.env.max_steps),
+            n_envs=n_envs,
+            name=f"smax:{map_name}",
+        )
+        self.fns = build_batched_fns(self.env, n_envs, self.reward_scale)
+        self._key = jax.random.PRNGKey(seed)
+        self._state: Any = None
+        self._avail: np.ndarray | None = None  # (n_envs, n_agents, n_actions) last avail, for validation
+
+    # -- protocol -------------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> Observation:
+        if seed is not None:
+            self._key = self._jax.random.PRNGKey(seed)
+        self._key, self._state, packed = self.fns.reset(self._key)
+        obs = _to_observation(self._jax.device_get(packed))
+        self._avail = obs.avail
+        return obs
+
+    def step(self, actions: np.ndarray) -> StepResult:
+        if self._state is None:
+            raise RuntimeError("SmaxEnv.step called before reset(); call env.reset() first")
+        actions = np.asarray(actions)
+        if self.validate_actions:
+            assert self._avail is not None
+            check_actions(actions, self._avail)
+        # fixed dtype so the jitted step never sees a new input signature
+        self._key, self._state, out = self.fns.step(self._key, self._state, actions.astype(np.int32, copy=False))
+        out = self._jax.device_get(out)  # the one device->host transfer per step
+        restart = _to_observation(out["restart"])
+        self._avail = restart.avail
+        return StepResult(
+            next=_to_observation(out["next"]),
+            reward=out["reward"],
+            terminated=out["terminated"],
+            done=out["done"],
+            won=out["won"],
+            restart=restart,
+            info={"episode_steps": out["episode_steps"]},
+        )
+
+    def close(self) -> None:
+        self._state = None
+
+    # -- introspection (tests, benchmarks) --------------------------------------------------------
+    def compile_count(self) -> int:
+        """Compiled variants of the jitted step, which also serves reset (1 = never recompiled)."""
+        return int(self.fns.jitted_step._cache_size())
+
+
+def _to_observation(packed: dict[str, np.ndarray]) -> Observation:
+    return Observation(obs=packed["obs"], state=packed["state"], avail=packed["avail"], feats=packed["feats"])
+
+
+class SmaxFns(NamedTuple):
+    """Pure batched functions over ``n_envs`` envs (also used by benchmarks/raw_smax.py).
+
+    ``reset(key) -> (key, states, packed)``; ``step(key, states, actions (E, N)) -> (key, states,
+    out)`` with ``out`` = {next, restart, reward, terminated, done, won, episode_steps};
+    ``jitted_step`` is the single compiled function behind both (inspect its ``_cache_size()``).
+    """
+
+    reset: Callable[[Any], tuple[Any, Any, dict[str, Any]]]
+    step: Callable[[Any, Any, Any], tuple[Any, Any, dict[str, Any]]]
+    jitted_step: Any
+
+
+def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0) -> SmaxFns:
+    """Build the one jitted+vmapped step (with auto-reset) and a reset that reuses it.
+
+    Every env state produced goes through ``canonical`` so reset's and step's states have the same
+    avals (dtype AND weak_type); otherwise feeding one where the other was seen recompiles.
+    """
+    import jax  # noqa: PLC0415
+    import jax.numpy as jnp  # noqa: PLC0415
+
+    n_allies = int(env.num_allies)
+    agents = list(env.agents)  # ally_0 .. ally_{n-1}
+    feat_len = n_allies * _OWN_FEATS_PER_UNIT
+
+    def canonical(tree: Any) -> Any:
+        # explicit dtype => strongly typed; e.g. reset's `step` is a weak int32, step_env's is not
+        return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
+
+    def pack(obs: dict[str, jax.Array], state: Any) -> dict[str, jax.Array]:
+        world = obs["world_state"].astype(jnp.float32)  # (state_dim,)
+        avail = env.get_avail_actions(state)
+        return {
+            "obs": jnp.stack([obs[a] for a in agents]).astype(jnp.float32),  # (N, obs_dim)
+            "state": world,
+            "avail": jnp.stack([avail[a] for a in agents]).astype(jnp.bool_),  # (N, A)
+            # allies' own blocks open the world state, in agent order (module docstring)
+            "feats": world[:feat_len].reshape(n_allies, _OWN_FEATS_PER_UNIT),  # (N, F)
+        }
+
+    def reset_one(key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+        obs, state = env.reset(key)
+        state = canonical(state)
+        return state, pack(obs, state)
+
+    def step_one(key: jax.Array, state: Any, actions: jax.Array, force_reset: jax.Array) -> tuple[Any, dict[str, Any]]:
+        key_step, key_reset = jax.random.split(key)
+        obs, nstate, rewards, dones, _ = env.step_env(key_step, state, {a: actions[i] for i, a in enumerate(agents)})
+        nstate = canonical(nstate)
+        nxt = pack(obs, nstate)
+        alive = nstate.state.unit_alive  # (n_units,) allies first
+        allies_dead = ~jnp.any(alive[:n_allies])
+        enemies_dead = ~jnp.any(alive[n_allies:])
+        done = dones["__all__"]
+        rstate, restart = reset_one(key_reset)
+        take_reset = done | force_reset
+        new_state = jax.tree.map(lambda r, s: jnp.where(take_reset, r, s), rstate, nstate)
+        restart = jax.tree.map(lambda r, s: jnp.where(take_reset, r, s), restart, nxt)
+        out = {
+            "next": nxt,
+            "restart": restart,
+            "reward": (rewards[agents[0]] * reward_scale).astype(jnp.float32),
+            "terminated": allies_dead | enemies_dead,
+            "done": done,
+            "won": enemies_dead & ~allies_dead,
+            "episode_steps": nstate.state.step,
+        }
+        return new_state, out
+
+    @jax.jit
+    def step_batch(
+        key: jax.Array, states: Any, actions: jax.Array, force_reset: jax.Array
+    ) -> tuple[jax.Array, Any, dict[str, Any]]:
+        key, sub = jax.random.split(key)
+        states, out = jax.vmap(step_one)(
+            jax.random.split(sub, n_envs), states, actions.astype(jnp.int32), force_reset.astype(jnp.bool_)
+        )
+        return key, states, out
+
+    # Reset reuses the compiled step (forced done on a dummy zero state) instead of compiling a
+    # second vmapped graph: XLA compilation of SMAX is the slow part (~10 s per graph).
+    # device arrays, like the states step returns: a numpy argument would add a second entry to the
+    # dispatch cache (no XLA recompile, but it would muddy the compile-count check)
+    dummy_states = jax.device_put(
+        jax.tree.map(
+            lambda s: np.zeros((n_envs, *s.shape), s.dtype),
+            jax.eval_shape(lambda k: reset_one(k)[0], jax.random.PRNGKey(0)),
+        )
+    )
+    stop = np.full((n_envs, n_allies), env.num_movement_actions - 1, dtype=np.int32)  # (E, N) "stop"
+    all_true = np.ones((n_envs,), dtype=bool)
+
+    no_reset = np.zeros((n_envs,), dtype=bool)
+
+    def reset_batch(key: jax.Array) -> tuple[jax.Array, Any, dict[str, jax.Array]]:
+        key, states, out = step_batch(key, dummy_states, stop, all_true)
+        return key, states, out["restart"]
+
+    def step_plain(key: jax.Array, states: Any, actions: Any) -> tuple[jax.Array, Any, dict[str, Any]]:
+        return step_batch(key, states, actions, no_reset)
+
+    return SmaxFns(reset=reset_batch, step=step_plain, jitted_step=step_batch)

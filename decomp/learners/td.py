@@ -1,0 +1,55 @@
+"""Masked TD learning of Q_tot for value-mixing methods (IQL, VDN, QMIX, Qatten, ...)."""
+
+from __future__ import annotations
+
+import torch
+
+from decomp.buffer import EpisodeBatch
+from decomp.learners.base import Learner, greedy_actions, lambda_returns, masked_mean
+
+
+class TDLearner(Learner):
+    """Q_tot(s_t, u_t) regressed on r_t + γ Q_tot^target(s_{t+1}, ū_{t+1}), masked over padding.
+
+    With double-Q, ū is the online agents' greedy action and the target nets evaluate it.
+    Mixers may add an auxiliary loss via ``mixer.extras["aux_loss"]`` (Qatten's regulariser).
+    """
+
+    def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.cfg
+        inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
+        q_all, _ = self.agent(inputs)  # (B, T+1, N, A)
+        chosen = q_all[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+        q_tot = self.mixer(chosen, batch.state[:, :-1], batch.feats[:, :-1])  # (B, T, K)
+        aux = self.mixer.extras.get("aux_loss")
+        extras = dict(self.mixer.extras)
+
+        with torch.no_grad():
+            target_q, _ = self.target_agent(inputs)  # (B, T+1, N, A)
+            next_avail = batch.avail[:, 1:]  # (B, T, N, A)
+            source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
+            next_act = greedy_actions(source, next_avail)  # (B, T, N)
+            next_q = target_q[:, 1:].gather(-1, next_act.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+            next_tot = self.target_mixer(next_q, batch.state[:, 1:], batch.feats[:, 1:])  # (B, T, K)
+            k = next_tot.shape[-1]
+            targets = lambda_returns(
+                batch.reward.unsqueeze(-1).expand(-1, -1, k), batch.terminated.unsqueeze(-1).expand(-1, -1, k),
+                batch.mask.unsqueeze(-1).expand(-1, -1, k), next_tot, cfg.gamma, cfg.td_lambda,
+            )
+
+        mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
+        td = q_tot - targets
+        loss = masked_mean(td.pow(2), mask)
+        logs = {
+            "losses/td": float(loss.detach()),
+            "train/q_tot_mean": float(masked_mean(q_tot.detach(), mask)),
+            "train/target_mean": float(masked_mean(targets, mask)),
+        }
+        if aux is not None:
+            loss = loss + aux
+            logs["losses/aux"] = float(aux.detach())
+        for key, value in extras.items():
+            if key in ("head_entropy", "lambda"):
+                for i, v in enumerate(value.tolist()):
+                    logs[f"qatten/{key}/{i}"] = v
+        return loss, logs

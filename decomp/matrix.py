@@ -1,0 +1,172 @@
+"""In-memory matrix-game training: one call trains a mixer on a game and returns its tables.
+
+Used by the tests, the explorer, the theory checks and the matrix report; it goes through the same
+runner, replay and learner as every other env (:class:`decomp.trainer.Trainer`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from decomp.agents import build_inputs
+from decomp.config import Config
+from decomp.envs.matrix import MatrixEnv
+from games import Payoff, TwoStepGame, make_game
+
+
+@dataclass
+class MatrixRun:
+    game: str
+    mixer_name: str
+    seed: int
+    data: str  # "uniform" (ε = 1) or "egreedy"
+    payoff: np.ndarray  # (k_1, ..., k_n) true team reward (two-step: the 2B stage)
+    q_tot: np.ndarray  # (k_1, ..., k_n) learned joint value (Q_jt for qtran, Σ Q^i for none)
+    agent_qs: list[np.ndarray]  # per agent (k_i,)
+    greedy: tuple[int, ...]  # argmax of each agent's Q^i
+    optimal: bool  # the greedy policy earns the optimal return
+    losses: np.ndarray  # (n_updates,) total loss per update
+    extra_tables: dict[str, np.ndarray] = field(default_factory=dict)
+    mixer: nn.Module | None = None
+    state: torch.Tensor | None = None  # (state_dim,) the state the tables are taken at
+    feats: torch.Tensor | None = None  # (n_agents, feat_dim)
+    greedy_return: float = float("nan")
+
+    @property
+    def is_function_of_q(self) -> bool:
+        return self.mixer is not None and not getattr(self.mixer, "joint", False) and not getattr(
+            self.mixer, "per_agent", False)
+
+    def mix(self, qs: np.ndarray) -> np.ndarray | None:
+        """Q_tot at the tables' state for arbitrary utilities qs (..., n_agents); None when the mixer
+        is not a function of the Q^i (qtran's Q_jt, IQL)."""
+        if not self.is_function_of_q:
+            return None
+        assert self.mixer is not None and self.state is not None and self.feats is not None
+        q = torch.as_tensor(np.asarray(qs), dtype=torch.float32)
+        batch = q.shape[:-1]
+        with torch.no_grad():
+            out = self.mixer(q, self.state.expand(*batch, -1), self.feats.expand(*batch, *self.feats.shape))
+        return out[..., 0].numpy()
+
+
+@torch.no_grad()
+def game_tables(agent: nn.Module, mixer: nn.Module, cfg: Config, env: MatrixEnv, state_index: int = 0
+                ) -> tuple[np.ndarray, list[np.ndarray], dict[str, np.ndarray], torch.Tensor, torch.Tensor]:
+    """Learned tables at one state: Q_tot over all joint actions, each agent's Q^i.
+
+    -> q_tot (k_1..k_n), agent_qs [(k_i,)], extra tables, state (S,), feats (N, F)
+    """
+    info = env.info
+    ob = env._observe(np.array([state_index]))
+    obs = torch.from_numpy(ob.obs)  # (1, N, O)
+    inputs = build_inputs(obs, torch.full((1, info.n_agents), -1), info.n_actions, cfg.agent_id, cfg.last_action)
+    q, hs = agent(inputs.unsqueeze(1))  # (1, 1, N, A)
+    q = q[0, 0]  # (N, A)
+    counts = env.action_counts
+    agent_qs = [q[i, :k].numpy().copy() for i, k in enumerate(counts)]
+    joint = torch.tensor(list(itertools.product(*[range(k) for k in counts])))  # (K, N)
+    chosen = q.gather(1, joint.T).T  # (K, N)
+    state = torch.from_numpy(ob.state[0])  # (S,)
+    feats = torch.from_numpy(ob.feats[0])  # (N, F)
+    k = len(joint)
+    extras: dict[str, np.ndarray] = {}
+    sum_q = chosen.sum(-1).reshape(counts).numpy()
+    if getattr(mixer, "joint", False):
+        onehot = torch.nn.functional.one_hot(joint, info.n_actions).float()  # (K, N, A)
+        hidden = hs[0, 0].expand(k, -1, -1) if getattr(mixer, "hidden_dim", 0) else None
+        q_tot = mixer.q_jt(state.expand(k, -1), onehot, hidden)[:, 0].reshape(counts).numpy()
+        extras["sum_qi"] = sum_q
+        extras["v"] = np.array(float(mixer.v(state)[0]))
+    elif getattr(mixer, "per_agent", False):
+        q_tot = sum_q
+    else:
+        q_tot = mixer(chosen, state.expand(k, -1), feats.expand(k, -1, -1))[:, 0].reshape(counts).numpy()
+    return q_tot, agent_qs, extras, state, feats
+
+
+def train_matrix(
+    game: str | Payoff,
+    mixer: str,
+    seed: int = 0,
+    steps: int = 20000,
+    data: str = "uniform",
+    epsilon: float = 0.2,
+    progress: Callable[[float], None] | None = None,
+    mixer_options: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> MatrixRun:
+    """Train ``mixer`` on a preset ``game`` (or a custom Payoff) and return the learned tables.
+
+    ``data="uniform"`` samples joint actions uniformly (ε = 1); ``"egreedy"`` anneals ε from 1 to
+    ``epsilon``. ``overrides`` set any other :class:`~decomp.config.Config` field.
+    """
+    from decomp.trainer import Trainer
+
+    game_obj = make_game(game) if isinstance(game, str) else game
+    game_name = game if isinstance(game, str) else game_obj.name
+    cfg = matrix_config(game_name if isinstance(game, str) else "qtran", mixer, seed, steps, data, epsilon,
+                        mixer_options, **overrides)
+    factory = None if isinstance(game, str) else (lambda n, _seed: MatrixEnv(game_obj, n_envs=n))
+    trainer = Trainer(cfg, run_dir=None, on_progress=progress, env_factory=factory)
+    trainer.run()
+    return matrix_result(trainer, cfg)
+
+
+def matrix_config(game: str, mixer: str, seed: int, steps: int, data: str, epsilon: float,
+                  mixer_options: dict[str, Any] | None = None, **overrides: Any) -> Config:
+    """The packaged ``env=matrix`` preset (the CLI's defaults) with these settings on top."""
+    from decomp.compose import compose_config
+
+    cfg = compose_config(["env=matrix", f"mixer={mixer}"])
+    cfg.env.game, cfg.seed, cfg.t_max, cfg.data, cfg.epsilon_finish = game, seed, steps, data, epsilon
+    cfg.epsilon_anneal_steps = max(1, steps // 2)
+    cfg.progress = False
+    cfg.mixer.options.update(mixer_options or {})
+    for key, value in overrides.items():
+        if not hasattr(cfg, key):
+            raise ValueError(f"unknown config key {key!r}")
+        setattr(cfg, key, value)
+    return cfg
+
+
+def matrix_result(trainer: Any, cfg: Config) -> MatrixRun:
+    """Read the learned tables out of a finished matrix-game trainer."""
+    env: MatrixEnv = trainer.env
+    agent, mixer = trainer.learner.agent, trainer.learner.mixer
+    two_step = isinstance(env.game, TwoStepGame)
+    q_tot, agent_qs, extras, state, feats = game_tables(agent, mixer, cfg, env, 2 if two_step else 0)
+    payoff = env.stages[-1].values if two_step else env.stages[0].values
+    if two_step:
+        q1, a1, _, _, _ = game_tables(agent, mixer, cfg, env, 0)
+        extras["state1_q_tot"], extras["state1_agent_qs"] = q1, np.stack(a1)
+        q2a, _, _, _, _ = game_tables(agent, mixer, cfg, env, 1)
+        extras["state2A_q_tot"] = q2a
+    greedy = tuple(int(np.argmax(q)) for q in agent_qs)
+    ret = trainer.runner.evaluate(MatrixEnv(env.game, n_envs=1)).returns[0]
+    return MatrixRun(
+        game=env.game.name, mixer_name=cfg.mixer.name, seed=cfg.seed, data=cfg.data, payoff=np.asarray(payoff),
+        q_tot=q_tot, agent_qs=agent_qs, greedy=greedy, optimal=bool(ret >= env.game.optimum - 1e-6),
+        losses=np.asarray(trainer.losses), extra_tables=extras, mixer=mixer, state=state, feats=feats,
+        greedy_return=float(ret),
+    )
+
+
+def tables_from_model(model: Any) -> tuple[list[np.ndarray], torch.Tensor, torch.Tensor]:
+    """(agent_qs per agent, state (S,), feats (N, F)) of a trained matrix-game model from a run folder."""
+    from omegaconf import OmegaConf
+
+    cfg: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), model.cfg))  # type: ignore
+    if cfg.env.name != "matrix":
+        raise ValueError(f"tables_from_model needs a matrix-game run, this run used env={cfg.env.name!r}")
+    from decomp.envs import make_env
+
+    env = make_env(cfg.env, 1)
+    _, agent_qs, _, state, feats = game_tables(model.agent, model.mixer, cfg, env, 0)
+    return agent_qs, state, feats

@@ -1,0 +1,59 @@
+"""Metrics to CSV (long format: step,wall_time,key,value) and TensorBoard, with the same keys."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+
+class MetricLogger:
+    """Appends scalars; on resume, rows logged after the checkpoint's step are dropped first."""
+
+    def __init__(self, run_dir: Path | None, resume_step: int | None = None, tensorboard: bool = True) -> None:
+        self.run_dir = run_dir
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self._csv = None
+        self._tb = None
+        if run_dir is None:
+            return
+        path = run_dir / "metrics.csv"
+        if resume_step is not None and path.exists():
+            with path.open() as fh:
+                rows = [r for r in csv.reader(fh)][1:]
+            kept = [r for r in rows if int(r[0]) <= resume_step]
+            with path.open("w", newline="") as fh:
+                csv.writer(fh).writerows([["step", "wall_time", "key", "value"], *kept])
+            for r in kept:
+                self.history.setdefault(r[2], []).append((int(r[0]), float(r[3])))
+        new = not path.exists()
+        self._csv = path.open("a", newline="")
+        self._writer = csv.writer(self._csv)
+        if new:
+            self._writer.writerow(["step", "wall_time", "key", "value"])
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
+
+    def log(self, step: int, values: dict[str, float]) -> None:
+        now = time.time()
+        for key, value in values.items():
+            value = float(value)
+            self.history.setdefault(key, []).append((step, value))
+            if self._csv is not None:
+                self._writer.writerow([step, f"{now:.3f}", key, f"{value:.6g}"])
+            if self._tb is not None:
+                self._tb.add_scalar(key, value, step)
+        if self._csv is not None:
+            self._csv.flush()
+
+    def last(self, key: str, default: float = float("nan")) -> float:
+        seq = self.history.get(key)
+        return seq[-1][1] if seq else default
+
+    def close(self) -> None:
+        if self._csv is not None:
+            self._csv.close()
+        if self._tb is not None:
+            self._tb.close()

@@ -1,0 +1,172 @@
+"""Vectorised episode collection over a BatchedEnv: ε-greedy with action masks, auto-reset.
+
+All ``n_envs`` envs keep stepping; each writes into its own staging row, and a finished episode is
+copied to the replay at once (vectorised over the envs that finished), so no env waits for the
+slowest one and no step of a finished episode is stored as live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from decomp.agents import build_inputs
+from decomp.buffer import ReplayBuffer
+from decomp.envs.base import BatchedEnv, Observation
+
+
+def select_actions(
+    q: torch.Tensor, avail: torch.Tensor, epsilon: float, generator: torch.Generator
+) -> torch.Tensor:
+    """ε-greedy over available actions. q (E, N, A), avail (E, N, A) bool -> actions (E, N) long."""
+    masked = q.masked_fill(~avail, float("-inf"))
+    greedy = masked.argmax(-1)  # (E, N)
+    if epsilon <= 0.0:
+        return greedy
+    noise = torch.rand(avail.shape, generator=generator)  # (E, N, A)
+    random = (noise * avail).argmax(-1)  # uniform over available actions
+    explore = torch.rand(greedy.shape, generator=generator) < epsilon  # (E, N)
+    return torch.where(explore, random, greedy)
+
+
+@dataclass
+class EpisodeStats:
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    wins: list[bool] = field(default_factory=list)
+
+    def extend(self, returns: np.ndarray, lengths: np.ndarray, wins: np.ndarray) -> None:
+        self.returns += returns.tolist()
+        self.lengths += lengths.tolist()
+        self.wins += wins.tolist()
+
+    def __len__(self) -> int:
+        return len(self.returns)
+
+
+class Runner:
+    """Drives ``agent`` in ``env``; ``collect`` stores finished episodes in ``buffer``."""
+
+    def __init__(
+        self,
+        env: BatchedEnv,
+        agent: nn.Module,
+        agent_id: bool,
+        last_action: bool,
+        seed: int = 0,
+    ) -> None:
+        self.env, self.agent = env, agent
+        self.info = info = env.info
+        self.agent_id, self.last_action = agent_id, last_action
+        self.gen = torch.Generator().manual_seed(seed)
+        e, t, n = info.n_envs, info.episode_limit, info.n_agents
+        self.rows = np.arange(e)
+        self.staging = {
+            "obs": np.zeros((e, t + 1, n, info.obs_dim), np.float32),
+            "state": np.zeros((e, t + 1, info.state_dim), np.float32),
+            "avail": np.zeros((e, t + 1, n, info.n_actions), bool),
+            "feats": np.zeros((e, t + 1, n, info.feat_dim), np.float32),
+            "actions": np.zeros((e, t, n), np.int64),
+            "reward": np.zeros((e, t), np.float32),
+            "terminated": np.zeros((e, t), np.float32),
+            "mask": np.zeros((e, t), np.float32),
+        }
+        self.current: Observation | None = None
+        self.env_steps = 0
+        self.episodes = 0
+
+    def _start(self) -> None:
+        info = self.info
+        self.current = self.env.reset()
+        self.t = np.zeros(info.n_envs, np.int64)
+        self.ret = np.zeros(info.n_envs, np.float64)
+        self.h = self.agent.init_hidden(info.n_envs, info.n_agents)  # (E, N, H)
+        self.last = torch.full((info.n_envs, info.n_agents), -1, dtype=torch.long)
+        for v in self.staging.values():
+            v[...] = 0
+
+    def _write_obs(self, rows: np.ndarray, t: np.ndarray, ob: Observation, sel: np.ndarray | None = None) -> None:
+        src = (lambda a: a) if sel is None else (lambda a: a[sel])
+        self.staging["obs"][rows, t] = src(ob.obs)
+        self.staging["state"][rows, t] = src(ob.state)
+        self.staging["avail"][rows, t] = src(ob.avail)
+        self.staging["feats"][rows, t] = src(ob.feats)
+
+    @torch.no_grad()
+    def act(self, ob: Observation, epsilon: float) -> np.ndarray:
+        """One acting step for all envs; updates the recurrent state. -> actions (E, N)."""
+        obs = torch.from_numpy(ob.obs)
+        inputs = build_inputs(obs, self.last, self.info.n_actions, self.agent_id, self.last_action)
+        q, self.h = self.agent.step(inputs, self.h)  # (E, N, A), (E, N, H)
+        actions = select_actions(q, torch.from_numpy(ob.avail), epsilon, self.gen)
+        self.last = actions
+        return actions.numpy()
+
+    def collect(self, n_steps: int, epsilon: float, buffer: ReplayBuffer | None) -> EpisodeStats:
+        """Step every env ``n_steps`` times; finished episodes go to ``buffer`` (if given)."""
+        if self.current is None:
+            self._start()
+        stats = EpisodeStats()
+        limit = self.info.episode_limit
+        for _ in range(n_steps):
+            ob = self.current
+            assert ob is not None
+            self._write_obs(self.rows, self.t, ob)
+            actions = self.act(ob, epsilon)
+            res = self.env.step(actions)
+            s = self.staging
+            s["actions"][self.rows, self.t] = actions
+            s["reward"][self.rows, self.t] = res.reward
+            s["terminated"][self.rows, self.t] = res.terminated
+            s["mask"][self.rows, self.t] = 1.0
+            self.ret += res.reward
+            self.t += 1
+            done = res.done | (self.t >= limit)
+            self.env_steps += self.info.n_envs
+            if done.any():
+                d = np.flatnonzero(done)
+                self._write_obs(d, self.t[d], res.next, d)
+                if buffer is not None:
+                    buffer.add({k: v[d] for k, v in s.items()}, self.t[d].copy())
+                stats.extend(self.ret[d], self.t[d], res.won[d])
+                self.episodes += len(d)
+                for v in s.values():
+                    v[d] = 0
+                self.t[d] = 0
+                self.ret[d] = 0.0
+                dt = torch.from_numpy(d)
+                self.h[dt] = 0.0
+                self.last[dt] = -1
+            self.current = res.restart
+        return stats
+
+    @torch.no_grad()
+    def evaluate(self, env: BatchedEnv) -> EpisodeStats:
+        """One greedy episode in each of ``env``'s envs (a separate env, so training rows keep going)."""
+        info = env.info
+        ob = env.reset()
+        h = self.agent.init_hidden(info.n_envs, info.n_agents)
+        last = torch.full((info.n_envs, info.n_agents), -1, dtype=torch.long)
+        live = np.ones(info.n_envs, bool)
+        ret = np.zeros(info.n_envs)
+        length = np.zeros(info.n_envs, np.int64)
+        won = np.zeros(info.n_envs, bool)
+        for _ in range(info.episode_limit):
+            inputs = build_inputs(torch.from_numpy(ob.obs), last, info.n_actions, self.agent_id, self.last_action)
+            q, h = self.agent.step(inputs, h)
+            last = select_actions(q, torch.from_numpy(ob.avail), 0.0, self.gen)
+            res = env.step(last.numpy())
+            ret += res.reward * live
+            length += live
+            finished = live & res.done
+            won |= finished & res.won
+            live &= ~res.done
+            ob = res.restart
+            if not live.any():
+                break
+        stats = EpisodeStats()
+        stats.extend(ret, length, won)
+        return stats

@@ -1,0 +1,119 @@
+"""`python -m decomp.train env=matrix|smac mixer=… [key=value …]` — train, report, write a run folder.
+
+Examples::
+
+    python -m decomp.train env=matrix env.game=qtran mixer=qtran seed=3
+    python -m decomp.train env=smac env.map_name=3m mixer=qmix
+    python -m decomp.train resume=runs/3m__qmix__0__20261122-101500
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from decomp.checkpoint import CheckpointError, load_checkpoint
+from decomp.compose import to_config
+from decomp.config import Config, ConfigError, validate
+from decomp.trainer import Trainer, TrainingDiverged, write_config
+
+
+def run_name(cfg: Config) -> str:
+    where = cfg.env.game if cfg.env.name == "matrix" else cfg.env.map_name
+    return cfg.run_name or f"{cfg.env.name}-{where}__{cfg.mixer.name}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def make_run_dir(cfg: Config) -> Path:
+    """A fresh folder; never reuses (and so never overwrites) an existing run."""
+    path = Path(cfg.run_dir) / run_name(cfg)
+    suffix = 1
+    while path.exists():
+        path = Path(cfg.run_dir) / f"{run_name(cfg)}-{suffix}"
+        suffix += 1
+    path.mkdir(parents=True)
+    return path
+
+
+def resolve_resume(cfg: Config) -> tuple[Config, Path, Path]:
+    """resume=<run folder or .pt> -> (the run's own config with this t_max, run folder, checkpoint)."""
+    target = Path(cfg.resume)
+    ckpt = target if target.suffix == ".pt" else target / "checkpoints" / "latest.pt"
+    run_dir = ckpt.parent.parent
+    payload = load_checkpoint(ckpt)
+    saved: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), payload["config"]))  # type: ignore
+    saved.t_max = max(saved.t_max, cfg.t_max) if cfg.t_max != saved.t_max else saved.t_max
+    saved.progress, saved.resume = cfg.progress, str(target)
+    print(f"[decomp] resuming {run_dir} at env step {payload['env_steps']:,} of {saved.t_max:,}", file=sys.stderr)
+    return saved, run_dir, ckpt
+
+
+def print_matrix_report(result) -> None:
+    """Payoff, learned Q_tot, each agent's Q^i and whether the greedy joint action is optimal."""
+    np.set_printoptions(precision=2, suppress=True, linewidth=120)
+    print(f"\n== {result.game} with {result.mixer_name} (seed {result.seed}, data={result.data}) ==")
+    print("payoff:\n", result.payoff)
+    label = "learned Q_jt" if "sum_qi" in result.extra_tables else "learned Q_tot"
+    print(f"{label}:\n", result.q_tot)
+    if "sum_qi" in result.extra_tables:
+        print("Σ_i Q^i:\n", result.extra_tables["sum_qi"])
+    for i, q in enumerate(result.agent_qs):
+        print(f"Q^{i + 1}: {q}")
+    verdict = "OPTIMAL" if result.optimal else "NOT optimal"
+    print(f"greedy joint action: {result.greedy} -> return {result.greedy_return:g} "
+          f"(optimum {result.payoff.max():g}: {verdict})")
+
+
+def train(cfg: Config) -> int:
+    from decomp.matrix import matrix_result
+    from decomp.plots import learning_curves, matrix_heatmap
+
+    if cfg.resume:
+        cfg, run_dir, ckpt = resolve_resume(cfg)
+    else:
+        validate(cfg)
+        run_dir, ckpt = None, None
+    trainer = Trainer(cfg, run_dir=run_dir or make_run_dir(cfg), resume_from=ckpt)
+    run_dir = trainer.run_dir
+    assert run_dir is not None
+    write_config(run_dir, cfg, trainer.info)
+    print(f"[decomp] run folder: {run_dir}", file=sys.stderr)
+    summary = trainer.run()
+    title = f"{trainer.info.name} · {cfg.mixer.name} · seed {cfg.seed}"
+    if cfg.env.name == "matrix":
+        result = matrix_result(trainer, cfg)
+        print_matrix_report(result)
+        matrix_heatmap(run_dir / "heatmap.png", result.payoff, result.q_tot, result.greedy, title)
+    learning_curves(run_dir / "learning_curve.png", trainer.logger.history, title)
+    print(f"[decomp] {summary.env_steps:,} env steps, {summary.updates:,} updates in {summary.seconds:.1f}s; "
+          f"test win rate {summary.eval_win_rate:.2f}, test return {summary.eval_return:.3g}; "
+          f"outputs in {run_dir}")
+    return 0
+
+
+@hydra.main(version_base=None, config_path="conf", config_name="config")
+def _hydra_main(dcfg: DictConfig) -> None:
+    try:
+        code = train(to_config(dcfg))
+    except (ConfigError, CheckpointError, TrainingDiverged, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: resume with `python -m decomp.train resume=<run folder>`", file=sys.stderr)
+        code = 130
+    if code:
+        sys.exit(code)
+
+
+def main() -> None:
+    import decomp.compose  # noqa: F401  (registers the schema with Hydra's ConfigStore)
+
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""FAKE ``smac`` (oxwhirl's StarCraft Multi-Agent Challenge) for tests: no StarCraft II needed."""

@@ -1,0 +1,166 @@
+"""Headless checks of ``apps/explorer.py`` with Streamlit's AppTest (no browser, no server).
+
+The page must render without an exception, train two mixers into heatmaps and a summary table,
+and turn bad input (a non-numeric payoff cell, no mixer, a folder that is not a run) into a visible
+``st.error`` instead of a traceback. Everything is small so the file runs in well under a minute.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "apps" / "explorer.py"
+sys.path.insert(0, str(ROOT / "apps"))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from explorer_lib import runs  # noqa: E402
+from explorer_lib.validate import InputError, parse_payoff_grid  # noqa: E402
+
+TIMEOUT = 120  # seconds per script run; training two tiny runs takes a few seconds
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def make_run(root: Path, replay: bool = True, name: str = "smax_3m__qatten__0__20250101-000000") -> Path:
+    """A tiny run folder in the trainer's format (config, env_info, long-format metrics, replay)."""
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("env:\n  name: smax\n  map_name: 3m\nmixer:\n  name: qatten\nseed: 0\n")
+    (run / "env_info.json").write_text('{"name": "smax_3m", "n_agents": 3, "n_actions": 8}')
+    lines = ["step,wall_time,key,value"]
+    for t in range(0, 5000, 1000):
+        lines += [f"{t},{t / 100},eval/win_rate,{t / 5000}", f"{t},{t / 100},eval/return,{t / 500}",
+                  f"{t},{t / 100},charts/episode_return,{t / 600}", f"{t},{t / 100},losses/td,{1 / (1 + t)}"]
+        lines += [f"{t},{t / 100},qatten/head_entropy/{h},{1.0 - h * t / 20000}" for h in range(2)]
+        lines += [f"{t},{t / 100},qatten/lambda/{i},{1 + i * t / 5000}" for i in range(3)]
+    (run / "metrics.csv").write_text("\n".join(lines) + "\n")
+    if replay:
+        t, n, m = 6, 3, 3
+        rng = np.random.default_rng(0)
+        np.savez(run / "replay.npz",
+                 ally_pos=rng.uniform(0, 32, (t, n, 2)), ally_health=np.linspace(1, 0.2, t)[:, None].repeat(n, 1),
+                 enemy_pos=rng.uniform(0, 32, (t, m, 2)), enemy_health=np.linspace(1, 0, t)[:, None].repeat(m, 1))
+    return run
+
+
+# ---- the page ----------------------------------------------------------------------------------
+def test_app_runs_without_exception() -> None:
+    at = _app()
+    assert [t.label for t in at.tabs] == ["Matrix-game lab", "Surfaces", "Theory", "Run viewer"]
+    assert not _errors(at)
+    assert at.image, "the payoff preview and the symbolic λ_(i,h) plot should render"
+
+
+def test_train_two_mixers_shows_heatmaps_and_summary() -> None:
+    at = _app()
+    at.multiselect(key="mixers").set_value(["vdn", "qtran"])
+    at.number_input(key="seeds").set_value(1)
+    at.number_input(key="steps").set_value(200)
+    at.run()
+    at.button(key="train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not _errors(at)
+    text = [m.value for m in at.markdown]
+    assert any("**vdn**: optimum found in" in t and "of 1 seeds" in t for t in text)
+    assert any("**qtran**: optimum found in" in t for t in text)
+    assert any("**vdn** learned Q_tot" in t for t in text) and any("**qtran** learned Q_tot" in t for t in text)
+    summary = at.table[0].value
+    assert list(summary.index) == ["vdn", "qtran"] and "optimum found" in summary.columns
+    # payoff preview + payoff + (Q_tot, Q^i bars) per mixer + qtran's Σ Q^i + loss curves, then the other tabs
+    assert len(at.image) >= 7
+    # the other tabs now use the trained runs: VDN has a surface and λ_i = 1
+    assert any("Largest misfit" in t for t in [m.value for m in at.markdown])
+    assert any("λ_i" in str(t.value.columns.tolist()) or "λ_i" in str(t.value.index.tolist()) for t in at.table)
+
+    at.selectbox(key="surf_mixer").set_value("qtran").run()
+    assert any("Q_jt is not a function of the Q^i" in w.value for w in at.warning)
+    at.selectbox(key="theory_mixer").set_value("qtran").run()
+    assert any("not defined" in w.value for w in at.warning)
+    assert not at.exception
+
+
+# ---- bad input ---------------------------------------------------------------------------------
+def test_invalid_payoff_cell_shows_error() -> None:
+    at = _app()
+    at.selectbox(key="game").set_value("custom (edit a 2-agent payoff)").run()
+    assert not _errors(at)
+    editor = at.data_editor[0]
+    column = editor.value.columns[1]
+    at.session_state[editor.key] = {"edited_rows": {0: {column: "abc"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception
+    assert any("row 1, column 2 is not a number" in e for e in _errors(at)), _errors(at)
+    assert at.button(key="train").disabled
+
+
+def test_empty_mixer_selection_shows_error() -> None:
+    at = _app()
+    at.multiselect(key="mixers").set_value([]).run()
+    assert not at.exception
+    assert "Choose at least one mixer to train." in _errors(at)
+    assert at.button(key="train").disabled
+
+
+def test_non_run_folder_shows_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a run")
+    at = _app()
+    at.text_input(key="runs_dir").set_value(str(tmp_path)).run()
+    assert not at.exception
+    assert any("is not a run folder" in e for e in _errors(at)), _errors(at)
+    at.text_input(key="runs_dir").set_value(str(tmp_path / "missing")).run()
+    assert any("does not exist" in e for e in _errors(at))
+
+
+# ---- run viewer --------------------------------------------------------------------------------
+def test_run_viewer_shows_curves_and_replay(tmp_path: Path) -> None:
+    make_run(tmp_path)
+    at = _app()
+    at.text_input(key="runs_dir").set_value(str(tmp_path)).run()
+    assert not at.exception and not _errors(at)
+    text = [m.value for m in at.markdown]
+    assert "### Learning curves" in text and "### Qatten diagnostics" in text and "### Episode replay (greedy policy)" in text
+    at.slider(key="replay_step").set_value(5).run()
+    assert not at.exception
+    assert any("Step 5 of 5" in t for t in [m.value for m in at.markdown])
+
+
+def test_run_viewer_without_replay_says_so(tmp_path: Path) -> None:
+    make_run(tmp_path, replay=False)
+    at = _app()
+    at.text_input(key="runs_dir").set_value(str(tmp_path)).run()
+    assert not at.exception and not _errors(at)
+    assert any("No replay.npz" in i.value for i in at.info)
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def test_parse_payoff_grid() -> None:
+    assert parse_payoff_grid([["8", "−12"], [" -12 ", "0"]]).values.tolist() == [[8, -12], [-12, 0]]
+    for grid, msg in (([["1", "x"]], "row 1, column 2 is not a number"), ([["1", ""]], "is empty"),
+                      ([["1", "inf"]], "finite"), ([["1", "2"], ["3"]], "row 2 has 1 entries"), ([], "empty")):
+        with pytest.raises(InputError, match=msg):
+            parse_payoff_grid(grid)
+
+
+def test_read_replay_rejects_bad_shapes(tmp_path: Path) -> None:
+    run = make_run(tmp_path)
+    assert runs.read_replay(run).steps == 6  # type: ignore[union-attr]
+    np.savez(run / "replay.npz", ally_pos=np.zeros((4, 3, 2)), ally_health=np.zeros((5, 3)),
+             enemy_pos=np.zeros((4, 2, 2)), enemy_health=np.zeros((4, 2)))
+    with pytest.raises(InputError, match="ally_health has shape"):
+        runs.read_replay(run)
+    assert runs.find_runs(str(run)) == [run]

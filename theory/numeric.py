@@ -1,0 +1,168 @@
+"""Theorems 1 and 2 for a trained mixer: at a fixed state s the mixer *is* F(Q^1..Q^n).
+
+Given per-agent utility tables Q^i(a^i) (k_i,), the greedy point is a_o = (argmax Q^1, ..., argmax Q^n):
+  - λ_i = ∂F/∂Q^i at Q(a_o) by autograd, c = F(Q(a_o)) − Σ λ_i Q^i(a_o)  (Theorem 1);
+  - the linearisation error |F(Q(a)) − c − Σ λ_i Q^i(a^i)| over the whole joint-action table, by
+    number of deviating agents and against the utility-space distance |Q(a) − Q(a_o)| (the fitted
+    log–log slope is ≈ 2 for a smooth nonlinear F and the error is 0 for an affine one);
+  - λ_{i,h}, h = 1..H: the τ^{h−1} Taylor coefficient of ∂_iF(z + τ(Q(a_o) − z)) around z = 0 (the
+    same definition as :mod:`theory.symbolic`), in float64 by :mod:`theory.taylor`;
+  - for Qatten, the explicit weights Σ_heads w_head λ_{i,head} against the autograd λ_i. Note that
+    Qatten's heads are not derivative orders: the paper only motivates multiple heads by Theorem 2.
+Mixers that are not a function of the Q^i (QTRAN's joint net, IQL's ``none``) give an explicit
+"not defined" result instead of a crash.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from decomp.mixers import Mixer, autograd_local_weights
+from theory.decay import Decay, classify_decay
+from theory.taylor import taylor_orders
+
+NOISE_FLOOR = 1e-9  # relative size under which a numeric λ_{i,h} counts as 0
+
+
+@dataclass
+class NumericResult:
+    """Everything measured on one mixer at one state; ``defined=False`` carries only ``reason``."""
+
+    mixer: str
+    defined: bool
+    reason: str = ""
+    monotone: bool = False  # the mixer's own claim
+    greedy: tuple[int, ...] = ()
+    q_greedy: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,)
+    c: float = math.nan
+    lam: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,)
+    max_err: float = math.nan
+    mean_err: float = math.nan
+    err_by_deviators: dict[int, float] = field(default_factory=dict)  # #agents off-greedy -> max error
+    err_slope: float | None = None  # log err vs log |Q(a) − Q(a_o)|
+    q_dist: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K,) per joint action
+    err: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K,)
+    igm: bool = False  # argmax of the Q_tot table is the greedy tuple
+    lam_h: np.ndarray | None = None  # (H, N) orders × agents
+    orders_method: str = ""  # which estimator produced lam_h (see theory.taylor)
+    lam_h_gap: float = math.nan  # max_i |Σ_h λ_{i,h} − λ_i|
+    decay: tuple[Decay, ...] = ()
+    attention_lam: np.ndarray | None = None  # (N,) Qatten's Σ_head w λ_{i,head}
+    attention_gap: float | None = None  # max_i |attention λ_i − autograd λ_i|
+
+    @property
+    def lam_nonneg(self) -> bool:
+        return bool(self.defined and (self.lam >= 0).all())
+
+
+def not_defined_reason(mixer: nn.Module) -> str:
+    """Why λ_i = ∂Q_tot/∂Q^i makes no sense for this mixer, or '' if it does."""
+    if getattr(mixer, "joint", False) or not isinstance(mixer, Mixer):
+        return f"{type(mixer).__name__} is a joint network Q(s, u), not a function F(Q^1..Q^n): λ_i is not defined"
+    if getattr(mixer, "per_agent", False):
+        return f"{type(mixer).__name__} has no Q_tot (independent learners): λ_i is not defined"
+    return ""
+
+
+def analyse_mixer(
+    mixer: nn.Module,
+    tables: Sequence[np.ndarray],
+    state: torch.Tensor,
+    feats: torch.Tensor | None = None,
+    max_order: int = 10,
+    center: Sequence[float] | None = None,
+    method: str = "auto",
+) -> NumericResult:
+    """Theorem 1/2 measurements for ``mixer`` at ``state`` (S,) with agent features ``feats`` (N, F)."""
+    name = type(mixer).__name__
+    reason = not_defined_reason(mixer)
+    if reason:
+        return NumericResult(name, defined=False, reason=reason)
+    n = mixer.n_agents
+    qtabs = _check_tables(tables, n)
+    net = copy.deepcopy(mixer).double().eval()  # float64: high-order derivatives lose digits fast
+    st = state.detach().to(torch.float64).reshape(net.state_dim)  # (S,)
+    ft = None if feats is None else feats.detach().to(torch.float64).reshape(n, net.feat_dim)  # (N, F)
+
+    def F(qs: torch.Tensor) -> torch.Tensor:
+        """qs (B, N) -> Q_tot (B,) at the fixed state."""
+        b = qs.shape[0]
+        f_b = None if ft is None else ft.expand(b, n, ft.shape[-1])
+        return net(qs, st.expand(b, st.shape[0]), f_b).squeeze(-1)
+
+    greedy = tuple(int(t.argmax()) for t in qtabs)
+    q0 = torch.stack([t[g] for t, g in zip(qtabs, greedy)])  # (N,)
+    lam = autograd_local_weights(net, q0[None], st[None], None if ft is None else ft[None])[0]  # (N,)
+    with torch.no_grad():
+        c = F(q0[None])[0] - lam @ q0
+        grid = torch.cartesian_prod(*qtabs) if n > 1 else qtabs[0][:, None]  # (K, N) joint actions, C order
+        q_tot = F(grid)  # (K,)
+        err = (q_tot - (c + grid @ lam)).abs()  # (K,)
+    idx = np.stack(np.unravel_index(np.arange(grid.shape[0]), [len(t) for t in qtabs]), -1)  # (K, N)
+    deviators = (idx != np.array(greedy)).sum(-1)  # (K,)
+    dist = (grid - q0).norm(dim=-1).numpy()  # (K,)
+    err_np = err.numpy()
+    res = NumericResult(
+        name, True, monotone=bool(getattr(mixer, "monotone", False)), greedy=greedy, q_greedy=q0.numpy(),
+        c=float(c), lam=lam.detach().numpy(), max_err=float(err_np.max()), mean_err=float(err_np.mean()),
+        err_by_deviators={int(k): float(err_np[deviators == k].max()) for k in np.unique(deviators)},
+        err_slope=fit_slope(dist, err_np), q_dist=dist, err=err_np,
+        igm=tuple(int(i) for i in idx[int(q_tot.argmax())]) == greedy,
+    )
+    _add_orders(res, F, q0, center, max_order, method)
+    _add_attention(res, net, q0, st, ft)
+    return res
+
+
+def _check_tables(tables: Sequence[np.ndarray], n: int) -> list[torch.Tensor]:
+    if len(tables) != n:
+        raise ValueError(f"expected one utility table per agent ({n}), got {len(tables)}")
+    out = []
+    for i, t in enumerate(tables):
+        arr = np.asarray(t, dtype=np.float64)
+        if arr.ndim != 1 or arr.size < 1 or not np.isfinite(arr).all():
+            raise ValueError(f"utility table {i} must be a finite 1-D array (k_i,), got shape {arr.shape}")
+        out.append(torch.from_numpy(arr))
+    return out
+
+
+def fit_slope(dist: np.ndarray, err: np.ndarray) -> float | None:
+    """Slope of log err vs log distance over the points where both are measurable (None if < 3)."""
+    keep = (dist > 1e-12) & (err > 1e-12)
+    if keep.sum() < 3 or np.ptp(np.log(dist[keep])) < 1e-6:
+        return None
+    return float(np.polyfit(np.log(dist[keep]), np.log(err[keep]), 1)[0])
+
+
+def _add_orders(
+    res: NumericResult, F: Callable[[torch.Tensor], torch.Tensor], q0: torch.Tensor,
+    center: Sequence[float] | None, max_order: int, method: str,
+) -> None:
+    z = torch.zeros_like(q0) if center is None else torch.as_tensor(center, dtype=q0.dtype)
+    try:
+        lam_h, res.orders_method = taylor_orders(F, q0, z, max_order, method)  # (H, N)
+    except RuntimeError as err:  # an op without higher-order autograd support
+        res.reason = f"λ_(i,h) unavailable: {err}"
+        return
+    res.lam_h = lam_h
+    res.lam_h_gap = float(np.abs(lam_h.sum(0) - res.lam).max())
+    res.decay = tuple(classify_decay(lam_h[:, i], NOISE_FLOOR) for i in range(lam_h.shape[1]))
+
+
+def _add_attention(
+    res: NumericResult, net: nn.Module, q0: torch.Tensor, st: torch.Tensor, ft: torch.Tensor | None
+) -> None:
+    if not hasattr(net, "attention_weights") or ft is None:
+        return
+    with torch.no_grad():
+        lam_heads, w = net.attention_weights(q0[None], st[None], ft[None])  # (1, H, N), (1, H)
+    explicit = (w.unsqueeze(-1) * lam_heads).sum(-2)[0].numpy()  # (N,)
+    res.attention_lam = explicit
+    res.attention_gap = float(np.abs(explicit - res.lam).max())
