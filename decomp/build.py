@@ -29,7 +29,4 @@ def learner_config(cfg: Config) -> LearnerConfig:
 
 def build_learner(cfg: Config, info: EnvInfo) -> Learner:
     agent, mixer = build_modules(cfg, info)
-    extra = {}
-    if cfg.mixer.name == "qtran":
-        extra = {"opt_weight": cfg.qtran_opt_weight, "nopt_weight": cfg.qtran_nopt_weight}
-    return make_learner(cfg.mixer.name, agent, mixer, info.n_actions, learner_config(cfg), **extra)
+    return make_learner(cfg.mixer.name, agent, mixer, info, learner_config(cfg), **dict(cfg.mixer.learner))

@@ -37,6 +37,8 @@ class MixerConfig:
     """none | vdn | qmix | qatten | qtran (see README)"""
     options: dict[str, Any] = field(default_factory=dict)
     """constructor options of that mixer, e.g. {n_heads: 4} for qatten"""
+    learner: dict[str, Any] = field(default_factory=dict)
+    """options of the method's learner, e.g. {opt_weight: 1.0, nopt_weight: 1.0} for qtran"""
 
 
 @dataclass
@@ -79,8 +81,6 @@ class Config:
     """updates between hard target copies"""
     target_tau: float = 0.0
     """> 0: soft target updates instead"""
-    qtran_opt_weight: float = 1.0
-    qtran_nopt_weight: float = 1.0
     eval_interval: int = 10_000
     """env steps between greedy evaluations (0 = only at the end)"""
     log_interval: int = 2_000

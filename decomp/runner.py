@@ -8,6 +8,7 @@ slowest one and no step of a finished episode is stored as live.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -57,8 +58,11 @@ class Runner:
         agent_id: bool,
         last_action: bool,
         seed: int = 0,
+        selector: Callable[[torch.Tensor, torch.Tensor, float, torch.Generator], torch.Tensor] = select_actions,
     ) -> None:
-        self.env, self.agent = env, agent
+        """``selector(agent_out (E,N,A), avail (E,N,A), epsilon, generator) -> actions (E,N)``:
+        ε-greedy on Q-values by default; policy-gradient learners (COMA) pass a sampler."""
+        self.env, self.agent, self.selector = env, agent, selector
         self.info = info = env.info
         self.agent_id, self.last_action = agent_id, last_action
         self.gen = torch.Generator().manual_seed(seed)
@@ -101,7 +105,7 @@ class Runner:
         obs = torch.from_numpy(ob.obs)
         inputs = build_inputs(obs, self.last, self.info.n_actions, self.agent_id, self.last_action)
         q, self.h = self.agent.step(inputs, self.h)  # (E, N, A), (E, N, H)
-        actions = select_actions(q, torch.from_numpy(ob.avail), epsilon, self.gen)
+        actions = self.selector(q, torch.from_numpy(ob.avail), epsilon, self.gen)
         self.last = actions
         return actions.numpy()
 
@@ -157,7 +161,7 @@ class Runner:
         for _ in range(info.episode_limit):
             inputs = build_inputs(torch.from_numpy(ob.obs), last, info.n_actions, self.agent_id, self.last_action)
             q, h = self.agent.step(inputs, h)
-            last = select_actions(q, torch.from_numpy(ob.avail), 0.0, self.gen)
+            last = self.selector(q, torch.from_numpy(ob.avail), 0.0, self.gen)
             res = env.step(last.numpy())
             ret += res.reward * live
             length += live

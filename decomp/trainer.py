@@ -21,7 +21,7 @@ from decomp.config import Config, epsilon_at, validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv, EnvInfo
 from decomp.metrics import MetricLogger
-from decomp.runner import Runner
+from decomp.runner import Runner, select_actions
 
 
 class TrainingDiverged(RuntimeError):
@@ -74,7 +74,8 @@ class Trainer:
         self._eval_env: BatchedEnv | None = None
         self.buffer = ReplayBuffer(self.info, cfg.buffer_size, seed=cfg.seed)
         self.learner = build_learner(cfg, self.info)
-        self.runner = Runner(self.env, self.learner.agent, cfg.agent_id, cfg.last_action, seed=cfg.seed)
+        self.runner = Runner(self.env, self.learner.agent, cfg.agent_id, cfg.last_action, seed=cfg.seed,
+                             selector=getattr(self.learner, "select_actions", select_actions))
         self.recent: collections.deque[tuple[float, int, bool]] = collections.deque(maxlen=100)
         self.losses: list[float] = []
         self.pending_episodes = 0

@@ -11,6 +11,7 @@ from torch import nn
 
 from decomp.agents import build_inputs
 from decomp.buffer import EpisodeBatch
+from decomp.envs.base import EnvInfo
 
 
 @dataclass
@@ -38,8 +39,9 @@ def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.op
 class Learner:
     """Owns the trainable modules; subclasses implement :meth:`loss`."""
 
-    def __init__(self, agent: nn.Module, mixer: nn.Module, n_actions: int, cfg: LearnerConfig) -> None:
-        self.agent, self.mixer, self.n_actions, self.cfg = agent, mixer, n_actions, cfg
+    def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig) -> None:
+        self.agent, self.mixer, self.info, self.cfg = agent, mixer, info, cfg
+        self.n_actions = info.n_actions
         self.target_agent = copy.deepcopy(agent).requires_grad_(False)
         self.target_mixer = copy.deepcopy(mixer).requires_grad_(False)
         self.params = list(agent.parameters()) + list(mixer.parameters())

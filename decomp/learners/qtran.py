@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from decomp.buffer import EpisodeBatch
+from decomp.envs.base import EnvInfo
 from decomp.learners.base import Learner, LearnerConfig, greedy_actions, lambda_returns, masked_mean
 
 
 class QTranLearner(Learner):
-    def __init__(self, agent, mixer, n_actions: int, cfg: LearnerConfig, opt_weight: float = 1.0,
-                 nopt_weight: float = 1.0, use_hidden: bool = False) -> None:
-        super().__init__(agent, mixer, n_actions, cfg)
+    def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
+                 opt_weight: float = 1.0, nopt_weight: float = 1.0, use_hidden: bool = False) -> None:
+        super().__init__(agent, mixer, info, cfg)
         if opt_weight < 0 or nopt_weight < 0:
             raise ValueError(f"qtran loss weights must be >= 0, got opt={opt_weight}, nopt={nopt_weight}")
         self.opt_weight, self.nopt_weight, self.use_hidden = opt_weight, nopt_weight, use_hidden
