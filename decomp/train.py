@@ -39,15 +39,32 @@ def make_run_dir(cfg: Config) -> Path:
     return path
 
 
-def resolve_resume(cfg: Config) -> tuple[Config, Path, Path]:
-    """resume=<run folder or .pt> -> (the run's own config with this t_max, run folder, checkpoint)."""
+RESUME_OVERRIDABLE = ("t_max", "progress", "save_interval", "eval_interval", "log_interval", "threads")
+
+
+def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path, Path]:
+    """resume=<run folder or .pt> -> (the run's own config, run folder, checkpoint).
+
+    The saved config is authoritative; only keys in RESUME_OVERRIDABLE given on the command line
+    change it (e.g. a larger t_max to train longer); anything else is refused.
+    """
     target = Path(cfg.resume)
     ckpt = target if target.suffix == ".pt" else target / "checkpoints" / "latest.pt"
     run_dir = ckpt.parent.parent
     payload = load_checkpoint(ckpt)
     saved: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), payload["config"]))  # type: ignore
-    saved.t_max = max(saved.t_max, cfg.t_max) if cfg.t_max != saved.t_max else saved.t_max
-    saved.progress, saved.resume = cfg.progress, str(target)
+    refused = sorted(k for k in explicit if k not in (*RESUME_OVERRIDABLE, "resume"))
+    if refused:
+        raise ConfigError(f"cannot change {', '.join(refused)} when resuming (the run's config.yaml is kept); "
+                          f"allowed with resume=: {', '.join(RESUME_OVERRIDABLE)}")
+    for key in explicit:
+        if key in RESUME_OVERRIDABLE:
+            setattr(saved, key, getattr(cfg, key))
+    saved.resume = str(target)
+    validate(saved)
+    if payload["env_steps"] >= saved.t_max:
+        raise ConfigError(f"{run_dir} already reached t_max={saved.t_max:,} (checkpoint at {payload['env_steps']:,} "
+                          "env steps); pass a larger t_max= to train longer")
     print(f"[decomp] resuming {run_dir} at env step {payload['env_steps']:,} of {saved.t_max:,}", file=sys.stderr)
     return saved, run_dir, ckpt
 
@@ -68,12 +85,13 @@ def print_matrix_report(result) -> None:
           f"(optimum {result.payoff.max():g}: {verdict})")
 
 
-def train(cfg: Config) -> int:
+def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
+    """Run one training job; ``explicit`` holds the key=value overrides the user typed."""
     from decomp.matrix import matrix_result
     from decomp.plots import learning_curves, matrix_heatmap
 
     if cfg.resume:
-        cfg, run_dir, ckpt = resolve_resume(cfg)
+        cfg, run_dir, ckpt = resolve_resume(cfg, explicit or {})
     else:
         validate(cfg)
         run_dir, ckpt = None, None
@@ -98,7 +116,10 @@ def train(cfg: Config) -> int:
 @hydra.main(version_base=None, config_path="conf", config_name="config")
 def _hydra_main(dcfg: DictConfig) -> None:
     try:
-        code = train(to_config(dcfg))
+        from hydra.core.hydra_config import HydraConfig
+
+        explicit = dict(o.lstrip("+~").split("=", 1) for o in HydraConfig.get().overrides.task if "=" in o)
+        code = train(to_config(dcfg), explicit)
     except (ConfigError, CheckpointError, TrainingDiverged, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         code = 2

@@ -111,6 +111,11 @@ def test_qtran_finds_optimum_vdn_does_not(server: str) -> None:
             page.get_by_text(re.compile(r"qtran: optimum found in")).wait_for(timeout=TRAIN_TIMEOUT_MS)
             page.get_by_text("Training loss").wait_for(timeout=60_000)
             page.wait_for_timeout(2000)  # images finish loading
+            # Streamlit scrolls inside its own container, so full_page alone would stop at the viewport:
+            # grow the viewport to the content height first.
+            height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 1100")
+            page.set_viewport_size({"width": 1600, "height": min(int(height) + 100, 8000)})
+            page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "explorer_browser.png"), full_page=True)
             text = page.inner_text("body")
         finally:

@@ -169,13 +169,13 @@ def test_auto_without_smac_falls_back_to_smax(monkeypatch, no_sc2, capsys) -> No
     assert choose_backend("auto", "3m") == "smax"
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    assert "smac is not installed" in err[0] and "using SMAX (jaxmarl) re-implementation of map 3m" in err[0]
+    assert "smac is not installed; StarCraft II not found (SC2PATH unset, ~/StarCraftII missing)" in err[0] and "using SMAX (jaxmarl) re-implementation of map 3m" in err[0]
 
 
 def test_auto_without_starcraft_binary(fake_smac, no_sc2, capsys) -> None:
     assert choose_backend("auto", "3m") == "smax"
     err = capsys.readouterr().err
-    assert "StarCraft II not found (SC2PATH unset, ~/StarCraftII missing" in err and "SMAX" in err
+    assert "StarCraft II not found (SC2PATH unset, ~/StarCraftII missing) -> using SMAX" in err and "SMAX" in err
 
 
 def test_auto_with_smac_and_sc2_picks_sc2(fake_smac, with_sc2, capsys) -> None:

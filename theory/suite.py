@@ -114,7 +114,7 @@ NUMERIC_MIXERS: tuple[tuple[str, str, dict[str, object]], ...] = (
 )
 
 
-def run_numeric(seed: int = 0, n_actions: Sequence[int] = (3, 4, 5), state_dim: int = 6, feat_dim: int = 4) -> list[tuple[str, NumericResult, list[Check]]]:
+def run_numeric(seed: int = 3, n_actions: Sequence[int] = (3, 4, 5), state_dim: int = 6, feat_dim: int = 4) -> list[tuple[str, NumericResult, list[Check]]]:
     """The numeric side on untrained (seeded) mixers and random utility tables."""
     n = len(n_actions)
     gen = torch.Generator().manual_seed(seed)

@@ -128,11 +128,11 @@ def render_result(res: LabResult) -> None:
     st.subheader(f"Results: {res.game.name}, {len(s.seeds)} seed(s), {s.steps} steps, {s.data} data")
     for m in s.mixers:
         k, n = lab.found_count(res.runs, m)
-        mark = "✅" if k == n else ("⚠️" if k else "❌")
-        st.markdown(f"{mark} **{m}**: optimum found in {k} of {n} seeds")
+        color, icon = ("green", "check_circle") if k == n else (("orange", "warning") if k else ("red", "cancel"))
+        st.markdown(f":{color}[:material/{icon}:] **{m}**: optimum found in {k} of {n} seeds")
     st.table(lab.summary_table(res.runs, s.mixers))
 
-    seed = st.selectbox("Show seed", list(s.seeds), key="show_seed")
+    seed = st.columns(4)[0].selectbox("Show seed", list(s.seeds), key="show_seed")
     payoff = res.game.values
     shown = {m: res.runs[(m, seed)] for m in s.mixers if (m, seed) in res.runs}
     tables = [payoff] + [np.asarray(r.q_tot) for r in shown.values()]
@@ -152,8 +152,9 @@ def render_result(res: LabResult) -> None:
             show(plots.agent_q_bars(run.agent_qs, run.greedy, f"{m}: utilities Q^i"))
             if "sum_qi" in run.extra_tables:
                 show(plots.heatmap(run.extra_tables["sum_qi"], f"{m}: Σ_i Q^i", greedy=run.greedy, optima=optima))
-    st.markdown("**Training loss** (mean over seeds, band: min–max)")
     losses = {m: [res.runs[(m, sd)].losses for sd in s.seeds if (m, sd) in res.runs] for m in s.mixers}
-    show(plots.loss_curves(losses))
+    with st.columns([3, 2])[0]:
+        st.markdown("**Training loss** (mean over seeds, band: min–max)")
+        show(plots.loss_curves(losses))
     with st.expander("Every seed"):
         st.table(lab.seed_table(res.runs))

@@ -48,6 +48,8 @@ def heatmap(
     optima: Sequence[Sequence[int]] = (),
     vrange: tuple[float, float] | None = None,
     width: float | None = None,
+    fmt: str = ".1f",
+    cmap: str = CMAP,
 ) -> Figure:
     """Annotated heatmap; the greedy joint action is boxed and optimal joint actions starred."""
     shape = np.shape(table)
@@ -58,11 +60,11 @@ def heatmap(
     lo, hi = vrange if vrange else (float(grid.min()), float(grid.max()))
     if hi - lo < 1e-9:
         lo, hi = lo - 1.0, hi + 1.0
-    ax.imshow(grid, cmap=CMAP, vmin=lo, vmax=hi, aspect="auto")
+    ax.imshow(grid, cmap=cmap, vmin=lo, vmax=hi, aspect="auto")
     for r in range(rows):
         for c in range(cols):
             v = grid[r, c]
-            ax.text(c, r, f"{v:.1f}", ha="center", va="center", fontsize=9 if cols <= 6 else 7,
+            ax.text(c, r, f"{v:{fmt}}", ha="center", va="center", fontsize=9 if cols <= 6 else 7,
                     color="black", fontweight="bold" if abs(v) >= 0.5 * max(abs(lo), abs(hi)) else None)
     for opt in optima:
         r, c = flat_cell(opt, shape)
@@ -90,7 +92,7 @@ def agent_q_bars(agent_qs: Sequence[np.ndarray], greedy: Sequence[int], title: s
         ax.bar(range(len(q)), q, color=colors)
         ax.axhline(0, color="black", lw=0.5)
         ax.set_xticks(range(len(q)), action_labels(len(q)), fontsize=7)
-        ax.set_title(f"Q^{i + 1}", fontsize=8)
+        ax.set_title(f"$Q^{i + 1}$", fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
     if title:
         fig.suptitle(title, fontsize=8)
@@ -203,7 +205,7 @@ def lambda_decay(lam_h: np.ndarray, title: str) -> Figure:
         keep = mags > floor * max(float(mags.max(initial=0.0)), 1e-300)
         ax.semilogy(h[keep], mags[keep], marker="o", ms=3, lw=1.2, label=f"agent {i + 1}")
     ax.set_xlabel("order h")
-    ax.set_ylabel("|λ_{i,h}|")
+    ax.set_ylabel(r"$|\lambda_{i,h}|$")
     ax.set_xticks(h)
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
@@ -217,8 +219,8 @@ def error_vs_distance(dq: np.ndarray, err: np.ndarray) -> Figure:
     fig, ax = plt.subplots(figsize=(4.6, 2.9))
     dq, err = np.asarray(dq, dtype=float).ravel(), np.abs(np.asarray(err, dtype=float)).ravel()
     ax.scatter(dq, err, s=18, c="#444444")
-    ax.set_xlabel("Σ_i |Q^i(a^i) − Q^i(a_o)|")
-    ax.set_ylabel("|Q_tot − linearisation|")
+    ax.set_xlabel(r"$\sum_i |Q^i(a^i) - Q^i(a_o)|$")
+    ax.set_ylabel(r"$|Q_{tot}$ − linearisation|")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -61,16 +61,21 @@ def _trained(res: LabResult) -> None:
     err = ll.error
     st.markdown(f"Linearisation error Q_tot − (c + Σ λ_i Q^i): max |error| = **{np.abs(err).max():.3g}** "
                 f"over {err.size} joint actions.")
-    show(plots.heatmap(err, "Q_tot − linearisation", greedy=run.greedy))
+    scale = max(float(np.abs(err).max()), 1e-3)  # below 1e-3 it is float noise: keep the colours neutral
     q0 = np.array([float(np.asarray(q)[a]) for q, a in zip(run.agent_qs, run.greedy)])
     grids = np.meshgrid(*[np.abs(np.asarray(q, dtype=float) - v) for q, v in zip(run.agent_qs, q0)], indexing="ij")
-    show(plots.error_vs_distance(sum(grids), err))
+    c1, c2 = st.columns(2)
+    with c1:
+        show(plots.heatmap(err, "Q_tot − linearisation", greedy=run.greedy, vrange=(-scale, scale),
+                           fmt=".2g", cmap="RdBu_r"), width="stretch")
+    with c2:
+        show(plots.error_vs_distance(sum(grids), err), width="stretch")
     try:
         lam_h = theory_calc.lambda_orders(run, MAX_ORDER)
     except theory_calc.NotDefined as e:
         st.warning(f"λ_{{i,h}} not defined: {e}")
         return
-    show(plots.lambda_decay(lam_h, f"{run.mixer_name}: λ_(i,h) around Q = 0"))
+    show(plots.lambda_decay(lam_h, f"{run.mixer_name}: $\\lambda_{{i,h}}$ around Q = 0"))
     _decay_table(lam_h, ll.lam)
     if run.mixer_name == "qmix":
         st.caption("QMIX's ELU is not analytic at 0, so its Taylor series may not sum to λ_i.")
@@ -120,7 +125,8 @@ def _symbolic() -> None:
     r = _symbolic_result(name)
     st.latex(r"F(q) = " + r["F"])
     st.caption(r["desc"])
-    st.latex(r",\quad ".join(f"Q^{i + 1}(a_{i + 1}) = {u}" for i, u in enumerate(r["utilities"])))
+    for i, u in enumerate(r["utilities"]):
+        st.latex(f"Q^{i + 1}(a_{i + 1}) = {u}")
     st.caption("a_o = (" + ", ".join(f"${a}$" for a in r["a_o"]) + ")")
     lam = np.array(r["lam"])
     st.table(pd.DataFrame([lam], columns=[f"λ_{i + 1}" for i in range(len(lam))], index=["λ_i"]).style.format("{:.4g}"))
@@ -130,5 +136,5 @@ def _symbolic() -> None:
     if r["lam_h"] is None:
         st.warning(f"λ_(i,h) not defined: {r['error']}")
         return
-    show(plots.lambda_decay(r["lam_h"], f"{name}: λ_(i,h), exact"))
+    show(plots.lambda_decay(r["lam_h"], f"{name}: $\\lambda_{{i,h}}$, exact (sympy)"))
     _decay_table(r["lam_h"], lam)

@@ -19,8 +19,8 @@ from decomp.envs.base import BatchedEnv
 
 BACKENDS = ("auto", "sc2", "smax")
 
-# Where pysc2/SMAC look when SC2PATH is unset (Linux, macOS, Windows).
-DEFAULT_SC2_PATHS = ("~/StarCraftII", "/Applications/StarCraft II", "C:/Program Files (x86)/StarCraft II")
+# Where pysc2 (hence SMAC) looks when SC2PATH is unset, per platform.
+DEFAULT_SC2_PATHS = {"linux": "~/StarCraftII", "darwin": "/Applications/StarCraft II", "win32": "C:/Program Files (x86)/StarCraft II"}
 
 SMAC_GIT = "pip install git+https://github.com/oxwhirl/smac.git"
 SMAC3_MESSAGE = (
@@ -89,6 +89,10 @@ def _looks_like_smac3(mod: Any) -> bool:
     return False
 
 
+def default_sc2_path() -> str:
+    return DEFAULT_SC2_PATHS.get(sys.platform, DEFAULT_SC2_PATHS["linux"])
+
+
 def find_sc2() -> tuple[Path | None, str]:
     """(install dir or None, reason). An install is a directory with a ``Versions`` subdirectory."""
     env_path = os.environ.get("SC2PATH")
@@ -97,20 +101,22 @@ def find_sc2() -> tuple[Path | None, str]:
         if (p / "Versions").is_dir():
             return p, f"SC2PATH={env_path}"
         return None, f"SC2PATH={env_path} has no Versions/ directory"
-    for cand in DEFAULT_SC2_PATHS:
-        p = Path(cand).expanduser()
-        if (p / "Versions").is_dir():
-            return p, f"found {cand}"
-    return None, "SC2PATH unset, " + ", ".join(f"{c} missing" for c in DEFAULT_SC2_PATHS)
+    default = default_sc2_path()
+    p = Path(default).expanduser()
+    if (p / "Versions").is_dir():
+        return p, f"SC2PATH unset, found {default}"
+    return None, f"SC2PATH unset, {default} missing"
 
 
 def sc2_status() -> Sc2Status:
-    usable, reason, smac3 = _probe_smac()
-    if not usable:
-        return Sc2Status(False, reason, smac3)
+    """Check both halves (the smac package, the game) so the message names everything missing."""
+    usable, smac_reason, smac3 = _probe_smac()
     path, where = find_sc2()
+    problems = [] if usable else [smac_reason]
     if path is None:
-        return Sc2Status(False, f"StarCraft II not found ({where})")
+        problems.append(f"StarCraft II not found ({where})")
+    if problems:
+        return Sc2Status(False, "; ".join(problems), smac3)
     return Sc2Status(True, f"StarCraft II at {path} ({where})")
 
 

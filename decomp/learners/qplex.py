@@ -1,0 +1,55 @@
+"""QPLEX learner: masked TD on Q_tot, where the mixer also sees the joint action and each max Q^i.
+
+Same targets as :class:`~decomp.learners.td.TDLearner` (double-Q greedy next action evaluated by the
+target nets, TD(λ)); only the mixer call differs, because QPLEX's λ_i(s, u) needs the joint action.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from decomp.buffer import EpisodeBatch
+from decomp.learners.base import Learner, greedy_actions, lambda_returns, masked_mean
+
+
+def usable_avail(avail: torch.Tensor) -> torch.Tensor:
+    """avail (..., A) bool with padded rows (no action available) opened up, so masked max/min and
+    softmax stay finite there; those rows are masked out of every loss anyway."""
+    return avail | ~avail.any(-1, keepdim=True)
+
+
+def qplex_q_tot(mixer: nn.Module, q: torch.Tensor, actions: torch.Tensor, state: torch.Tensor,
+                feats: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+    """q (B, T, N, A), actions (B, T, N), state (B, T, S), avail (B, T, N, A) -> Q_tot (B, T, 1)."""
+    chosen = q.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+    max_q = q.masked_fill(~usable_avail(avail), float("-inf")).max(-1).values  # (B, T, N)
+    onehot = F.one_hot(actions, q.shape[-1]).to(q.dtype)  # (B, T, N, A)
+    return mixer(chosen, state, feats, onehot, max_q)
+
+
+class QPlexLearner(Learner):
+    def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        cfg = self.cfg
+        inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
+        q_all, _ = self.agent(inputs)  # (B, T+1, N, A)
+        st, ft, av = batch.state, batch.feats, batch.avail
+        q_tot = qplex_q_tot(self.mixer, q_all[:, :-1], batch.actions, st[:, :-1], ft[:, :-1], av[:, :-1])  # (B, T, 1)
+        lam = self.mixer.extras.get("lambda")
+
+        with torch.no_grad():
+            target_q, _ = self.target_agent(inputs)  # (B, T+1, N, A)
+            source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
+            next_act = greedy_actions(source, usable_avail(av[:, 1:]))  # (B, T, N)
+            next_tot = qplex_q_tot(self.target_mixer, target_q[:, 1:], next_act, st[:, 1:], ft[:, 1:], av[:, 1:])
+            targets = lambda_returns(batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1),
+                                     batch.mask.unsqueeze(-1), next_tot, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
+
+        mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
+        loss = masked_mean((q_tot - targets).pow(2), mask)
+        logs = {"losses/td": float(loss.detach()), "train/q_tot_mean": float(masked_mean(q_tot.detach(), mask)),
+                "train/target_mean": float(masked_mean(targets, mask))}
+        if lam is not None:
+            logs.update({f"qplex/lambda/{i}": v for i, v in enumerate(lam.tolist())})
+        return loss, logs

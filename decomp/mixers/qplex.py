@@ -1,0 +1,123 @@
+"""QPLEX (Wang et al. 2021): duplex dueling, Q_tot = Σ_i V_i + Σ_i λ_i(s, u) A_i.
+
+Each agent's utility is first transformed with a positive state weight and a bias,
+Q_i ← w_i(s) Q_i + b_i(s) (w_i > 0), so V_i = w_i max_a Q_i + b_i and A_i = w_i (Q_i(u_i) − max_a Q_i) ≤ 0.
+The importance weights λ_i(s, u) > 0 come from multi-head attention over (s, u): the query sees the
+state and the whole joint action, agent i's key sees the state, its id and its own action; scores go
+through a sigmoid (not a softmax) and heads are combined with |w_h(s)|, so every λ_i is positive.
+
+IGM holds by construction: A_i = 0 exactly at agent i's greedy action and < 0 elsewhere, so Q_tot is
+maximal (= Σ V_i) exactly at the per-agent greedy joint action. Q_tot is *not* a function of the Q^i
+alone (λ depends on the joint action), so this is not a :class:`~decomp.mixers.base.Mixer`: it has no
+local weights λ_i = ∂Q_tot/∂Q^i in the Theorem-1 sense and the theory layer treats it as undefined.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class QPlexMixer(nn.Module):
+    monotone = False
+    joint = False
+    needs_actions = True  # forward needs the joint action one-hot and each agent's max Q
+
+    def __init__(
+        self,
+        n_agents: int,
+        state_dim: int,
+        n_actions: int,
+        n_heads: int = 4,
+        attn_dim: int = 32,
+        embed_dim: int = 64,
+        min_weight: float = 1e-2,
+    ) -> None:
+        super().__init__()
+        if n_agents < 1 or state_dim < 1 or n_actions < 1:
+            raise ValueError(
+                f"QPlexMixer needs n_agents, state_dim, n_actions >= 1, got {n_agents}, {state_dim}, {n_actions}"
+            )
+        if n_heads < 1 or attn_dim < 1 or embed_dim < 1:
+            raise ValueError(f"n_heads, attn_dim, embed_dim must be >= 1, got {n_heads}, {attn_dim}, {embed_dim}")
+        if min_weight <= 0:
+            raise ValueError(f"min_weight must be > 0 (keeps w_i, λ_i strictly positive), got {min_weight}")
+        self.n_agents, self.state_dim, self.n_actions = n_agents, state_dim, n_actions
+        self.n_heads, self.attn_dim, self.min_weight = n_heads, attn_dim, min_weight
+        n, a, s = n_agents, n_actions, state_dim
+        self.w_net = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n))
+        self.b_net = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n))
+        self.query = nn.Sequential(nn.Linear(s + n * a, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n_heads * attn_dim))
+        self.key = nn.Linear(s + n + a, n_heads * attn_dim)
+        self.head_w = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n_heads))
+        self.register_buffer("agent_ids", torch.eye(n_agents))
+        self.extras: dict[str, torch.Tensor] = {}
+
+    # ---- pieces ---------------------------------------------------------------------------
+    def transform(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """state (M, S) -> w (M, N) > 0, b (M, N): the per-agent affine transformation."""
+        return self.w_net(state).abs() + self.min_weight, self.b_net(state)
+
+    def lambdas(self, state: torch.Tensor, actions_onehot: torch.Tensor) -> torch.Tensor:
+        """state (M, S), actions_onehot (M, N, A) -> λ (M, N) > 0, all heads in one einsum."""
+        m, n, h, d = state.shape[0], self.n_agents, self.n_heads, self.attn_dim
+        q = self.query(torch.cat([state, actions_onehot.reshape(m, -1)], dim=-1)).view(m, h, d)  # (M, H, d)
+        key_in = torch.cat([state.unsqueeze(1).expand(m, n, -1), self.agent_ids.expand(m, n, n), actions_onehot], -1)
+        k = self.key(key_in).view(m, n, h, d)  # (M, N, H, d)
+        scores = torch.sigmoid(torch.einsum("mhd,mnhd->mhn", q, k) / math.sqrt(d))  # (M, H, N) in (0, 1)
+        w_h = self.head_w(state).abs()  # (M, H) ≥ 0
+        return (w_h.unsqueeze(-1) * scores).sum(1) + self.min_weight  # (M, N)
+
+    # ---- forward ----------------------------------------------------------------------------
+    def forward(
+        self,
+        agent_qs: torch.Tensor,
+        state: torch.Tensor,
+        feats: torch.Tensor | None,
+        actions_onehot: torch.Tensor,
+        max_qs: torch.Tensor,
+    ) -> torch.Tensor:
+        """agent_qs (*B, N) at the joint action, state (*B, S), feats (unused), actions_onehot
+        (*B, N, A), max_qs (*B, N) = max over each agent's available actions -> Q_tot (*B, 1)."""
+        batch = self._check(agent_qs, state, actions_onehot, max_qs)
+        m, n = math.prod(batch), self.n_agents
+        qs, mx = agent_qs.reshape(m, n), max_qs.reshape(m, n)  # (M, N)
+        st = state.reshape(m, self.state_dim)  # (M, S)
+        onehot = actions_onehot.reshape(m, n, self.n_actions)  # (M, N, A)
+        w, b = self.transform(st)  # (M, N)
+        lam = self.lambdas(st, onehot)  # (M, N)
+        v = w * mx + b  # (M, N) transformed V_i
+        adv = w * (qs - mx)  # (M, N) transformed A_i ≤ 0
+        q_tot = (v + lam * adv).sum(-1, keepdim=True)  # (M, 1)
+        self.extras = {"lambda": lam.detach().mean(0)}
+        return q_tot.reshape(*batch, 1)
+
+    def _check(
+        self, agent_qs: torch.Tensor, state: torch.Tensor, actions_onehot: torch.Tensor, max_qs: torch.Tensor
+    ) -> tuple[int, ...]:
+        n, a = self.n_agents, self.n_actions
+        if agent_qs.dim() < 1 or agent_qs.shape[-1] != n:
+            raise ValueError(f"QPlexMixer: agent_qs must be (*B, n_agents={n}), got {tuple(agent_qs.shape)}")
+        batch = tuple(agent_qs.shape[:-1])
+        expected = {
+            "state": (state, (*batch, self.state_dim)),
+            "actions_onehot": (actions_onehot, (*batch, n, a)),
+            "max_qs": (max_qs, (*batch, n)),
+        }
+        for name, (t, shape) in expected.items():
+            if t is None or tuple(t.shape) != shape:
+                got = None if t is None else tuple(t.shape)
+                raise ValueError(f"QPlexMixer: {name} must have shape {shape} to match agent_qs "
+                                 f"{tuple(agent_qs.shape)}, got {got}")
+        return batch
+
+    def local_weights(self, *args: object, **kwargs: object) -> torch.Tensor:
+        raise NotImplementedError(
+            "QPlexMixer is not monotone in the sense of the theory layer: Q_tot is not a function of the "
+            "Q^i alone (λ_i(s, u) depends on the joint action), so λ_i = ∂Q_tot/∂Q^i is not defined"
+        )
+
+    def describe(self) -> dict[str, object]:
+        return {"mixer": type(self).__name__, "monotone": False, "igm": "by construction (duplex dueling)"}

@@ -1,0 +1,75 @@
+"""Checkpoints: save → load round trip, resume continues, bad checkpoints are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from decomp.checkpoint import CheckpointError, load_checkpoint, load_model
+from decomp.matrix import matrix_config
+from decomp.trainer import Trainer, write_config
+
+
+def make_cfg(t_max: int, mixer: str = "qatten"):
+    cfg = matrix_config("qtran", mixer, seed=1, steps=t_max, data="uniform", epsilon=0.2)
+    cfg.save_interval = 320
+    return cfg
+
+
+def trained(tmp_path: Path, t_max: int = 960, mixer: str = "qatten") -> tuple[Trainer, Path]:
+    run = tmp_path / "run"
+    run.mkdir()
+    trainer = Trainer(make_cfg(t_max, mixer), run_dir=run)
+    write_config(run, trainer.cfg, trainer.info)
+    trainer.run()
+    return trainer, run
+
+
+@pytest.mark.parametrize("mixer", ["qatten", "qtran"])
+def test_save_load_round_trip_gives_identical_outputs(tmp_path: Path, mixer: str) -> None:
+    trainer, run = trained(tmp_path, mixer=mixer)
+    model = load_model(run)
+    obs = torch.randn(4, 1, 2, trainer.info.obs_dim + 2)  # (B, T, N, in): obs + agent id
+    q_a, _ = trainer.learner.agent(obs)
+    q_b, _ = model.agent(obs)
+    torch.testing.assert_close(q_a, q_b, rtol=0, atol=0)
+    state, feats = torch.randn(4, trainer.info.state_dim), torch.randn(4, 2, trainer.info.feat_dim)
+    if mixer == "qtran":
+        acts = torch.nn.functional.one_hot(torch.randint(0, 3, (4, 2)), 3).float()
+        torch.testing.assert_close(trainer.learner.mixer.q_jt(state, acts), model.mixer.q_jt(state, acts), rtol=0, atol=0)
+    else:
+        qs = torch.randn(4, 2)
+        torch.testing.assert_close(trainer.learner.mixer(qs, state, feats), model.mixer(qs, state, feats), rtol=0, atol=0)
+
+
+def test_resume_continues_counters_replay_and_parameters(tmp_path: Path) -> None:
+    first, run = trained(tmp_path, t_max=960)
+    resumed = Trainer(make_cfg(1920), run_dir=run, resume_from=run)
+    assert resumed.runner.env_steps == 960 and resumed.learner.updates == first.learner.updates
+    assert len(resumed.buffer) == len(first.buffer)
+    torch.testing.assert_close(resumed.buffer.data.actions, first.buffer.data.actions)
+    for p, q in zip(resumed.learner.agent.parameters(), first.learner.agent.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    summary = resumed.run()
+    assert summary.env_steps == 1920 and resumed.learner.updates > first.learner.updates
+
+
+def test_corrupt_checkpoint_is_refused_and_not_overwritten(tmp_path: Path) -> None:
+    bad = tmp_path / "run" / "checkpoints" / "latest.pt"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="corrupt or not a decomp checkpoint"):
+        Trainer(make_cfg(320), run_dir=tmp_path / "run", resume_from=tmp_path / "run")
+    assert bad.read_bytes() == b"not a checkpoint"
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "missing")
+
+
+def test_resume_onto_a_different_env_names_the_mismatch(tmp_path: Path) -> None:
+    _, run = trained(tmp_path, t_max=320)
+    other = make_cfg(640)
+    other.env.game = "qplex3"  # 3 agents instead of 2
+    with pytest.raises(CheckpointError, match=r"n_agents: checkpoint 2 vs env 3"):
+        Trainer(other, run_dir=run, resume_from=run)

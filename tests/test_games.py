@@ -1,0 +1,70 @@
+"""Payoff validation, presets and optima."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from decomp.envs.matrix import MatrixEnv
+from games import GAMES, Payoff, TwoStepGame, make_game
+
+
+def test_qtran_game_optimum() -> None:
+    g = make_game("qtran")
+    assert g.optimal_actions() == [(0, 0)] and g.optimum == 8
+    assert g.is_optimal((0, 0)) and not g.is_optimal((1, 1))
+
+
+def test_penalty_game_parameter_and_two_optima() -> None:
+    g = make_game("penalty", k=-30)
+    assert g.values[0, 2] == -30
+    assert g.optimal_actions() == [(0, 0), (2, 2)]
+
+
+@pytest.mark.parametrize("name", sorted(GAMES))
+def test_every_preset_builds_an_env(name: str) -> None:
+    env = MatrixEnv(make_game(name), n_envs=3)
+    ob = env.reset()
+    assert ob.obs.shape == (3, env.info.n_agents, env.info.obs_dim)
+    actions = np.zeros((3, env.info.n_agents), dtype=np.int64)
+    res = env.step(actions)
+    assert res.reward.shape == (3,)
+
+
+def test_n_agent_payoff_and_uneven_actions() -> None:
+    p = Payoff(np.arange(2 * 3 * 4, dtype=float).reshape(2, 3, 4), "uneven")
+    env = MatrixEnv(p, n_envs=2)
+    assert env.info.n_agents == 3 and env.info.n_actions == 4
+    assert env.reset().avail[0, 0].tolist() == [True, True, False, False]
+    with pytest.raises(ValueError, match="action 3 is not available"):
+        env.step(np.array([[0, 0, 0], [3, 0, 0]]))
+
+
+@pytest.mark.parametrize(
+    "values, match",
+    [
+        ([[1.0, float("nan")], [0.0, 1.0]], r"entries must be finite numbers; entry \(0, 1\) is nan"),
+        ([[1.0, float("inf")], [0.0, 1.0]], r"entry \(0, 1\) is inf"),
+        ([1.0, 2.0], r"need at least 2 agents"),
+        (np.zeros((2, 0)), r"every agent needs at least 1 action"),
+        ([["a", "b"], ["c", "d"]], r"entries must be numbers"),
+    ],
+)
+def test_bad_payoffs_are_refused(values, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Payoff(values)
+
+
+def test_unknown_game_lists_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown game 'qtrn'; valid games: .*climbing.*qtran"):
+        make_game("qtrn")
+
+
+def test_two_step_game_dynamics() -> None:
+    env = MatrixEnv(TwoStepGame(), n_envs=2)
+    env.reset()
+    r1 = env.step(np.array([[0, 1], [1, 0]]))  # env 0 -> 2A, env 1 -> 2B
+    assert not r1.done.any() and r1.reward.tolist() == [0, 0]
+    r2 = env.step(np.array([[0, 0], [1, 1]]))
+    assert r2.done.all() and r2.reward.tolist() == [7, 8]
+    assert r2.restart.state[:, 0].tolist() == [1, 1]  # auto-reset to the start state
