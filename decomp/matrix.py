@@ -40,8 +40,8 @@ class MatrixRun:
 
     @property
     def is_function_of_q(self) -> bool:
-        return self.mixer is not None and not getattr(self.mixer, "joint", False) and not getattr(
-            self.mixer, "per_agent", False)
+        return self.mixer is not None and not any(
+            getattr(self.mixer, flag, False) for flag in ("joint", "per_agent", "needs_actions"))
 
     def mix(self, qs: np.ndarray) -> np.ndarray | None:
         """Q_tot at the tables' state for arbitrary utilities qs (..., n_agents); None when the mixer
@@ -83,9 +83,16 @@ def game_tables(agent: nn.Module, mixer: nn.Module, cfg: Config, env: MatrixEnv,
         hidden = hs[0, 0].expand(k, -1, -1) if getattr(mixer, "hidden_dim", 0) else None
         q_tot = mixer.q_jt(state.expand(k, -1), onehot, hidden)[:, 0].reshape(counts).numpy()
         extras["sum_qi"] = sum_q
-        extras["v"] = np.array(float(mixer.v(state)[0]))
+        if hasattr(mixer, "v"):
+            extras["v"] = np.array(float(mixer.v(state)[0]))
     elif getattr(mixer, "per_agent", False):
         q_tot = sum_q
+    elif getattr(mixer, "needs_actions", False):  # qplex: λ_i(s, u) sees the joint action and max Q^i
+        onehot = torch.nn.functional.one_hot(joint, info.n_actions).float()  # (K, N, A)
+        avail = torch.from_numpy(ob.avail[0])  # (N, A)
+        max_q = q.masked_fill(~avail, float("-inf")).max(-1).values.expand(k, -1)  # (K, N)
+        q_tot = mixer(chosen, state.expand(k, -1), feats.expand(k, -1, -1), onehot, max_q)[:, 0]
+        q_tot = q_tot.reshape(counts).numpy()
     else:
         q_tot = mixer(chosen, state.expand(k, -1), feats.expand(k, -1, -1))[:, 0].reshape(counts).numpy()
     return q_tot, agent_qs, extras, state, feats

@@ -199,3 +199,52 @@ def test_check_run_refuses_non_run_folders(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a run folder: missing config.yaml and checkpoints"):
         check_run(tmp_path)
     assert main([f"run={tmp_path}"]) == 2
+
+
+def test_cli_runs_the_suite_and_writes_plots(tmp_path: Path) -> None:
+    """The documented command, end to end: exit 0, every check PASS, both PNGs written."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "theory.check", f"plot={tmp_path}"], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "FAIL " not in out.stdout and "checks passed" in out.stdout
+    assert (tmp_path / "theory_lambda_decay.png").stat().st_size > 10_000
+    assert (tmp_path / "theory_remainder.png").stat().st_size > 10_000
+
+
+def _fake_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mixer_name: str) -> Path:
+    """A run folder plus stand-ins for decomp.checkpoint.load_model / decomp.matrix.tables_from_model."""
+    import sys
+    import types
+
+    import decomp.matrix
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "config.yaml").write_text("env: matrix\n")
+    torch.manual_seed(0)
+    mixer = make_mixer(mixer_name, 2, 3, 2, 3)
+    model = types.SimpleNamespace(cfg={}, env_info=None, agent=None, mixer=mixer, mixer_name=mixer_name)
+    checkpoint = types.ModuleType("decomp.checkpoint")
+    checkpoint.load_model = lambda run_dir: model  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "decomp.checkpoint", checkpoint)
+    tables = [np.array([1.0, 0.5, -0.2]), np.array([0.0, 0.7, 0.3])]
+    monkeypatch.setattr(
+        decomp.matrix, "tables_from_model", lambda m: (tables, torch.zeros(3), torch.ones(2, 2)), raising=False
+    )
+    return tmp_path
+
+
+def test_check_run_on_a_trained_model_interface(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _fake_run(tmp_path, monkeypatch, "qatten")
+    lines, checks = check_run(run)
+    assert checks and all(c.ok for c in checks)
+    assert any("attn gap" in line for line in lines)
+    assert main([f"run={run}"]) == 0
+
+
+def test_check_run_reports_qtran_as_not_defined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lines, checks = check_run(_fake_run(tmp_path, monkeypatch, "qtran"))
+    assert "not defined" in lines[1] and all(c.ok for c in checks)

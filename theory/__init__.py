@@ -1,0 +1,9 @@
+"""Qatten's Theorems 1 and 2, checked symbolically (sympy) and on trained mixers (torch).
+
+problem   validated input (F, Q^i, a_o, s); malformed input refused here
+symbolic  Theorem 1 (c, λ_i, remainder order) and Theorem 2 (λ_{i,h}) for sympy F
+examples  the F / utility library and the malformed cases
+decay     finite / faster-than-geometric / geometric classification of λ_{i,h}
+numeric   the same quantities for a mixer at a fixed state; taylor: its λ_{i,h} estimators
+suite, report, plots, check   the ``python -m theory.check`` CLI
+"""

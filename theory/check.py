@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from theory.numeric import analyse_mixer, not_defined_reason
-from theory.report import check_lines, numeric_tables, symbolic_tables
+from theory.report import check_lines, numeric_details, numeric_tables, symbolic_tables
 from theory.suite import Check, numeric_checks, run_all
 
 
@@ -41,11 +41,14 @@ def check_run(run_dir: str | Path, max_order: int = 10) -> tuple[list[str], list
         from decomp.matrix import tables_from_model
     except ImportError as err:
         raise RunFolderError(f"cannot load trained models in this checkout ({err})") from err
-    model = load_model(path)
-    label = f"{model.mixer_name} ({path.name})"
+    try:
+        model = load_model(path)
+    except (RuntimeError, ValueError, OSError, KeyError) as err:  # CheckpointError is a RuntimeError
+        raise RunFolderError(f"{str(path)!r}: cannot load the trained model: {err}") from err
+    label = model.mixer_name
     reason = not_defined_reason(model.mixer)
     if reason:
-        return [f"{label}: {reason}"], [Check(f"{label}: λ_i reported as not defined", True, reason)]
+        return [f"run {path}", f"{label}: {reason}"], [Check(f"{label}: λ_i reported as not defined", True, reason)]
     try:
         tables, state, feats = tables_from_model(model)
     except (ValueError, NotImplementedError) as err:
@@ -55,7 +58,8 @@ def check_run(run_dir: str | Path, max_order: int = 10) -> tuple[list[str], list
         ) from err
     res = analyse_mixer(model.mixer, tables, state, feats, max_order=max_order)
     checks = numeric_checks(label, res)
-    return numeric_tables([(label, res, checks)]), checks
+    title = f"trained {label} at the game's state (run {path})"
+    return numeric_tables([(label, res, checks)], title) + [""] + numeric_details(res, tables), checks
 
 
 def _normalise(argv: Sequence[str]) -> list[str]:

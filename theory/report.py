@@ -27,7 +27,7 @@ def symbolic_tables(results: Sequence[ExampleResult]) -> list[str]:
             r.example.name, r.example.description, " ".join(f"{x:+.4f}" for x in lam), f"{float(r.t1.c.evalf()):+.4f}",
             "yes" if r.t1.monotone_ok else f"NO (agent {', '.join(str(i + 1) for i in r.t1.negative)})",
         ])
-    out += _table(["example", "F", "λ_1 λ_2 λ_3", "c", "all λ_i ≥ 0"], rows)
+    out += _table(["example", "F", "λ_i, i = 1..n", "c", "all λ_i ≥ 0"], rows)
     out += ["", "== Remainder R(a) = Q_tot − (c + Σ λ_i Q^i): order in |a − a_o| (must exceed 2) =="]
     rows = []
     for r in results:
@@ -50,8 +50,11 @@ def symbolic_tables(results: Sequence[ExampleResult]) -> list[str]:
     return out
 
 
-def numeric_tables(items: Sequence[tuple[str, NumericResult, list[Check]]]) -> list[str]:
-    out = ["== Numeric side: mixer at a fixed state as F, random utility tables (3 × 4 × 5 joint actions) =="]
+def numeric_tables(
+    items: Sequence[tuple[str, NumericResult, list[Check]]],
+    title: str = "mixer at a fixed state as F, random utility tables (3 × 4 × 5 joint actions)",
+) -> list[str]:
+    out = [f"== Numeric side: {title} =="]
     rows = []
     for label, res, _ in items:
         if not res.defined:
@@ -75,3 +78,22 @@ def numeric_tables(items: Sequence[tuple[str, NumericResult, list[Check]]]) -> l
 
 def check_lines(checks: Sequence[Check]) -> list[str]:
     return [f"  {'PASS' if c.ok else 'FAIL'}  {c.name}" + (f"  [{c.detail}]" if c.detail else "") for c in checks]
+
+
+def numeric_details(res: NumericResult, tables: Sequence[np.ndarray], show_orders: int = 6) -> list[str]:
+    """The per-run view: tables, greedy point, error by number of deviating agents, λ_(i,h) by order."""
+    if not res.defined:
+        return []
+    out = [f"greedy joint action a_o = {res.greedy}, Q(a_o) = {np.round(res.q_greedy, 4).tolist()}, c = {res.c:.4f}"]
+    out += [f"  Q^{i + 1} = {np.round(np.asarray(t, dtype=float), 4).tolist()}" for i, t in enumerate(tables)]
+    out.append("max |Q_tot − (c + Σ λ_i Q^i)| by number of agents off a_o: " + ", ".join(
+        f"{k}: {v:.2e}" for k, v in sorted(res.err_by_deviators.items())
+    ))
+    if res.attention_lam is not None:
+        out.append(f"Qatten Σ_heads w_h λ_(i,h) = {np.round(res.attention_lam, 4).tolist()} (autograd λ = {np.round(res.lam, 4).tolist()})")
+    if res.lam_h is not None:
+        rows = [[str(h + 1), *(f"{x:+.3e}" for x in res.lam_h[h])] for h in range(min(show_orders, res.lam_h.shape[0]))]
+        out += ["", f"λ_(i,h) by Taylor order h around Q = 0 ({res.orders_method}):"]
+        out += _table(["h", *(f"agent {i + 1}" for i in range(res.lam_h.shape[1]))], rows)
+        out.append(f"Σ_h λ_(i,h) − λ_i: {np.round(res.lam_h.sum(0) - res.lam, 6).tolist()}")
+    return out

@@ -148,6 +148,8 @@ def render_result(res: LabResult) -> None:
             verdict = "optimal" if run.optimal else "not optimal"
             st.markdown(f"**{m}** learned Q_tot: greedy {lab.joint_label(run.greedy)}, {verdict}")
             name = "Q_jt" if getattr(run.mixer, "joint", False) else "Q_tot"
+            if getattr(run.mixer, "per_agent", False):
+                name = "Σ_i Q^i (no mixer)"
             show(plots.heatmap(run.q_tot, f"{m}: {name}", greedy=run.greedy, optima=optima, vrange=vrange))
             show(plots.agent_q_bars(run.agent_qs, run.greedy, f"{m}: utilities Q^i"))
             if "sum_qi" in run.extra_tables:

@@ -155,16 +155,17 @@ def metric_curves(series: Mapping[str, tuple[np.ndarray, np.ndarray]], title: st
 
 def replay_frame(
     ally_pos: np.ndarray, ally_health: np.ndarray, enemy_pos: np.ndarray, enemy_health: np.ndarray,
-    step: int, bounds: tuple[float, float, float, float],
+    step: int, bounds: tuple[float, float, float, float], full_health: tuple[float, float] = (1.0, 1.0),
 ) -> Figure:
-    """Unit positions at one step; marker size and opacity follow health, dead units are crosses."""
+    """Unit positions at one step; marker size follows health (relative to ``full_health`` of allies,
+    enemies, so shrinking is visible over the episode); dead units are crosses."""
     fig, ax = plt.subplots(figsize=(5.0, 4.2))
-    for pos, health, color, label in (
-        (ally_pos, ally_health, "#1f77b4", "ally"),
-        (enemy_pos, enemy_health, "#d62728", "enemy"),
+    for pos, health, color, label, full in (
+        (ally_pos, ally_health, "#1f77b4", "ally", full_health[0]),
+        (enemy_pos, enemy_health, "#d62728", "enemy", full_health[1]),
     ):
         h = np.clip(np.asarray(health, dtype=float), 0.0, None)
-        scale = max(float(h.max()), 1e-9) if h.size else 1.0
+        scale = max(float(full), 1e-9)
         alive = h > 0
         ax.scatter(pos[alive, 0], pos[alive, 1], s=40 + 260 * h[alive] / scale, c=color,
                    alpha=0.85, edgecolors="black", label=f"{label} ({int(alive.sum())} alive)")
@@ -176,7 +177,7 @@ def replay_frame(
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal")
     ax.set_title(f"step {step}", fontsize=10)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper right", markerscale=0.5)
     fig.tight_layout()
     return fig
 
@@ -215,11 +216,17 @@ def lambda_decay(lam_h: np.ndarray, title: str) -> Figure:
 
 
 def error_vs_distance(dq: np.ndarray, err: np.ndarray) -> Figure:
-    """|linearisation error| against Σ_i |Q^i(a^i) − Q^i(a_o)|: Theorem 1 predicts it is second order."""
+    """|linearisation error| against |Q(a) − Q(a_o)| on log–log axes: Theorem 1 predicts slope ≈ 2."""
     fig, ax = plt.subplots(figsize=(4.6, 2.9))
     dq, err = np.asarray(dq, dtype=float).ravel(), np.abs(np.asarray(err, dtype=float)).ravel()
-    ax.scatter(dq, err, s=18, c="#444444")
-    ax.set_xlabel(r"$\sum_i |Q^i(a^i) - Q^i(a_o)|$")
+    keep = (dq > 1e-12) & (err > 1e-12)
+    ax.scatter(dq[keep], err[keep], s=18, c="#444444")
+    if keep.sum() >= 2:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "error is 0 (affine in Q)", transform=ax.transAxes, ha="center")
+    ax.set_xlabel(r"$|Q(a) - Q(a_o)|$")
     ax.set_ylabel(r"$|Q_{tot}$ − linearisation|")
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -13,7 +13,7 @@ from explorer_lib.figures import show
 from explorer_lib.validate import InputError
 
 DEFAULT_DIR = "runs"
-CURVE_GROUPS = (("eval/", "Evaluation (greedy)"), ("charts/", "Training"), ("losses/", "Losses"))
+CURVE_PREFIXES = ("eval/", "charts/", "losses/")  # greedy evaluation first: it is the standard metric
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -72,13 +72,12 @@ def _render_run(run: Path) -> None:
 
 def _curves(metrics: pd.DataFrame) -> None:
     st.markdown("### Learning curves")
-    shown = False
-    for prefix, title in CURVE_GROUPS:
-        series = runs.series(metrics, prefix)
-        if series:
-            shown = True
-            st.markdown(f"**{title}**")
-            show(plots.metric_grid(series))
+    series: dict[str, tuple[object, object]] = {}
+    for prefix in CURVE_PREFIXES:
+        series.update(runs.series(metrics, prefix))
+    shown = bool(series)
+    if series:
+        show(plots.metric_grid(series, per_row=4), width="stretch")  # type: ignore[arg-type]
     entropy = runs.series(metrics, "qatten/head_entropy/")
     lam = runs.series(metrics, "qatten/lambda/")
     if entropy or lam:
@@ -110,7 +109,7 @@ def _replay(run: Path) -> None:
     c1, c2 = st.columns([3, 2])
     with c1:
         show(plots.replay_frame(replay.ally_pos[step], replay.ally_health[step], replay.enemy_pos[step],
-                                replay.enemy_health[step], step, replay.bounds()))
+                                replay.enemy_health[step], step, replay.bounds(), replay.full_health()))
     with c2:
         show(plots.health_bars(replay.ally_health[step], replay.enemy_health[step]))
         alive_a = int((replay.ally_health[step] > 0).sum())

@@ -132,6 +132,10 @@ class Replay:
     def steps(self) -> int:
         return int(self.ally_pos.shape[0])
 
+    def full_health(self) -> tuple[float, float]:
+        """Largest health seen for allies and enemies: the reference for marker sizes."""
+        return (max(float(self.ally_health.max(initial=0.0)), 1e-9), max(float(self.enemy_health.max(initial=0.0)), 1e-9))
+
     def bounds(self, pad: float = 1.0) -> tuple[float, float, float, float]:
         """A fixed view box over the whole episode, so units do not jump when the axes rescale."""
         pts = np.concatenate([self.ally_pos.reshape(-1, 2), self.enemy_pos.reshape(-1, 2)])

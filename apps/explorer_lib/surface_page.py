@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer_lib import surfaces
+from explorer_lib import surfaces, theory_calc
 from explorer_lib.figures import show
 from explorer_lib.lab_page import LabResult
 from explorer_lib.pick import pick_run
@@ -32,10 +32,8 @@ def render(res: LabResult | None) -> None:
         st.caption("The other agents are held at their greedy utilities Q^k(argmax Q^k).")
     surf = surfaces.compute_surface(run, i, j)
     if surf is None:
-        st.warning(
-            f"**{run.mixer_name}**: Q_jt is not a function of the Q^i (it is a joint network of the state "
-            "and the joint action), so there is no surface to draw. Its table is in the lab tab."
-        )
+        st.warning(f"{theory_calc.why_not_function(run)}, so there is no surface to draw. "
+                   "Its learned table is in the lab tab.")
         return
     show(surfaces.surface_figure(surf, f"{run.mixer_name}, seed {run.seed}: Q_tot(Q^{i + 1}, Q^{j + 1})"))
     worst = surf.points.iloc[surf.points["payoff − Q_tot"].abs().argmax()]

@@ -18,9 +18,6 @@ from explorer_lib.lab_page import LabResult
 from explorer_lib.pick import pick_run
 from explorer_lib.lab import joint_label
 
-MAX_ORDER = 8
-
-
 def render(res: LabResult | None) -> None:
     st.markdown(
         "**Theorem 1** (Qatten): near the optimal joint action a_o, "
@@ -44,51 +41,47 @@ def render(res: LabResult | None) -> None:
 
 def _trained(res: LabResult) -> None:
     run = pick_run(res, "theory")
-    st.caption(f"Expanded at the greedy joint action a_o = {joint_label(run.greedy)} (λ_i by autograd on the "
-               "trained network; λ_{i,h} around Q = 0).")
-    try:
-        ll = theory_calc.local_linear(run)
-    except theory_calc.NotDefined as err:
-        st.warning(f"λ_i not defined: {err}. QTRAN learns Q_jt(s, a) directly; it has no F(Q^1..Q^n).")
+    st.caption(f"Expanded at the greedy joint action a_o = {joint_label(run.greedy)} with theory.numeric "
+               "(λ_i by autograd on the trained network, λ_(i,h) around Q = 0).")
+    r = theory_calc.analyse(run)
+    if not r.defined:
+        st.warning(f"λ_i not defined: {r.reason}.")
         return
-    lam_df = pd.DataFrame({"agent": [f"{i + 1}" for i in range(len(ll.lam))], "λ_i": ll.lam}).set_index("agent")
-    st.table(lam_df.T.style.format("{:.4g}"))
-    st.caption(f"λ from {ll.source}; c = {ll.c:.4g}.")
-    if not ll.monotone:
+    rows = {"λ_i (autograd)": r.lam}
+    if r.attention_lam is not None:
+        rows["Σ_h w_h λ_(i,h) (Qatten heads)"] = r.attention_lam
+    lam_df = pd.DataFrame(rows, index=[f"agent {i + 1}" for i in range(len(r.lam))]).T
+    st.table(lam_df.style.format("{:.4g}"))
+    st.caption(f"c = {r.c:.4g}; IGM on the table: {'yes' if r.igm else 'no'}.")
+    if not r.monotone:
         st.warning("Not monotone: this mixer does not guarantee ∂Q_tot/∂Q^i ≥ 0, so Theorem 1's λ_i ≥ 0 may fail.")
-    elif (ll.lam < -1e-9).any():
-        st.error("A monotone mixer produced λ_i < 0: this should not happen.")
-    err = ll.error
-    st.markdown(f"Linearisation error Q_tot − (c + Σ λ_i Q^i): max |error| = **{np.abs(err).max():.3g}** "
-                f"over {err.size} joint actions.")
-    scale = max(float(np.abs(err).max()), 1e-3)  # below 1e-3 it is float noise: keep the colours neutral
-    q0 = np.array([float(np.asarray(q)[a]) for q, a in zip(run.agent_qs, run.greedy)])
-    grids = np.meshgrid(*[np.abs(np.asarray(q, dtype=float) - v) for q, v in zip(run.agent_qs, q0)], indexing="ij")
+    if (r.lam < 0).any():
+        st.error("λ_i < 0 for agent(s) " + ", ".join(str(i + 1) for i in np.flatnonzero(r.lam < 0)) +
+                 ": not monotone at this point.")
+    err = theory_calc.error_table(r, run)
+    slope = "n/a (error is zero or too few points)" if r.err_slope is None else f"{r.err_slope:.2f}"
+    st.markdown(f"Linearisation error |Q_tot − (c + Σ λ_i Q^i)|: max **{r.max_err:.3g}**, mean {r.mean_err:.3g} "
+                f"over {err.size} joint actions; log–log slope against |Q(a) − Q(a_o)|: **{slope}** "
+                "(≈ 2 expected for a smooth nonlinear F, error ≡ 0 for an affine one).")
+    scale = max(float(err.max()), 1e-3)  # below 1e-3 it is float noise: keep the colours neutral
     c1, c2 = st.columns(2)
     with c1:
-        show(plots.heatmap(err, "Q_tot − linearisation", greedy=run.greedy, vrange=(-scale, scale),
-                           fmt=".2g", cmap="RdBu_r"), width="stretch")
+        show(plots.heatmap(err, "|Q_tot − linearisation|", greedy=run.greedy, vrange=(0.0, scale),
+                           fmt=".2g", cmap="Reds"), width="stretch")
     with c2:
-        show(plots.error_vs_distance(sum(grids), err), width="stretch")
-    try:
-        lam_h = theory_calc.lambda_orders(run, MAX_ORDER)
-    except theory_calc.NotDefined as e:
-        st.warning(f"λ_{{i,h}} not defined: {e}")
+        show(plots.error_vs_distance(r.q_dist, r.err), width="stretch")
+    if r.lam_h is None:
+        st.warning(f"λ_(i,h) not defined: {r.reason}")
         return
+    lam_h = np.asarray(r.lam_h).T  # (N, H)
     show(plots.lambda_decay(lam_h, f"{run.mixer_name}: $\\lambda_{{i,h}}$ around Q = 0"))
-    _decay_table(lam_h, ll.lam)
-    if run.mixer_name == "qmix":
-        st.caption("QMIX's ELU is not analytic at 0, so its Taylor series may not sum to λ_i.")
+    st.caption(f"Estimator: {r.orders_method}; max_i |Σ_h λ_(i,h) − λ_i| = {r.lam_h_gap:.3g}.")
+    _decay_table(lam_h, r.lam, [d.label() for d in r.decay])
 
 
-def _decay_table(lam_h: np.ndarray, lam: np.ndarray | None) -> None:
-    from theory.decay import classify_decay
-
-    rows = []
-    for i, row in enumerate(lam_h):
-        d = classify_decay(row)
-        rows.append({"agent": i + 1, "Σ_h λ_(i,h)": f"{row.sum():.4g}",
-                     "λ_i": "" if lam is None else f"{lam[i]:.4g}", "decay": d.label()})
+def _decay_table(lam_h: np.ndarray, lam: np.ndarray, labels: list[str]) -> None:
+    rows = [{"agent": i + 1, "Σ_h λ_(i,h)": f"{row.sum():.4g}", "λ_i": f"{lam[i]:.4g}", "decay": label}
+            for i, (row, label) in enumerate(zip(lam_h, labels))]
     st.table(pd.DataFrame(rows).set_index("agent"))
 
 
@@ -112,6 +105,7 @@ def _symbolic_result(name: str) -> dict[str, Any]:
     try:
         t2 = theorem2(problem, t1, max_order=12)
         out["lam_h"] = np.array(t2.lam_h)
+        out["decay"] = [d.label() for d in t2.decay]
     except ValueError as err:
         out["error"] = str(err)
     return out
@@ -137,4 +131,4 @@ def _symbolic() -> None:
         st.warning(f"λ_(i,h) not defined: {r['error']}")
         return
     show(plots.lambda_decay(r["lam_h"], f"{name}: $\\lambda_{{i,h}}$, exact (sympy)"))
-    _decay_table(r["lam_h"], lam)
+    _decay_table(r["lam_h"], lam, r["decay"])

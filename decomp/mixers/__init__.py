@@ -12,6 +12,9 @@ from decomp.mixers.qatten import QattenMixer
 from decomp.mixers.qmix import QMixMixer
 from decomp.mixers.qtran import QTranJoint
 from decomp.mixers.vdn import VDNMixer
+from decomp.mixers.coma import ComaCritic
+from decomp.mixers.qplex import QPlexMixer
+from decomp.mixers.wqmix import WQMixMixer
 
 # name -> (constructor taking (n_agents, state_dim, feat_dim, n_actions, **options), short description)
 MIXERS: dict[str, tuple[Callable[..., nn.Module], str]] = {
@@ -26,6 +29,18 @@ MIXERS: dict[str, tuple[Callable[..., nn.Module], str]] = {
 def register_mixer(name: str, ctor: Callable[..., nn.Module], description: str) -> None:
     """Add a mixer to the registry (used by later methods: qplex, wqmix, ...)."""
     MIXERS[name] = (ctor, description)
+
+
+register_mixer("qtran_alt", lambda n, s, f, a, **kw: QTranJoint(n, s, a, **kw),
+               "QTRAN-alt: QTRAN's networks with the counterfactual L_nopt-min")
+register_mixer("qplex", lambda n, s, f, a, **kw: QPlexMixer(n, s, a, **kw),
+               "QPLEX: duplex dueling, Σ V_i + Σ λ_i(s,u) A_i")
+register_mixer("ow_qmix", lambda n, s, f, a, **kw: WQMixMixer(n, s, f, **kw),
+               "OW-QMIX: QMIX projected from an unrestricted Q̂*, optimistic weights")
+register_mixer("cw_qmix", lambda n, s, f, a, **kw: WQMixMixer(n, s, f, **kw),
+               "CW-QMIX: QMIX projected from an unrestricted Q̂*, centrally weighted")
+register_mixer("coma", lambda n, s, f, a, **kw: ComaCritic(n, s, a, **kw),
+               "COMA: actor-critic with a counterfactual baseline (critic only, no Q_tot mixer)")
 
 
 def make_mixer(
@@ -43,5 +58,5 @@ def make_mixer(
 
 __all__ = [
     "MIXERS", "Mixer", "IQLMixer", "VDNMixer", "QMixMixer", "QattenMixer", "QTranJoint",
-    "make_mixer", "register_mixer", "autograd_local_weights",
+    "make_mixer", "register_mixer", "autograd_local_weights", "QPlexMixer", "WQMixMixer", "ComaCritic",
 ]

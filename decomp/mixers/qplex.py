@@ -34,6 +34,7 @@ class QPlexMixer(nn.Module):
         attn_dim: int = 32,
         embed_dim: int = 64,
         min_weight: float = 1e-2,
+        detach_advantage: bool = True,
     ) -> None:
         super().__init__()
         if n_agents < 1 or state_dim < 1 or n_actions < 1:
@@ -46,6 +47,7 @@ class QPlexMixer(nn.Module):
             raise ValueError(f"min_weight must be > 0 (keeps w_i, λ_i strictly positive), got {min_weight}")
         self.n_agents, self.state_dim, self.n_actions = n_agents, state_dim, n_actions
         self.n_heads, self.attn_dim, self.min_weight = n_heads, attn_dim, min_weight
+        self.detach_advantage = detach_advantage
         n, a, s = n_agents, n_actions, state_dim
         self.w_net = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n))
         self.b_net = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n))
@@ -88,9 +90,15 @@ class QPlexMixer(nn.Module):
         onehot = actions_onehot.reshape(m, n, self.n_actions)  # (M, N, A)
         w, b = self.transform(st)  # (M, N)
         lam = self.lambdas(st, onehot)  # (M, N)
-        v = w * mx + b  # (M, N) transformed V_i
+        q_t = w * qs + b  # (M, N) transformed Q_i(u_i)
         adv = w * (qs - mx)  # (M, N) transformed A_i ≤ 0
-        q_tot = (v + lam * adv).sum(-1, keepdim=True)  # (M, 1)
+        if self.detach_advantage:
+            adv = adv.detach()
+        # = Σ V_i + Σ λ_i A_i in value; written as Σ Q_i + Σ (λ_i − 1) A_i so that, with A_i detached
+        # (as in the QPLEX reference code), the TD error reaches each taken utility with weight w_i
+        # and the λ's learn the joint structure. Otherwise a small λ_i(s, u) at an under-valued joint
+        # action would all but stop the utilities there from learning, and greedy joint actions stick.
+        q_tot = (q_t + (lam - 1.0) * adv).sum(-1, keepdim=True)  # (M, 1)
         self.extras = {"lambda": lam.detach().mean(0)}
         return q_tot.reshape(*batch, 1)
 
