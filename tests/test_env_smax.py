@@ -47,7 +47,8 @@ def test_feats_row_i_is_ally_i(env3m: SmaxEnv) -> None:
     inner = env3m._state.state  # jaxmarl's per-unit arrays, allies first
     health = np.asarray(inner.unit_health)[:, :3] / 45.0  # marine max health
     np.testing.assert_allclose(o.feats[..., 0], health, rtol=1e-6)
-    np.testing.assert_allclose(o.feats[..., 1:3], np.asarray(inner.unit_positions)[:, :3], rtol=1e-6)
+    # positions are scaled from map coordinates (0..32) to [0, 1]
+    np.testing.assert_allclose(o.feats[..., 1:3], np.asarray(inner.unit_positions)[:, :3] / 32.0, rtol=1e-6)
     assert (o.feats[..., 4] == 1).all()  # marine = unit type 0 -> one-hot bit at index 4
 
 

@@ -72,7 +72,7 @@ def _custom_game() -> lab.GameSpec | None:
     return lab.GameSpec("custom", payoff.values, preset=False)
 
 
-def pick_settings() -> tuple[list[str], lab.TrainSettings] | None:
+def pick_settings() -> lab.TrainSettings | None:
     """Mixers, data distribution, seeds and budget; None (error shown) when nothing is selected."""
     mixers = st.multiselect("Mixers", list(MIXERS), default=DEFAULT_MIXERS, key="mixers",
                             format_func=lambda m: f"{m}: {MIXERS[m][1]}" if m in MIXERS else m)
@@ -87,7 +87,8 @@ def pick_settings() -> tuple[list[str], lab.TrainSettings] | None:
     except InputError as err:
         st.error(str(err))
         return None
-    return chosen, lab.TrainSettings(tuple(chosen), tuple(seeds), steps, data, float(eps) if data == "egreedy" else 0.2)
+    # uniform data ignores ε: a fixed value keeps the cache key from changing with a hidden slider
+    return lab.TrainSettings(tuple(chosen), tuple(seeds), steps, data, float(eps) if data == "egreedy" else 0.2)
 
 
 def train(game: lab.GameSpec, settings: lab.TrainSettings) -> None:
@@ -113,12 +114,12 @@ def render() -> None:
         picked = pick_settings()
         clicked = st.button("Train", type="primary", key="train", disabled=game is None or picked is None)
     if clicked and game is not None and picked is not None:
-        train(game, picked[1])
+        train(game, picked)
     res = current_result()
     if res is None:
         st.info("Pick a game and mixers, then press **Train**. Results appear here and feed the other tabs.")
         return
-    if game is not None and picked is not None and (game.key() != res.game.key() or picked[1] != res.settings):
+    if game is not None and picked is not None and (game.key() != res.game.key() or picked != res.settings):
         st.caption("Settings changed since the last training: press **Train** to update.")
     render_result(res)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -72,12 +73,12 @@ def _render_run(run: Path) -> None:
 
 def _curves(metrics: pd.DataFrame) -> None:
     st.markdown("### Learning curves")
-    series: dict[str, tuple[object, object]] = {}
+    series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for prefix in CURVE_PREFIXES:
         series.update(runs.series(metrics, prefix))
     shown = bool(series)
     if series:
-        show(plots.metric_grid(series, per_row=4), width="stretch")  # type: ignore[arg-type]
+        show(plots.metric_grid(series, per_row=4), width="stretch")
     entropy = runs.series(metrics, "qatten/head_entropy/")
     lam = runs.series(metrics, "qatten/lambda/")
     if entropy or lam:

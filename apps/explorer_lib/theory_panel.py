@@ -45,7 +45,7 @@ def _trained(res: LabResult) -> None:
                "(λ_i by autograd on the trained network, λ_(i,h) around Q = 0).")
     r = theory_calc.analyse(run)
     if not r.defined:
-        st.warning(f"λ_i not defined: {r.reason}.")
+        st.warning(f"Not defined: {r.reason}.")
         return
     rows = {"λ_i (autograd)": r.lam}
     if r.attention_lam is not None:

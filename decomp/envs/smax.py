@@ -11,8 +11,8 @@ Layout facts (jaxmarl 0.2.0, ``observation_type="unit_list"``), verified against
   n_allies + n_enemies``) is ``[unit_0 | unit_1 | ... | unit_{n_units-1} | teams (n_units) |
   types (n_units)]``. Units are ordered allies first (unit ``i < n_allies`` is ally ``i``, the agent
   ``ally_i``), then enemies. Each unit block is ``[health / max_health, x, y, weapon_cooldown,
-  unit_type_one_hot(6)]``; x, y are absolute map coordinates (0..32) and the cooldown is raw
-  seconds, i.e. NOT normalised. A dead unit's block is all zeros.
+  unit_type_one_hot(6)]``; x, y are absolute map coordinates (0..32) — we divide them by the map's
+  width/height — and the cooldown is raw seconds (≤ ~2). A dead unit's block is all zeros.
 * So the per-agent Qatten features are ``world_state[: n_allies * U].reshape(n_allies, U)``:
   row ``i`` is ally ``i``'s own block (``feat_dim = 10``).
 * ``obs`` per ally: the other allies' then the enemies' 13-feature blocks, then the ally's own
@@ -39,6 +39,10 @@ import numpy as np
 from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
 
 _OWN_FEATS_PER_UNIT = 10  # SMAX own_features: health, x, y, cooldown + 6 unit-type bits
+
+# (map, n_envs, reward_scale, kwargs) -> (jaxmarl env, jitted fns): a second env of the same shape
+# (e.g. the evaluation env) reuses the compiled step instead of paying ~10 s of XLA compilation.
+_COMPILED: dict[tuple[Any, ...], tuple[Any, "SmaxFns"]] = {}
 
 
 def _import_jaxmarl() -> Any:
@@ -114,7 +118,11 @@ class SmaxEnv:
 
         self._jax = jax
         self.map_name = map_name
-        self.env = jaxmarl.make("HeuristicEnemySMAX", scenario=_scenario(map_name), **smax_kwargs)
+        cache_key = (map_name, n_envs, float(reward_scale), tuple(sorted(smax_kwargs.items())))
+        if cache_key not in _COMPILED:
+            env = jaxmarl.make("HeuristicEnemySMAX", scenario=_scenario(map_name), **smax_kwargs)
+            _COMPILED[cache_key] = (env, build_batched_fns(env, n_envs, float(reward_scale)))
+        self.env, self.fns = _COMPILED[cache_key]
         self.n_allies = int(self.env.num_allies)
         self.n_enemies = int(self.env.num_enemies)
         self.reward_scale = float(reward_scale)
@@ -130,7 +138,6 @@ class SmaxEnv:
             n_envs=n_envs,
             name=f"smax:{map_name}",
         )
-        self.fns = build_batched_fns(self.env, n_envs, self.reward_scale)
         self._key = jax.random.PRNGKey(seed)
         self._state: Any = None
         self._avail: np.ndarray | None = None  # (n_envs, n_agents, n_actions) last avail, for validation
@@ -209,8 +216,16 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0) -> SmaxF
         # explicit dtype => strongly typed; e.g. reset's `step` is a weak int32, step_env's is not
         return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
 
+    # positions in the world state are absolute map coordinates (0..32): scale them to [0, 1] so the
+    # mixer's hypernetworks and Qatten's keys see inputs of the same magnitude as the observations
+    n_units = n_allies + int(env.num_enemies)
+    scale = np.ones(int(env.state_size), np.float32)
+    blocks = np.arange(n_units) * _OWN_FEATS_PER_UNIT
+    scale[blocks + 1] = 1.0 / float(env.map_width)
+    scale[blocks + 2] = 1.0 / float(env.map_height)
+
     def pack(obs: dict[str, jax.Array], state: Any) -> dict[str, jax.Array]:
-        world = obs["world_state"].astype(jnp.float32)  # (state_dim,)
+        world = obs["world_state"].astype(jnp.float32) * scale  # (state_dim,)
         avail = env.get_avail_actions(state)
         return {
             "obs": jnp.stack([obs[a] for a in agents]).astype(jnp.float32),  # (N, obs_dim)

@@ -34,6 +34,7 @@ class QPlexMixer(nn.Module):
         attn_dim: int = 32,
         embed_dim: int = 64,
         min_weight: float = 1e-2,
+        w_floor: float = 1.0,
         detach_advantage: bool = True,
     ) -> None:
         super().__init__()
@@ -43,11 +44,12 @@ class QPlexMixer(nn.Module):
             )
         if n_heads < 1 or attn_dim < 1 or embed_dim < 1:
             raise ValueError(f"n_heads, attn_dim, embed_dim must be >= 1, got {n_heads}, {attn_dim}, {embed_dim}")
-        if min_weight <= 0:
-            raise ValueError(f"min_weight must be > 0 (keeps w_i, λ_i strictly positive), got {min_weight}")
+        if min_weight <= 0 or w_floor <= 0:
+            raise ValueError(f"min_weight and w_floor must be > 0 (keep λ_i, w_i strictly positive), "
+                             f"got {min_weight}, {w_floor}")
         self.n_agents, self.state_dim, self.n_actions = n_agents, state_dim, n_actions
         self.n_heads, self.attn_dim, self.min_weight = n_heads, attn_dim, min_weight
-        self.detach_advantage = detach_advantage
+        self.w_floor, self.detach_advantage = w_floor, detach_advantage
         n, a, s = n_agents, n_actions, state_dim
         self.w_net = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n))
         self.b_net = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n))
@@ -59,8 +61,11 @@ class QPlexMixer(nn.Module):
 
     # ---- pieces ---------------------------------------------------------------------------
     def transform(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """state (M, S) -> w (M, N) > 0, b (M, N): the per-agent affine transformation."""
-        return self.w_net(state).abs() + self.min_weight, self.b_net(state)
+        """state (M, S) -> w (M, N) ≥ w_floor > 0, b (M, N): the per-agent affine transformation.
+
+        The floor matters: with w → 0 every Q̃_i collapses to b_i(s), Q_tot to a constant (the mean
+        payoff), and the duplex structure has nothing left to weight (seen on the QTRAN game)."""
+        return self.w_net(state).abs() + self.w_floor, self.b_net(state)
 
     def lambdas(self, state: torch.Tensor, actions_onehot: torch.Tensor) -> torch.Tensor:
         """state (M, S), actions_onehot (M, N, A) -> λ (M, N) > 0, all heads in one einsum."""
