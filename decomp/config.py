@@ -69,6 +69,8 @@ class Config:
     episodes_per_update: int = 8
     """collected episodes between two updates"""
     updates_per_round: int = 1
+    steps_per_collect: int = 1
+    """vector steps per collection call (updates run between calls)"""
     gamma: float = 0.99
     lr: float = 1e-3
     optimizer: str = "adam"
@@ -117,7 +119,7 @@ def validate(cfg: Config) -> None:
         need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
     need(cfg.env.backend in ("auto", "sc2", "smax"), f"env.backend={cfg.env.backend!r}; allowed: auto, sc2, smax")
     for name in ("t_max", "batch_size", "buffer_size", "episodes_per_update", "updates_per_round",
-                 "target_update_interval", "hidden_dim", "log_interval", "save_interval"):
+                 "target_update_interval", "hidden_dim", "log_interval", "save_interval", "steps_per_collect"):
         need(getattr(cfg, name) > 0, f"{name} must be a positive integer, got {getattr(cfg, name)}")
     need(cfg.env.n_envs > 0 and cfg.env.eval_envs > 0,
          f"env.n_envs and env.eval_envs must be >= 1, got {cfg.env.n_envs}, {cfg.env.eval_envs}")

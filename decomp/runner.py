@@ -16,7 +16,7 @@ from torch import nn
 
 from decomp.agents import build_inputs
 from decomp.buffer import ReplayBuffer
-from decomp.envs.base import BatchedEnv, Observation
+from decomp.envs.base import BatchedEnv, Observation, StepResult
 
 
 def select_actions(
@@ -114,38 +114,49 @@ class Runner:
         if self.current is None:
             self._start()
         stats = EpisodeStats()
-        limit = self.info.episode_limit
         for _ in range(n_steps):
             ob = self.current
             assert ob is not None
-            self._write_obs(self.rows, self.t, ob)
             actions = self.act(ob, epsilon)
             res = self.env.step(actions)
-            s = self.staging
-            s["actions"][self.rows, self.t] = actions
-            s["reward"][self.rows, self.t] = res.reward
-            s["terminated"][self.rows, self.t] = res.terminated
-            s["mask"][self.rows, self.t] = 1.0
-            self.ret += res.reward
-            self.t += 1
-            done = res.done | (self.t >= limit)
-            self.env_steps += self.info.n_envs
-            if done.any():
-                d = np.flatnonzero(done)
-                self._write_obs(d, self.t[d], res.next, d)
-                if buffer is not None:
-                    buffer.add({k: v[d] for k, v in s.items()}, self.t[d].copy())
-                stats.extend(self.ret[d], self.t[d], res.won[d])
-                self.episodes += len(d)
-                for v in s.values():
-                    v[d] = 0
-                self.t[d] = 0
-                self.ret[d] = 0.0
-                dt = torch.from_numpy(d)
-                self.h[dt] = 0.0
-                self.last[dt] = -1
+            finished = self.record(ob, actions, res, buffer, stats)
+            if len(finished):
+                rows = torch.from_numpy(finished)
+                self.h[rows] = 0.0
+                self.last[rows] = -1
             self.current = res.restart
         return stats
+
+    def record(self, ob: Observation, actions: np.ndarray, res: StepResult, buffer: ReplayBuffer | None,
+               stats: EpisodeStats) -> np.ndarray:
+        """Write one vector step into the staging rows; move finished episodes to ``buffer``.
+
+        Returns the indices of the envs whose episode ended (their policy state must be reset).
+        Separate from acting so that other acting paths (e.g. a policy run inside JAX) reuse it.
+        """
+        s, rows, t = self.staging, self.rows, self.t
+        self._write_obs(rows, t, ob)
+        s["actions"][rows, t] = actions
+        s["reward"][rows, t] = res.reward
+        s["terminated"][rows, t] = res.terminated
+        s["mask"][rows, t] = 1.0
+        self.ret += res.reward
+        self.t += 1
+        self.env_steps += self.info.n_envs
+        done = res.done | (self.t >= self.info.episode_limit)
+        if not done.any():
+            return np.empty(0, np.int64)
+        d = np.flatnonzero(done)
+        self._write_obs(d, self.t[d], res.next, d)
+        if buffer is not None:
+            buffer.add({k: v[d] for k, v in s.items()}, self.t[d].copy())
+        stats.extend(self.ret[d], self.t[d], res.won[d])
+        self.episodes += len(d)
+        for v in s.values():
+            v[d] = 0
+        self.t[d] = 0
+        self.ret[d] = 0.0
+        return d
 
     @torch.no_grad()
     def evaluate(self, env: BatchedEnv) -> EpisodeStats:

@@ -140,7 +140,7 @@ class Trainer:
             while runner.env_steps < cfg.t_max:
                 before = runner.env_steps
                 eps = epsilon_at(cfg, runner.env_steps)
-                stats = runner.collect(1, eps, self.buffer)
+                stats = runner.collect(cfg.steps_per_collect, eps, self.buffer)
                 self.recent.extend(zip(stats.returns, stats.lengths, stats.wins))
                 self.pending_episodes += len(stats)
                 while self.pending_episodes >= cfg.episodes_per_update and len(self.buffer) >= cfg.batch_size:
