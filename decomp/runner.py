@@ -19,6 +19,11 @@ from decomp.buffer import ReplayBuffer
 from decomp.envs.base import BatchedEnv, Observation, StepResult
 
 
+def as_tensor(a: np.ndarray) -> torch.Tensor:
+    """Zero-copy when possible; arrays handed out by JAX are read-only, which torch warns about."""
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
 def select_actions(
     q: torch.Tensor, avail: torch.Tensor, epsilon: float, generator: torch.Generator
 ) -> torch.Tensor:
@@ -102,10 +107,10 @@ class Runner:
     @torch.no_grad()
     def act(self, ob: Observation, epsilon: float) -> np.ndarray:
         """One acting step for all envs; updates the recurrent state. -> actions (E, N)."""
-        obs = torch.from_numpy(ob.obs)
+        obs = as_tensor(ob.obs)
         inputs = build_inputs(obs, self.last, self.info.n_actions, self.agent_id, self.last_action)
         q, self.h = self.agent.step(inputs, self.h)  # (E, N, A), (E, N, H)
-        actions = self.selector(q, torch.from_numpy(ob.avail), epsilon, self.gen)
+        actions = self.selector(q, as_tensor(ob.avail), epsilon, self.gen)
         self.last = actions
         return actions.numpy()
 
@@ -170,9 +175,9 @@ class Runner:
         length = np.zeros(info.n_envs, np.int64)
         won = np.zeros(info.n_envs, bool)
         for _ in range(info.episode_limit):
-            inputs = build_inputs(torch.from_numpy(ob.obs), last, info.n_actions, self.agent_id, self.last_action)
+            inputs = build_inputs(as_tensor(ob.obs), last, info.n_actions, self.agent_id, self.last_action)
             q, h = self.agent.step(inputs, h)
-            last = self.selector(q, torch.from_numpy(ob.avail), 0.0, self.gen)
+            last = self.selector(q, as_tensor(ob.avail), 0.0, self.gen)
             res = env.step(last.numpy())
             ret += res.reward * live
             length += live

@@ -9,6 +9,7 @@ Examples::
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from decomp.checkpoint import CheckpointError, load_checkpoint
 from decomp.compose import to_config
 from decomp.config import Config, ConfigError, validate
+from decomp.envs.smac_select import BackendUnavailable
 from decomp.trainer import Trainer, TrainingDiverged, write_config
 
 
@@ -95,8 +97,14 @@ def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
     else:
         validate(cfg)
         run_dir, ckpt = None, None
-    trainer = Trainer(cfg, run_dir=run_dir or make_run_dir(cfg), resume_from=ckpt)
-    run_dir = trainer.run_dir
+    fresh = run_dir is None
+    run_dir = run_dir or make_run_dir(cfg)
+    try:
+        trainer = Trainer(cfg, run_dir=run_dir, resume_from=ckpt)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind
+        raise
     assert run_dir is not None
     write_config(run_dir, cfg, trainer.info)
     print(f"[decomp] run folder: {run_dir}", file=sys.stderr)
@@ -107,6 +115,11 @@ def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
         print_matrix_report(result)
         matrix_heatmap(run_dir / "heatmap.png", result.payoff, result.q_tot, result.greedy, title)
     learning_curves(run_dir / "learning_curve.png", trainer.logger.history, title)
+    if trainer.info.name.startswith("smax:"):
+        from decomp.replay_export import record_smax_replay
+
+        record_smax_replay(cfg.env.map_name, trainer.learner.agent, cfg.agent_id, cfg.last_action,
+                           run_dir / "replay.npz", seed=cfg.seed)
     print(f"[decomp] {summary.env_steps:,} env steps, {summary.updates:,} updates in {summary.seconds:.1f}s; "
           f"test win rate {summary.eval_win_rate:.2f}, test return {summary.eval_return:.3g}; "
           f"outputs in {run_dir}")
@@ -120,7 +133,7 @@ def _hydra_main(dcfg: DictConfig) -> None:
 
         explicit = dict(o.lstrip("+~").split("=", 1) for o in HydraConfig.get().overrides.task if "=" in o)
         code = train(to_config(dcfg), explicit)
-    except (ConfigError, CheckpointError, TrainingDiverged, ValueError) as err:
+    except (ConfigError, CheckpointError, TrainingDiverged, BackendUnavailable, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
