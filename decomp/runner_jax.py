@@ -46,7 +46,7 @@ class JaxPolicyRunner(Runner):
         self.chunk = int(chunk)
         info = env.info
         self.layout = PackedLayout(info.n_agents, info.n_actions, info.obs_dim, info.state_dim, info.feat_dim)
-        self.rollout = get_rollout(env.fns, info.n_actions, self.chunk, agent_id, last_action)
+        self.rollout = get_rollout(env.fns, info.n_actions, info.episode_limit, self.chunk, agent_id, last_action)
         self.seed = seed
         self._carry: Carry | None = None
 
@@ -63,6 +63,7 @@ class JaxPolicyRunner(Runner):
             current=jax.device_put({"obs": cur.obs, "state": cur.state, "avail": cur.avail, "feats": cur.feats}),
             h=jax.device_put(np.zeros((e, n, self.agent.hidden_dim), np.float32)),  # (E, N, H)
             last=jax.device_put(np.full((e, n), -1, np.int32)),  # (E, N)
+            t=jax.device_put(np.zeros(e, np.int32)),  # (E,) == self.t
         )
 
     def collect(self, n_steps: int, epsilon: float, buffer: ReplayBuffer | None) -> EpisodeStats:
@@ -101,17 +102,19 @@ class JaxPolicyRunner(Runner):
         sc = L.scalars
         actions = packed[:, :, sc["actions"]].astype(np.int64)  # (k, E, N)
         reward = packed[:, :, sc["reward"]][..., 0]  # (k, E) view
-        terminated, done, won = (packed[:, :, sc[f]][..., 0] > 0.5 for f in ("terminated", "done", "won"))  # (k, E)
+        terminated, done, won, ended = (packed[:, :, sc[f]][..., 0] > 0.5
+                                        for f in ("terminated", "done", "won", "finished"))  # (k, E)
         for i in range(k):
             ob = self.current
             assert ob is not None
             res = StepResult(next=nxt[i], reward=reward[i], terminated=terminated[i], done=done[i], won=won[i],
                              restart=restart[i])
             finished = self.record(ob, actions[i], res, buffer, stats)
-            if not np.array_equal(finished, np.flatnonzero(done[i])):
+            if not np.array_equal(finished, np.flatnonzero(ended[i])):  # JAX reset the policy state of `ended`
                 raise RuntimeError(
-                    f"runner episode clock and SMAX disagree on which envs finished: runner {finished.tolist()}, "
-                    f"env {np.flatnonzero(done[i]).tolist()} (episode_limit {info.episode_limit})"
+                    f"Runner.record and the JAX rollout disagree on which envs finished: record "
+                    f"{finished.tolist()}, rollout {np.flatnonzero(ended[i]).tolist()} "
+                    f"(episode_limit {info.episode_limit}); was self.t changed outside collect?"
                 )
             self.current = restart[i]
 

@@ -19,7 +19,7 @@ from decomp.matrix import train_matrix
 from decomp.mixers import MIXERS, autograd_local_weights, make_mixer
 
 SEEDS = range(5)
-TRAIN_STEPS = 12_000  # preset lr; measured: qtran 5/5, qtran_alt 4/5, qplex 5/5, ow_qmix 5/5, vdn 0/5
+TRAIN_STEPS = 12_000  # preset lr 0.005; measured: qtran 5/5, qtran_alt 5/5, qplex 5/5, ow_qmix 5/5
 
 
 def optimal_seeds(method: str, game: str = "qtran", data: str = "uniform", steps: int = TRAIN_STEPS,

@@ -90,6 +90,9 @@ def egreedy(key: Any, q: Any, avail: Any, epsilon: Any) -> Any:
 
 
 # -- packed trajectory layout ---------------------------------------------------------------------
+_FLAGS = ("reward", "terminated", "done", "won", "finished")  # one column each, after the actions
+
+
 @dataclass(frozen=True)
 class PackedLayout:
     """Column layout of one packed row per env and step: ``[restart obs | scalars | next obs]``.
@@ -112,14 +115,16 @@ class PackedLayout:
 
     @property
     def scalars(self) -> dict[str, slice]:
-        """actions (N), reward, terminated, done, won — right after the restart block."""
+        """actions (N), reward, terminated, done, won, finished — right after the restart block."""
         o, n = self.obs_width, self.n_agents
-        return {"actions": slice(o, o + n), "reward": slice(o + n, o + n + 1), "terminated": slice(o + n + 1, o + n + 2),
-                "done": slice(o + n + 2, o + n + 3), "won": slice(o + n + 3, o + n + 4)}
+        out = {"actions": slice(o, o + n)}
+        for i, name in enumerate(_FLAGS):
+            out[name] = slice(o + n + i, o + n + i + 1)
+        return out
 
     @property
     def next_offset(self) -> int:
-        return self.obs_width + self.n_agents + 4
+        return self.obs_width + self.n_agents + len(_FLAGS)
 
     @property
     def width(self) -> int:
@@ -149,14 +154,17 @@ class Carry(NamedTuple):
     current: dict[str, Any]  # obs (E,N,O), state (E,S), avail (E,N,A) bool, feats (E,N,F)
     h: Any  # (E, N, H) GRU hidden
     last: Any  # (E, N) int32, -1 = no previous action
+    t: Any  # (E,) int32 steps into the current episode: the runner's clock (see make_rollout)
 
 
-def make_rollout(fns: SmaxFns, n_actions: int, chunk: int, agent_id: bool, last_action: bool) -> Callable[..., Any]:
+def make_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, agent_id: bool,
+                 last_action: bool) -> Callable[..., Any]:
     """Jitted ``rollout(params, carry, epsilon f32[], n_active i32[]) -> (carry, packed (K, E, W))``.
 
     Runs ``chunk`` = K scan steps; steps ``k >= n_active`` leave the carry untouched and emit zero
-    rows, so any number of steps <= K shares ONE compiled function. Envs whose episode ended get a
-    zero hidden state and no last action, exactly like ``Runner.collect``.
+    rows, so any number of steps <= K shares ONE compiled function. Envs whose episode ended for the
+    runner (``done`` or ``t >= episode_limit``, the rule of ``Runner.record``) get a zero hidden state
+    and no last action, exactly like ``Runner.collect``; the ``finished`` column says which.
     """
     import jax  # noqa: PLC0415
     import jax.numpy as jnp  # noqa: PLC0415
@@ -173,17 +181,20 @@ def make_rollout(fns: SmaxFns, n_actions: int, chunk: int, agent_id: bool, last_
         no_reset = jnp.zeros(actions.shape[:1], dtype=jnp.bool_)
         env_key, states, out = fns.jitted_step(carry.env_key, carry.states, actions, no_reset)
         done = out["done"]  # (E,)
-        h = jnp.where(done[:, None, None], 0.0, h)
-        last = jnp.where(done[:, None], -1, actions)
+        t = carry.t + 1
+        finished = done | (t >= episode_limit)  # (E,) the runner's episode end
+        h = jnp.where(finished[:, None, None], 0.0, h)
+        last = jnp.where(finished[:, None], -1, actions)
+        t = jnp.where(finished, 0, t)
         f32 = jnp.float32
         row = jnp.concatenate(
             _pack_obs(out["restart"])
             + [actions.astype(f32), out["reward"][:, None].astype(f32), out["terminated"][:, None].astype(f32),
-               done[:, None].astype(f32), out["won"][:, None].astype(f32)]
+               done[:, None].astype(f32), out["won"][:, None].astype(f32), finished[:, None].astype(f32)]
             + _pack_obs(out["next"]),
             axis=-1,
         )  # (E, W)
-        return Carry(env_key, policy_key, states, out["restart"], h, last), row
+        return Carry(env_key, policy_key, states, out["restart"], h, last, t), row
 
     def rollout(params: Params, carry: Carry, epsilon: Any, n_active: Any) -> tuple[Carry, Any]:
         row_shape = jax.eval_shape(lambda c: one_step(params, c, epsilon)[1], carry)
@@ -204,9 +215,10 @@ def make_rollout(fns: SmaxFns, n_actions: int, chunk: int, agent_id: bool, last_
 _ROLLOUTS: dict[tuple[Any, ...], Callable[..., Any]] = {}
 
 
-def get_rollout(fns: SmaxFns, n_actions: int, chunk: int, agent_id: bool, last_action: bool) -> Callable[..., Any]:
+def get_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, agent_id: bool,
+                last_action: bool) -> Callable[..., Any]:
     """Shared compiled rollout per (env step function, K, input options): runners reuse it."""
-    key = (fns.jitted_step, n_actions, chunk, agent_id, last_action)
+    key = (fns.jitted_step, n_actions, episode_limit, chunk, agent_id, last_action)
     if key not in _ROLLOUTS:
-        _ROLLOUTS[key] = make_rollout(fns, n_actions, chunk, agent_id, last_action)
+        _ROLLOUTS[key] = make_rollout(fns, n_actions, episode_limit, chunk, agent_id, last_action)
     return _ROLLOUTS[key]
