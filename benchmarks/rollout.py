@@ -15,7 +15,7 @@ two collection rows alternate repeat by repeat, so outside load hits both alike)
 Each collection repeat is ``--steps`` vector steps split into ``collect(--per-collect)`` calls, as
 the trainer does with ``steps_per_collect`` (the weights are re-exported on every call).
 
-    python benchmarks/rollout.py [--map 3m] [--n-envs 128] [--steps 200] [--repeats 5] [--chunk 50]
+    python benchmarks/rollout.py [--map 3m] [--n-envs 128] [--steps 200] [--repeats 5] [--chunk 25] [--per-collect 50]
 """
 
 from __future__ import annotations
@@ -69,11 +69,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="JaxPolicyRunner: vector steps per dispatch")
-    ap.add_argument("--per-collect", type=int, default=None, help="vector steps per collect call (default: --chunk)")
+    ap.add_argument("--per-collect", type=int, default=None,
+                    help="vector steps per collect call, like the trainer's steps_per_collect (default: 2 x --chunk)")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    per_collect = args.per_collect or args.chunk
+    per_collect = args.per_collect or 2 * args.chunk
     runners = collectors(args.map, args.n_envs, args.chunk)
     buffers = {k: ReplayBuffer(r.info, capacity=5000) for k, r in runners.items()}
     for k, r in runners.items():  # warm-up: compile, first allocations

@@ -25,12 +25,19 @@ from decomp.envs.smax import SmaxEnv
 from decomp.envs.smax_policy import Carry, PackedLayout, export_params, get_rollout
 from decomp.runner import EpisodeStats, Runner, select_actions
 
-DEFAULT_CHUNK = 50  # vector steps per dispatch; see benchmarks/rollout.py for the trade-off
+# Vector steps per dispatch. With collect(n_steps >= 2K) the host bookkeeping of one chunk overlaps
+# the computation of the next, so the trainer's steps_per_collect should be a multiple >= 2 of K
+# (benchmarks/rollout.py measures the trade-off).
+DEFAULT_CHUNK = 25
 _POLICY_STREAM = 0x5EED  # folded into the runner seed so policy and env keys differ
 
 
 class JaxPolicyRunner(Runner):
-    """A :class:`Runner` for ``SmaxEnv`` + ``RNNAgent`` + ε-greedy whose acting runs inside JAX."""
+    """A :class:`Runner` for ``SmaxEnv`` + ``RNNAgent`` + ε-greedy whose acting runs inside JAX.
+
+    The policy state lives in ``self._carry`` (device); the torch ``self.h`` / ``self.last`` of the
+    base class are only set by ``_start`` and not used. ``evaluate`` keeps the torch path.
+    """
 
     def __init__(self, env: SmaxEnv, agent: RNNAgent, agent_id: bool, last_action: bool, seed: int = 0,
                  chunk: int = DEFAULT_CHUNK) -> None:
@@ -96,7 +103,7 @@ class JaxPolicyRunner(Runner):
     def _record_chunk(self, packed: np.ndarray, buffer: ReplayBuffer | None, stats: EpisodeStats) -> None:
         """Feed the steps of one packed chunk (k, E, W) to ``Runner.record`` through views."""
         L, info = self.layout, self.info
-        k, e = packed.shape[:2]
+        k = packed.shape[0]
         restart = self._observations(packed, 0)  # per step: the obs after auto-reset (next step's input)
         nxt = self._observations(packed, L.next_offset)
         sc = L.scalars

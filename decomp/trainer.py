@@ -21,7 +21,8 @@ from decomp.config import Config, epsilon_at, validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv, EnvInfo
 from decomp.metrics import MetricLogger
-from decomp.runner import Runner, select_actions
+from decomp.runner import select_actions
+from decomp.runner_jax import make_runner
 
 
 class TrainingDiverged(RuntimeError):
@@ -74,7 +75,7 @@ class Trainer:
         self._eval_env: BatchedEnv | None = None
         self.buffer = ReplayBuffer(self.info, cfg.buffer_size, seed=cfg.seed)
         self.learner = build_learner(cfg, self.info)
-        self.runner = Runner(self.env, self.learner.agent, cfg.agent_id, cfg.last_action, seed=cfg.seed,
+        self.runner = make_runner(self.env, self.learner.agent, cfg.agent_id, cfg.last_action, seed=cfg.seed,
                              selector=getattr(self.learner, "select_actions", select_actions))
         self.recent: collections.deque[tuple[float, int, bool]] = collections.deque(maxlen=100)
         self.losses: list[float] = []

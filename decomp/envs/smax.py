@@ -248,7 +248,9 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0) -> SmaxF
         alive = nstate.state.unit_alive  # (n_units,) allies first
         allies_dead = ~jnp.any(alive[:n_allies])
         enemies_dead = ~jnp.any(alive[n_allies:])
-        done = dones["__all__"]
+        # jaxmarl checks the time limit before incrementing `step`, so its episodes last max_steps + 1
+        # steps; end them at max_steps (= episode_limit) so no battle spills over the runner's limit
+        done = dones["__all__"] | (nstate.state.step >= env.max_steps)
         rstate, restart = reset_one(key_reset)
         take_reset = done | force_reset
         new_state = jax.tree.map(lambda r, s: jnp.where(take_reset, r, s), rstate, nstate)
