@@ -22,7 +22,7 @@ def record_smax_replay(map_name: str, agent: nn.Module, agent_id: bool, last_act
                        seed: int = 0) -> int:
     """Play one greedy episode of ``map_name`` with ``agent``; returns its length."""
     from decomp.envs.smax import SmaxEnv
-    from decomp.runner import select_actions
+    from decomp.runner import as_tensor, select_actions
 
     env = SmaxEnv(map_name, 1, seed=seed)
     info = env.info
@@ -34,8 +34,8 @@ def record_smax_replay(map_name: str, agent: nn.Module, agent_id: bool, last_act
     for _ in range(info.episode_limit):
         inner = env._state.state  # jaxmarl's per-unit arrays, allies first; batch of 1 env
         frames.append((np.asarray(inner.unit_positions)[0].copy(), np.asarray(inner.unit_health)[0].copy()))
-        q, h = agent.step(build_inputs(torch.from_numpy(ob.obs), last, info.n_actions, agent_id, last_action), h)
-        last = select_actions(q, torch.from_numpy(ob.avail), 0.0, gen)
+        q, h = agent.step(build_inputs(as_tensor(ob.obs), last, info.n_actions, agent_id, last_action), h)
+        last = select_actions(q, as_tensor(ob.avail), 0.0, gen)
         res = env.step(last.numpy())
         if res.done[0]:
             alive = res.next.feats[0, :, 0] > 0  # final frame: allies' health from the last observation

@@ -121,7 +121,8 @@ def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
         record_smax_replay(cfg.env.map_name, trainer.learner.agent, cfg.agent_id, cfg.last_action,
                            run_dir / "replay.npz", seed=cfg.seed)
     print(f"[decomp] {summary.env_steps:,} env steps, {summary.updates:,} updates in {summary.seconds:.1f}s; "
-          f"test win rate {summary.eval_win_rate:.2f}, test return {summary.eval_return:.3g}; "
+          f"final test win rate {summary.eval_win_rate:.2f} (best {summary.best_eval_win_rate:.2f}), "
+          f"test return {summary.eval_return:.3g}; "
           f"outputs in {run_dir}")
     return 0
 

@@ -37,6 +37,7 @@ class Summary:
     seconds: float
     eval_win_rate: float
     eval_return: float
+    best_eval_win_rate: float
     run_dir: str | None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -174,6 +175,7 @@ class Trainer:
             env_steps=runner.env_steps, episodes=runner.episodes, updates=self.learner.updates,
             seconds=time.time() - start, eval_win_rate=evals.get("eval/win_rate", float("nan")),
             eval_return=evals.get("eval/return", float("nan")),
+            best_eval_win_rate=max((v for _, v in self.logger.history.get("eval/win_rate", [])), default=float("nan")),
             run_dir=str(self.run_dir) if self.run_dir else None,
         )
         if self.run_dir is not None:
