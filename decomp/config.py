@@ -85,6 +85,8 @@ class Config:
     """> 0: soft target updates instead"""
     eval_interval: int = 10_000
     """env steps between greedy evaluations (0 = only at the end)"""
+    final_eval_rounds: int = 4
+    """the last evaluation runs this many rounds of eval_envs episodes (less noise in the final number)"""
     log_interval: int = 2_000
     save_interval: int = 50_000
     """env steps between checkpoints (also saved at the end)"""
@@ -119,7 +121,7 @@ def validate(cfg: Config) -> None:
         need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
     need(cfg.env.backend in ("auto", "sc2", "smax"), f"env.backend={cfg.env.backend!r}; allowed: auto, sc2, smax")
     for name in ("t_max", "batch_size", "buffer_size", "episodes_per_update", "updates_per_round",
-                 "target_update_interval", "hidden_dim", "log_interval", "save_interval", "steps_per_collect"):
+                 "target_update_interval", "hidden_dim", "log_interval", "save_interval", "steps_per_collect", "final_eval_rounds"):
         need(getattr(cfg, name) > 0, f"{name} must be a positive integer, got {getattr(cfg, name)}")
     need(cfg.env.n_envs > 0 and cfg.env.eval_envs > 0,
          f"env.n_envs and env.eval_envs must be >= 1, got {cfg.env.n_envs}, {cfg.env.eval_envs}")

@@ -121,10 +121,14 @@ class Trainer:
         self.last_saved_step = self.runner.env_steps
 
     # ---- evaluation -----------------------------------------------------------------------------
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self, rounds: int = 1) -> dict[str, float]:
+        """Greedy episodes: ``rounds`` × eval_envs of them."""
         if self._eval_env is None:
             self._eval_env = self.make_env(self.cfg.env.eval_envs, self.cfg.seed + 10_007)
         stats = self.runner.evaluate(self._eval_env)
+        for _ in range(rounds - 1):
+            more = self.runner.evaluate(self._eval_env)
+            stats.extend(np.array(more.returns), np.array(more.lengths), np.array(more.wins))
         self.last_eval_step = self.runner.env_steps
         return {"eval/win_rate": float(np.mean(stats.wins)), "eval/return": float(np.mean(stats.returns)),
                 "eval/episode_length": float(np.mean(stats.lengths))}
@@ -165,8 +169,8 @@ class Trainer:
                 bar.set_postfix(eps=f"{eps:.2f}", win=f"{evals.get('eval/win_rate', float('nan')):.2f}",
                                 sps=f"{(runner.env_steps - steps0) / max(time.time() - start, 1e-9):.0f}",
                                 refresh=False)
-            if self.last_eval_step != runner.env_steps:
-                evals = self.evaluate()
+            if self.last_eval_step != runner.env_steps or cfg.final_eval_rounds > 1:
+                evals = self.evaluate(cfg.final_eval_rounds)
                 self.logger.log(runner.env_steps, evals)
             self.save()
         finally:
