@@ -37,6 +37,10 @@ def build_inputs(
     return torch.cat(parts, dim=-1)
 
 
+# Quantiles of the sequence lengths where the GRU is cut into segments (see _run_by_length).
+_CUT_QUANTILES = (0.2, 0.4, 0.6, 0.8)
+
+
 class RNNAgent(nn.Module):
     """fc -> ReLU -> GRU -> fc, as in pymarl's RNNAgent, but over whole sequences at once."""
 
@@ -52,15 +56,54 @@ class RNNAgent(nn.Module):
     def init_hidden(self, batch: int, n_agents: int, device: torch.device | None = None) -> torch.Tensor:
         return torch.zeros(batch, n_agents, self.hidden_dim, device=device)  # (B, N, H)
 
-    def forward(self, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """inputs (B, T, N, in) -> q (B, T, N, A), hidden states (B, T, N, H)."""
+    def forward(
+        self, inputs: torch.Tensor, h0: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs (B, T, N, in) -> q (B, T, N, A), hidden states (B, T, N, H).
+
+        ``lengths`` (B,) optionally says how many leading steps of each sequence matter; outputs past
+        them are zeros-in, don't-care-out (finite, never used). Padded episode batches are mostly
+        padding on CPU, where the GRU's cost is its arithmetic, so skipping it is a real saving.
+        """
         b, t, n, _ = inputs.shape
         x = F.relu(self.fc1(inputs))  # (B, T, N, H)
         x = x.permute(0, 2, 1, 3).reshape(b * n, t, self.hidden_dim)  # (B*N, T, H)
-        h = None if h0 is None else h0.reshape(1, b * n, self.hidden_dim)
-        out, _ = self.rnn(x, h)  # (B*N, T, H)
+        if lengths is not None and h0 is None:
+            out = self._run_by_length(x, lengths, n)  # (B*N, T, H)
+        else:
+            h = None if h0 is None else h0.reshape(1, b * n, self.hidden_dim)
+            out, _ = self.rnn(x, h)  # (B*N, T, H)
         hs = out.reshape(b, n, t, self.hidden_dim).permute(0, 2, 1, 3)  # (B, T, N, H)
         return self.fc2(hs), hs
+
+    def _run_by_length(self, x: torch.Tensor, lengths: torch.Tensor, n: int) -> torch.Tensor:
+        """GRU over sequences sorted by length, in a few time segments that drop finished ones.
+
+        Each segment is one ``nn.GRU`` call (time stays inside ATen) on the prefix of sequences
+        still running at its start, so the work done is within ~1/SEGMENTS of the live steps.
+        Batches from the replay come longest-first, which makes the sort a no-op.
+        x (B*N, T, H), lengths (B,) -> (B*N, T, H) with zeros past each sequence's segment.
+        """
+        bn, t, hdim = x.shape
+        lengths = lengths.clamp(1, t)
+        order = torch.argsort(lengths, descending=True, stable=True)  # (B,)
+        presorted = bool((order == torch.arange(len(order))).all())
+        rows = (order[:, None] * n + torch.arange(n)).reshape(-1)  # (B*N,) episode-major
+        xs = x if presorted else x.index_select(0, rows)  # (B*N, T, H) longest first
+        sorted_len = lengths[order].tolist()
+        cuts = sorted({0, t, *(sorted_len[int(q * (len(sorted_len) - 1))] for q in _CUT_QUANTILES)})
+        h: torch.Tensor | None = None
+        pieces = []
+        for start, stop in zip(cuts[:-1], cuts[1:]):
+            live = sum(1 for length in sorted_len if length > start) * n  # prefix still running
+            seg, h = self.rnn(xs[:live, start:stop], None if h is None else h[:, :live])  # (live, len, H)
+            pieces.append(F.pad(seg, (0, 0, 0, 0, 0, bn - live)))  # (B*N, len, H); backward is a view
+        out = torch.cat(pieces, dim=1)  # (B*N, T, H)
+        if presorted:
+            return out
+        inverse = torch.empty_like(rows)
+        inverse[rows] = torch.arange(bn)
+        return out.index_select(0, inverse)  # back to the caller's order
 
     def step(self, inputs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One acting step: inputs (E, N, in), h (E, N, H) -> q (E, N, A), h' (E, N, H)."""
@@ -84,8 +127,10 @@ class MLPAgent(nn.Module):
     def init_hidden(self, batch: int, n_agents: int, device: torch.device | None = None) -> torch.Tensor:
         return torch.zeros(batch, n_agents, self.hidden_dim, device=device)
 
-    def forward(self, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """inputs (B, T, N, in) -> q (B, T, N, A), features (B, T, N, H)."""
+    def forward(
+        self, inputs: torch.Tensor, h0: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """inputs (B, T, N, in) -> q (B, T, N, A), features (B, T, N, H); lengths unused (no recurrence)."""
         hs = self.net(inputs)
         return self.head(hs), hs
 

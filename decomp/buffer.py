@@ -78,11 +78,14 @@ class ReplayBuffer:
         self.episodes_added += k
 
     def sample(self, batch_size: int) -> EpisodeBatch:
-        """Uniformly sample episodes, truncated to the longest one in the batch."""
+        """Uniformly sample episodes, longest first, truncated to the longest one in the batch."""
         if self.count < batch_size:
             raise ValueError(f"cannot sample {batch_size} episodes from a buffer holding {self.count}")
         idx = torch.from_numpy(self.rng.choice(self.count, size=batch_size, replace=False))
-        t = int(self.lengths[idx].max())
+        # Longest first: recurrent agents can then drop finished episodes from a prefix of the
+        # batch without re-sorting (see RNNAgent); the loss does not depend on the order.
+        idx = idx[torch.argsort(self.lengths[idx], descending=True, stable=True)]
+        t = int(self.lengths[idx[0]])
         return EpisodeBatch(**{f.name: getattr(self.data, f.name)[idx] for f in fields(self.data)}).truncate(t)
 
     def state_dict(self) -> dict:

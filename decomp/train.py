@@ -9,6 +9,7 @@ Examples::
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import time
@@ -23,6 +24,7 @@ from decomp.compose import to_config
 from decomp.config import Config, ConfigError, validate
 from decomp.envs.smac_select import BackendUnavailable
 from decomp.trainer import Trainer, TrainingDiverged, write_config
+from decomp.runtime import keep_freed_memory
 
 
 def run_name(cfg: Config) -> str:
@@ -99,6 +101,7 @@ def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
         run_dir, ckpt = None, None
     fresh = run_dir is None
     run_dir = run_dir or make_run_dir(cfg)
+    keep_freed_memory()  # the CLI owns the process: trade idle RSS for fewer page faults per update
     try:
         trainer = Trainer(cfg, run_dir=run_dir, resume_from=ckpt)
     except BaseException:
@@ -115,15 +118,23 @@ def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
         print_matrix_report(result)
         matrix_heatmap(run_dir / "heatmap.png", result.payoff, result.q_tot, result.greedy, title)
     learning_curves(run_dir / "learning_curve.png", trainer.logger.history, title)
+    use_best = summary.best_policy_win_rate > summary.eval_win_rate
     if trainer.info.name.startswith("smax:"):
         from decomp.replay_export import record_smax_replay
 
-        record_smax_replay(cfg.env.map_name, trainer.learner.agent, cfg.agent_id, cfg.last_action,
-                           run_dir / "replay.npz", seed=cfg.seed)
+        with trainer.best.swapped_in(trainer.learner) if use_best else contextlib.nullcontext():
+            record_smax_replay(cfg.env.map_name, trainer.learner.agent, cfg.agent_id, cfg.last_action,
+                               run_dir / "replay.npz", seed=cfg.seed)
+    episodes = cfg.final_eval_rounds * cfg.env.eval_envs
     print(f"[decomp] {summary.env_steps:,} env steps, {summary.updates:,} updates in {summary.seconds:.1f}s; "
-          f"final test win rate {summary.eval_win_rate:.2f} (best {summary.best_eval_win_rate:.2f}), "
-          f"test return {summary.eval_return:.3g}; "
-          f"outputs in {run_dir}")
+          f"final policy: test win rate {summary.eval_win_rate:.2f}, return {summary.eval_return:.3g} "
+          f"({episodes} episodes)")
+    if 0 <= summary.best_policy_step != summary.env_steps:
+        print(f"[decomp] best policy (evaluation at step {summary.best_policy_step:,}, "
+              f"checkpoints/best.pt) re-evaluated on {episodes} fresh episodes: test win rate "
+              f"{summary.best_policy_win_rate:.2f}, return {summary.best_policy_return:.3g}"
+              + ("; the replay shows it" if use_best and trainer.info.name.startswith("smax:") else ""))
+    print(f"[decomp] outputs in {run_dir}")
     return 0
 
 

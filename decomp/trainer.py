@@ -14,6 +14,7 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
+from decomp.best import BestPolicy
 from decomp.buffer import ReplayBuffer
 from decomp.build import build_learner
 from decomp.checkpoint import CheckpointError, atomic_write_text, load_checkpoint, save_checkpoint, write_json
@@ -39,6 +40,9 @@ class Summary:
     eval_return: float
     best_eval_win_rate: float
     run_dir: str | None
+    best_policy_step: int = -1  # env step of the best periodic evaluation's weights (-1: none)
+    best_policy_win_rate: float = float("nan")  # those weights re-evaluated on final_eval_rounds fresh rounds
+    best_policy_return: float = float("nan")
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -86,6 +90,7 @@ class Trainer:
         self.next_save = cfg.save_interval
         self.last_saved_step: int | None = None
         self.last_eval_step = -1
+        self.best = BestPolicy()
         if payload is not None:
             self._restore(payload)
         self.logger = MetricLogger(run_dir, resume_step=self.runner.env_steps if payload else None)
@@ -96,7 +101,7 @@ class Trainer:
             "config": config_dict(self.cfg), "env_info": self.info.as_dict(),
             "learner": self.learner.state_dict(), "buffer": self.buffer.state_dict(),
             "env_steps": self.runner.env_steps, "episodes": self.runner.episodes,
-            "pending_episodes": self.pending_episodes,
+            "pending_episodes": self.pending_episodes, "best": self.best.state_dict(),
             "schedule": {"next_log": self.next_log, "next_eval": self.next_eval, "next_save": self.next_save},
             "rng": {"torch": torch.get_rng_state(), "runner": self.runner.gen.get_state(),
                     "numpy": np.random.get_state()},
@@ -107,6 +112,8 @@ class Trainer:
         self.buffer.load_state_dict(p["buffer"])
         self.runner.env_steps, self.runner.episodes = p["env_steps"], p["episodes"]
         self.pending_episodes = p["pending_episodes"]
+        if "best" in p:
+            self.best.load_state_dict(p["best"])
         s = p["schedule"]
         self.next_log, self.next_eval, self.next_save = s["next_log"], s["next_eval"], s["next_save"]
         torch.set_rng_state(p["rng"]["torch"])
@@ -163,6 +170,7 @@ class Trainer:
                     self.next_eval += cfg.eval_interval if cfg.eval_interval > 0 else cfg.t_max
                     evals = self.evaluate()
                     self.logger.log(runner.env_steps, evals)
+                    self._offer_best(evals)
                 if runner.env_steps >= self.next_save:
                     self.next_save += cfg.save_interval
                     self.save()
@@ -172,6 +180,7 @@ class Trainer:
             if self.last_eval_step != runner.env_steps or cfg.final_eval_rounds > 1:
                 evals = self.evaluate(cfg.final_eval_rounds)
                 self.logger.log(runner.env_steps, evals)
+            best = self._reevaluate_best(evals)
             self.save()
         finally:
             bar.close()
@@ -181,11 +190,31 @@ class Trainer:
             eval_return=evals.get("eval/return", float("nan")),
             best_eval_win_rate=max((v for _, v in self.logger.history.get("eval/win_rate", [])), default=float("nan")),
             run_dir=str(self.run_dir) if self.run_dir else None,
+            best_policy_step=self.best.step if self.best.weights is not None else -1,
+            best_policy_win_rate=best.get("eval/win_rate", float("nan")),
+            best_policy_return=best.get("eval/return", float("nan")),
         )
         if self.run_dir is not None:
             write_json(self.run_dir / "summary.json", asdict(summary))
         self.logger.close()
         return summary
+
+    def _offer_best(self, evals: dict[str, float]) -> None:
+        if self.best.offer(self.runner.env_steps, evals, self.learner) and self.run_dir is not None:
+            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", {
+                "config": config_dict(self.cfg), "env_info": self.info.as_dict(), "best": self.best.state_dict()})
+
+    def _reevaluate_best(self, final: dict[str, float]) -> dict[str, float]:
+        """The best periodic evaluation's weights, evaluated again on fresh episodes (unbiased)."""
+        if self.best.weights is None:
+            return {}
+        if self.best.step == self.runner.env_steps:
+            return final  # the final weights are the best ones and were just evaluated
+        with self.best.swapped_in(self.learner):
+            evals = self.evaluate(self.cfg.final_eval_rounds)
+        self.logger.log(self.runner.env_steps, {"eval/best_policy_win_rate": evals["eval/win_rate"],
+                                                "eval/best_policy_return": evals["eval/return"]})
+        return evals
 
     def _update(self) -> dict[str, float]:
         try:

@@ -33,7 +33,7 @@ def test_qmix_on_smax_3m_end_to_end_and_resume(tmp_path: Path) -> None:
     assert "using SMAX (jaxmarl) re-implementation of map 3m" in res.stderr  # the loud fallback line
     run = tmp_path / "runs" / "smax"
     for name in ("config.yaml", "env_info.json", "metrics.csv", "learning_curve.png", "replay.npz",
-                 "checkpoints/latest.pt", "summary.json"):
+                 "checkpoints/latest.pt", "checkpoints/best.pt", "summary.json"):
         assert (run / name).exists(), name
     metrics = (run / "metrics.csv").read_text()
     for key in ("eval/win_rate", "eval/return", "losses/td", "charts/steps_per_sec"):
@@ -42,6 +42,8 @@ def test_qmix_on_smax_3m_end_to_end_and_resume(tmp_path: Path) -> None:
     assert replay["ally_pos"].shape[1:] == (3, 2) and replay["enemy_health"].shape[1] == 3
     before = load_checkpoint(run)
     assert before["env_steps"] >= 3200 and before["learner"]["updates"] > 0
+    assert "final policy: test win rate" in res.stdout
+    assert before["best"]["step"] in (1600, 3200) and before["best"]["weights"] is not None
 
     res = cli(f"resume={run}", "t_max=4800", "progress=false", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -50,6 +52,9 @@ def test_qmix_on_smax_3m_end_to_end_and_resume(tmp_path: Path) -> None:
     n = before["buffer"]["count"]  # the replay continued: old episodes kept, new ones appended
     torch.testing.assert_close(after["buffer"]["data"]["actions"][:n], before["buffer"]["data"]["actions"][:n])
     assert after["buffer"]["episodes_added"] > before["buffer"]["episodes_added"]
+    # the best policy survives the resume: kept unless a later evaluation beat it
+    assert after["best"]["step"] >= before["best"]["step"]
+    assert after["best"]["win_rate"] >= before["best"]["win_rate"]
 
 
 def test_qatten_on_smax_logs_head_entropy_and_lambda(tmp_path: Path) -> None:
@@ -97,7 +102,12 @@ def test_qmix_reaches_80_percent_on_3m_within_300k_steps(tmp_path: Path) -> None
     cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "t_max=300000", "progress=false"])
     run = tmp_path / "run"
     run.mkdir()
-    Trainer(cfg, run_dir=run).run()
+    summary = Trainer(cfg, run_dir=run).run()
     wins = [float(line.split(",")[3]) for line in (run / "metrics.csv").read_text().splitlines()
             if ",eval/win_rate," in line]
+    # What the issue asks: a periodic greedy test evaluation (32 episodes, as pymarl reports) at >= 80 %.
     assert max(wins) >= 0.8, wins
+    # And it was no lucky draw: those weights, re-evaluated on 128 fresh episodes, still win most
+    # battles. (Measured 0.77-0.83 over runs: SMAX 3m plateaus near 80 % at this budget.)
+    assert summary.best_policy_win_rate >= 0.7, (summary, wins)
+    assert (run / "checkpoints" / "best.pt").exists()

@@ -90,3 +90,28 @@ def test_lambda_returns_match_naive_recursion() -> None:
             torch.testing.assert_close(got[i, k], g)
     one_step = lambda_returns(reward, term, mask, next_q, gamma, 0.0)
     torch.testing.assert_close(one_step, reward + gamma * (1 - term) * next_q)
+
+
+def test_best_policy_keeps_the_best_weights_and_swaps_them_in_temporarily() -> None:
+    from decomp.best import BestPolicy
+
+    class Holder:  # the two modules BestPolicy touches
+        def __init__(self) -> None:
+            self.agent, self.mixer = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+
+    learner = Holder()
+    best = BestPolicy()
+    assert best.offer(100, {"eval/win_rate": 0.5, "eval/return": 3.0}, learner)
+    kept = learner.agent.weight.detach().clone()
+    with torch.no_grad():
+        learner.agent.weight.add_(1.0)
+    assert not best.offer(200, {"eval/win_rate": 0.5, "eval/return": 2.0}, learner)  # worse return
+    assert not best.offer(300, {"eval/win_rate": 0.4, "eval/return": 9.0}, learner)  # worse win rate
+    current = learner.agent.weight.detach().clone()
+    with best.swapped_in(learner):
+        torch.testing.assert_close(learner.agent.weight, kept)
+    torch.testing.assert_close(learner.agent.weight, current)  # restored afterwards
+    restored = BestPolicy()
+    restored.load_state_dict(best.state_dict())
+    assert (restored.step, restored.win_rate) == (100, 0.5)
+    assert best.offer(400, {"eval/win_rate": 0.6, "eval/return": 0.0}, learner) and best.step == 400

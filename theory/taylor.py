@@ -38,6 +38,10 @@ def orders_autograd(F: BatchFn, q0: torch.Tensor, z: torch.Tensor, max_order: in
     return torch.stack([f(tau0) / math.factorial(k) for k, f in enumerate(fns)]).detach().numpy()  # (H, N)
 
 
+def _pad_to(c: np.ndarray, m: int) -> np.ndarray:
+    return np.pad(c, (0, m - len(c)))
+
+
 def orders_chebyshev(F: BatchFn, q0: torch.Tensor, z: torch.Tensor, max_order: int) -> np.ndarray:
     """(H, N) Taylor coefficients from a Chebyshev fit of the gradient along the segment (one batch)."""
     x = np.cos(np.pi * (np.arange(CHEB_NODES) + 0.5) / CHEB_NODES)  # (M,) nodes in [-1, 1]
@@ -46,7 +50,8 @@ def orders_chebyshev(F: BatchFn, q0: torch.Tensor, z: torch.Tensor, max_order: i
         q = (z + tau[:, None] * (q0 - z)).requires_grad_(True)  # (M, N)
         (g,) = torch.autograd.grad(F(q).sum(), q)  # (M, N): rows are independent batch elements
     coef = chebyshev.chebfit(x, g.detach().numpy(), CHEB_NODES - 1)  # (M, N)
-    mono = np.stack([chebyshev.cheb2poly(coef[:, i]) for i in range(coef.shape[1])], 1)  # (M, N)
+    # cheb2poly trims trailing exact zeros (e.g. a mixer linear in one agent), so pad back to M.
+    mono = np.stack([_pad_to(chebyshev.cheb2poly(coef[:, i]), CHEB_NODES) for i in range(coef.shape[1])], 1)  # (M, N)
     return mono[:max_order]
 
 

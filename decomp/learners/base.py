@@ -55,6 +55,17 @@ class Learner:
         last = torch.cat([torch.full((b, 1, n), -1, dtype=torch.long), batch.actions], dim=1)[:, :t1]
         return build_inputs(batch.obs, last, self.n_actions, self.cfg.agent_id, self.cfg.last_action)
 
+    @staticmethod
+    def unroll(agent: nn.Module, inputs: torch.Tensor, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run an agent over a padded batch, skipping padding: (B, T+1, N, in) -> (B, T+1, N, A), (…, H).
+
+        An episode of L live steps needs its first L+1 observation slots (the last one is the
+        bootstrap state); outputs past those are finite and never used.
+        """
+        t1 = inputs.shape[1]
+        lengths = (batch.mask.sum(1).long() + 1).clamp(max=t1)  # (B,)
+        return agent(inputs, lengths=lengths)
+
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
@@ -98,6 +109,24 @@ class Learner:
         self.target_mixer.load_state_dict(sd["target_mixer"])
         self.optimizer.load_state_dict(sd["optimizer"])
         self.updates = sd["updates"]
+
+
+def mix_live(
+    mixer: nn.Module, qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor, mask: torch.Tensor,
+) -> torch.Tensor:
+    """Mix only the live steps of a padded batch; padding gets 0 (it is masked out of every loss).
+
+    qs (B, T, N), state (B, T, S), feats (B, T, N, F), mask (B, T) -> (B, T, K). Mixers act per
+    step, so this is the same maths as mixing everything, minus the padding's share of the work.
+    """
+    b, t = mask.shape
+    idx = mask.reshape(-1).nonzero().squeeze(1)  # (M,) flat indices of live steps
+    live = mixer(
+        qs.reshape(b * t, -1).index_select(0, idx),  # (M, N)
+        state.reshape(b * t, -1).index_select(0, idx),  # (M, S)
+        feats.reshape(b * t, *feats.shape[2:]).index_select(0, idx),  # (M, N, F)
+    )  # (M, K)
+    return live.new_zeros(b * t, live.shape[-1]).index_copy(0, idx, live).view(b, t, -1)
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -56,7 +56,7 @@ class ComaLearner(Learner):
     # ---- losses ---------------------------------------------------------------------------------
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
-        logits, _ = self.agent(self.agent_inputs(batch))  # (B, T+1, N, A)
+        logits, _ = self.unroll(self.agent, self.agent_inputs(batch), batch)  # (B, T+1, N, A)
         log_pi = masked_log_policy(logits, batch.avail)  # (B, T+1, N, A)
         pi = log_pi.exp()
         actions = batch.actions  # (B, T, N)

@@ -33,13 +33,13 @@ class QPlexLearner(Learner):
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
-        q_all, _ = self.agent(inputs)  # (B, T+1, N, A)
+        q_all, _ = self.unroll(self.agent, inputs, batch)  # (B, T+1, N, A)
         st, ft, av = batch.state, batch.feats, batch.avail
         q_tot = qplex_q_tot(self.mixer, q_all[:, :-1], batch.actions, st[:, :-1], ft[:, :-1], av[:, :-1])  # (B, T, 1)
         lam = self.mixer.extras.get("lambda")
 
         with torch.no_grad():
-            target_q, _ = self.target_agent(inputs)  # (B, T+1, N, A)
+            target_q, _ = self.unroll(self.target_agent, inputs, batch)  # (B, T+1, N, A)
             source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
             next_act = greedy_actions(source, usable_avail(av[:, 1:]))  # (B, T, N)
             next_tot = qplex_q_tot(self.target_mixer, target_q[:, 1:], next_act, st[:, 1:], ft[:, 1:], av[:, 1:])

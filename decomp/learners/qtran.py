@@ -30,7 +30,7 @@ class QTranLearner(Learner):
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
-        q_all, hs = self.agent(inputs)  # (B, T+1, N, A), (B, T+1, N, H)
+        q_all, hs = self.unroll(self.agent, inputs, batch)  # (B, T+1, N, A), (B, T+1, N, H)
         hidden = hs.detach() if self.use_hidden else None
         state, avail = batch.state, batch.avail
         mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
@@ -41,7 +41,7 @@ class QTranLearner(Learner):
         with torch.no_grad():
             next_greedy = greedy_actions(q_all[:, 1:].detach(), avail[:, 1:])  # (B, T, N)
             if self.use_hidden:
-                _, target_hs = self.target_agent(inputs)
+                _, target_hs = self.unroll(self.target_agent, inputs, batch)
                 h_next = target_hs[:, 1:]
             else:
                 h_next = None

@@ -45,7 +45,7 @@ class QTranAltLearner(QTranLearner):
 
     def nopt_min(self, batch: EpisodeBatch) -> torch.Tensor:
         """The counterfactual L_nopt-min, vectorised over agents and actions."""
-        q_all, hs = self.agent(self.agent_inputs(batch))  # (B, T+1, N, A), (B, T+1, N, H)
+        q_all, hs = self.unroll(self.agent, self.agent_inputs(batch), batch)  # (B, T+1, N, A), (B, T+1, N, H)
         q_now = q_all[:, :-1]  # (B, T, N, A)
         chosen = q_now.gather(-1, batch.actions.unsqueeze(-1))  # (B, T, N, 1)
         q_prime = chosen.sum(-2, keepdim=True)  # (B, T, 1, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from decomp.buffer import EpisodeBatch
-from decomp.learners.base import Learner, greedy_actions, lambda_returns, masked_mean
+from decomp.learners.base import Learner, greedy_actions, lambda_returns, masked_mean, mix_live
 
 
 class TDLearner(Learner):
@@ -18,19 +18,19 @@ class TDLearner(Learner):
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
-        q_all, _ = self.agent(inputs)  # (B, T+1, N, A)
+        q_all, _ = self.unroll(self.agent, inputs, batch)  # (B, T+1, N, A)
         chosen = q_all[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
-        q_tot = self.mixer(chosen, batch.state[:, :-1], batch.feats[:, :-1])  # (B, T, K)
+        q_tot = mix_live(self.mixer, chosen, batch.state[:, :-1], batch.feats[:, :-1], batch.mask)  # (B, T, K)
         aux = self.mixer.extras.get("aux_loss")
         extras = dict(self.mixer.extras)
 
         with torch.no_grad():
-            target_q, _ = self.target_agent(inputs)  # (B, T+1, N, A)
+            target_q, _ = self.unroll(self.target_agent, inputs, batch)  # (B, T+1, N, A)
             next_avail = batch.avail[:, 1:]  # (B, T, N, A)
             source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
             next_act = greedy_actions(source, next_avail)  # (B, T, N)
             next_q = target_q[:, 1:].gather(-1, next_act.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
-            next_tot = self.target_mixer(next_q, batch.state[:, 1:], batch.feats[:, 1:])  # (B, T, K)
+            next_tot = mix_live(self.target_mixer, next_q, batch.state[:, 1:], batch.feats[:, 1:], batch.mask)  # (B, T, K)
             k = next_tot.shape[-1]
             targets = lambda_returns(
                 batch.reward.unsqueeze(-1).expand(-1, -1, k), batch.terminated.unsqueeze(-1).expand(-1, -1, k),

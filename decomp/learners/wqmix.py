@@ -61,16 +61,16 @@ class WQMixLearner(Learner):
         cfg = self.cfg
         inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
         st, ft, av = batch.state, batch.feats, batch.avail
-        q_all, _ = self.agent(inputs)  # (B, T+1, N, A)
-        central_q, _ = self.central_agent(inputs)  # (B, T+1, N, A)
+        q_all, _ = self.unroll(self.agent, inputs, batch)  # (B, T+1, N, A)
+        central_q, _ = self.unroll(self.central_agent, inputs, batch)  # (B, T+1, N, A)
         q_tot = self.mixer(gather_actions(q_all[:, :-1], batch.actions), st[:, :-1], ft[:, :-1])  # (B, T, 1)
         q_star = self.mixer.central(gather_actions(central_q[:, :-1], batch.actions), st[:, :-1])  # (B, T, 1)
 
         with torch.no_grad():
-            target_central_q, _ = self.target_central_agent(inputs)  # (B, T+1, N, A)
+            target_central_q, _ = self.unroll(self.target_central_agent, inputs, batch)  # (B, T+1, N, A)
             greedy = greedy_actions(q_all.detach(), av)  # (B, T+1, N) QMIX's greedy joint action
             if not cfg.double_q:
-                target_q, _ = self.target_agent(inputs)
+                target_q, _ = self.unroll(self.target_agent, inputs, batch)
                 greedy = greedy_actions(target_q, av)
             next_star = self.target_mixer.central(gather_actions(target_central_q[:, 1:], greedy[:, 1:]), st[:, 1:])
             targets = lambda_returns(batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1),
