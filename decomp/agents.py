@@ -62,8 +62,8 @@ class RNNAgent(nn.Module):
         """inputs (B, T, N, in) -> q (B, T, N, A), hidden states (B, T, N, H).
 
         ``lengths`` (B,) optionally says how many leading steps of each sequence matter; outputs past
-        them are zeros-in, don't-care-out (finite, never used). Padded episode batches are mostly
-        padding on CPU, where the GRU's cost is its arithmetic, so skipping it is a real saving.
+        them are finite but meaningless (never used). Episodes of different lengths are padded to the
+        longest; on CPU the GRU's cost is its arithmetic, so not running it on padding is a saving.
         """
         b, t, n, _ = inputs.shape
         x = F.relu(self.fc1(inputs))  # (B, T, N, H)
@@ -80,7 +80,7 @@ class RNNAgent(nn.Module):
         """GRU over sequences sorted by length, in a few time segments that drop finished ones.
 
         Each segment is one ``nn.GRU`` call (time stays inside ATen) on the prefix of sequences
-        still running at its start, so the work done is within ~1/SEGMENTS of the live steps.
+        still running at its start, so little work is spent past a sequence's end.
         Batches from the replay come longest-first, which makes the sort a no-op.
         x (B*N, T, H), lengths (B,) -> (B*N, T, H) with zeros past each sequence's segment.
         """
