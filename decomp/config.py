@@ -39,6 +39,10 @@ class MixerConfig:
     """constructor options of that mixer, e.g. {n_heads: 4} for qatten"""
     learner: dict[str, Any] = field(default_factory=dict)
     """options of the method's learner, e.g. {opt_weight: 1.0, nopt_weight: 1.0} for qtran"""
+    init_scale: float = 0.0
+    """0 = PyTorch's default init; > 0 = every Linear layer of the mixer orthogonal with this gain and
+    zero bias, so Q_tot starts near 0 (the SMAC preset uses 1e-3: see docs/benchmarks.md, "What made
+    SMAX learn")"""
 
 
 @dataclass
@@ -131,6 +135,7 @@ def validate(cfg: Config) -> None:
         v = getattr(cfg, name)
         need(0.0 <= v <= 1.0, f"{name} must lie in [0, 1], got {v}")
     need(cfg.lr > 0, f"lr must be > 0, got {cfg.lr}")
+    need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
     need(cfg.grad_clip > 0, f"grad_clip must be > 0, got {cfg.grad_clip}")
     need(cfg.data in ("egreedy", "uniform"), f"data={cfg.data!r}; allowed: egreedy, uniform")
     need(cfg.agent in ("rnn", "mlp"), f"agent={cfg.agent!r}; allowed: rnn, mlp")

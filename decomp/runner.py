@@ -16,7 +16,7 @@ from torch import nn
 
 from decomp.agents import build_inputs
 from decomp.buffer import ReplayBuffer
-from decomp.envs.base import BatchedEnv, Observation, StepResult
+from decomp.envs.base import BatchedEnv, BattleEnv, Observation, StepResult
 
 
 def as_tensor(a: np.ndarray) -> torch.Tensor:
@@ -38,16 +38,27 @@ def select_actions(
     return torch.where(explore, random, greedy)
 
 
+# chosen Q^i (E, N), state (E, S), feats (E, N, F) -> Q_tot (E,): the learner's value of a joint action
+ValueFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 @dataclass
 class EpisodeStats:
     returns: list[float] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     wins: list[bool] = field(default_factory=list)
+    extras: dict[str, list[float]] = field(default_factory=dict)  # per-episode diagnostics (evaluate)
 
     def extend(self, returns: np.ndarray, lengths: np.ndarray, wins: np.ndarray) -> None:
         self.returns += returns.tolist()
         self.lengths += lengths.tolist()
         self.wins += wins.tolist()
+
+    def merge(self, other: "EpisodeStats") -> None:
+        """Append another batch of episodes (diagnostics included)."""
+        self.extend(np.array(other.returns), np.array(other.lengths), np.array(other.wins))
+        for key, values in other.extras.items():
+            self.extras.setdefault(key, []).extend(values)
 
     def __len__(self) -> int:
         return len(self.returns)
@@ -164,29 +175,73 @@ class Runner:
         return d
 
     @torch.no_grad()
-    def evaluate(self, env: BatchedEnv) -> EpisodeStats:
-        """One greedy episode in each of ``env``'s envs (a separate env, so training rows keep going)."""
+    def evaluate(self, env: BatchedEnv, epsilon: float = 0.0, value_fn: ValueFn | None = None,
+                 gamma: float = 0.99) -> EpisodeStats:
+        """One episode in each of ``env``'s envs (a separate env, so training rows keep going).
+
+        Greedy by default (``epsilon=0``); ``epsilon=1`` measures the random policy. Besides return,
+        length and win, ``stats.extras`` holds per-episode diagnostics that show *how* a policy
+        fails: the fractions of move / stop / attack choices (agents with more than one available
+        action), allies alive and enemy health lost at the end (battle envs), and, with ``value_fn``
+        (chosen Q^i (E,N), state (E,S), feats (E,N,F) -> Q_tot (E,)), the mean Q_tot over the
+        episode's steps next to the mean discounted return-to-go from those steps.
+        """
         info = env.info
+        e, limit = info.n_envs, info.episode_limit
         ob = env.reset()
-        h = self.agent.init_hidden(info.n_envs, info.n_agents)
-        last = torch.full((info.n_envs, info.n_agents), -1, dtype=torch.long)
-        live = np.ones(info.n_envs, bool)
-        ret = np.zeros(info.n_envs)
-        length = np.zeros(info.n_envs, np.int64)
-        won = np.zeros(info.n_envs, bool)
-        for _ in range(info.episode_limit):
+        h = self.agent.init_hidden(e, info.n_agents)
+        last = torch.full((e, info.n_agents), -1, dtype=torch.long)
+        live = np.ones(e, bool)
+        ret = np.zeros(e)
+        length = np.zeros(e, np.int64)
+        won = np.zeros(e, bool)
+        kinds = np.asarray(info.action_kinds) if info.action_kinds else None
+        kind_counts = {k: np.zeros(e) for k in ("move", "stop", "attack")}
+        rewards = np.zeros((e, limit))  # (E, T)
+        q_tot = np.zeros((e, limit))  # (E, T)
+        battle = {}
+        for t in range(limit):
             inputs = build_inputs(as_tensor(ob.obs), last, info.n_actions, self.agent_id, self.last_action)
-            q, h = self.agent.step(inputs, h)
-            last = self.selector(q, as_tensor(ob.avail), 0.0, self.gen)
+            q, h = self.agent.step(inputs, h)  # (E, N, A)
+            avail = as_tensor(ob.avail)
+            last = self.selector(q, avail, epsilon, self.gen)  # (E, N)
+            if kinds is not None:
+                chooses = (ob.avail.sum(-1) > 1) & live[:, None]  # (E, N) agents with a real choice
+                picked = kinds[last.numpy()]  # (E, N)
+                for k, c in kind_counts.items():
+                    c += (chooses & (picked == k)).sum(-1)
+            if value_fn is not None:
+                chosen = q.gather(-1, last.unsqueeze(-1)).squeeze(-1)  # (E, N)
+                q_tot[:, t] = value_fn(chosen, as_tensor(ob.state), as_tensor(ob.feats)).numpy()
             res = env.step(last.numpy())
+            rewards[:, t] = res.reward * live
             ret += res.reward * live
             length += live
             finished = live & res.done
             won |= finished & res.won
+            if isinstance(env, BattleEnv) and finished.any():
+                for key, v in env.battle_stats(res.next).items():
+                    battle.setdefault(key, np.zeros(e))[finished] = v[finished]
             live &= ~res.done
             ob = res.restart
             if not live.any():
                 break
         stats = EpisodeStats()
         stats.extend(ret, length, won)
+        if kinds is not None:
+            total = np.maximum(sum(kind_counts.values()), 1)
+            for k, c in kind_counts.items():
+                stats.extras[f"frac_{k}"] = (c / total).tolist()
+        for key, v in battle.items():
+            stats.extras[key] = v.tolist()
+        if value_fn is not None:
+            steps = np.arange(limit)[None, :] < length[:, None]  # (E, T) live steps
+            to_go = np.zeros_like(rewards)
+            acc = np.zeros(e)
+            for t in range(limit - 1, -1, -1):
+                acc = rewards[:, t] + gamma * acc
+                to_go[:, t] = acc
+            n = np.maximum(steps.sum(1), 1)
+            stats.extras["q_tot"] = ((q_tot * steps).sum(1) / n).tolist()
+            stats.extras["discounted_return"] = ((to_go * steps).sum(1) / n).tolist()
         return stats

@@ -22,7 +22,8 @@ from decomp.config import Config, epsilon_at, validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv, EnvInfo
 from decomp.metrics import MetricLogger
-from decomp.runner import select_actions
+from decomp.mixers.base import Mixer
+from decomp.runner import EpisodeStats, ValueFn, select_actions
 from decomp.runner_jax import make_runner
 
 
@@ -91,6 +92,9 @@ class Trainer:
         self.last_saved_step: int | None = None
         self.last_eval_step = -1
         self.best = BestPolicy()
+        self.random_return: float | None = None  # mean return of the ε = 1 policy, measured at the start
+        self.below_random = 0  # consecutive evaluations with a greedy return below it
+        self.warned = False
         if payload is not None:
             self._restore(payload)
         self.logger = MetricLogger(run_dir, resume_step=self.runner.env_steps if payload else None)
@@ -102,6 +106,8 @@ class Trainer:
             "learner": self.learner.state_dict(), "buffer": self.buffer.state_dict(),
             "env_steps": self.runner.env_steps, "episodes": self.runner.episodes,
             "pending_episodes": self.pending_episodes, "best": self.best.state_dict(),
+            "progress_check": {"random_return": self.random_return, "below_random": self.below_random,
+                               "warned": self.warned},
             "schedule": {"next_log": self.next_log, "next_eval": self.next_eval, "next_save": self.next_save},
             "rng": {"torch": torch.get_rng_state(), "runner": self.runner.gen.get_state(),
                     "numpy": np.random.get_state()},
@@ -114,6 +120,9 @@ class Trainer:
         self.pending_episodes = p["pending_episodes"]
         if "best" in p:
             self.best.load_state_dict(p["best"])
+        if "progress_check" in p:
+            pc = p["progress_check"]
+            self.random_return, self.below_random, self.warned = pc["random_return"], pc["below_random"], pc["warned"]
         s = p["schedule"]
         self.next_log, self.next_eval, self.next_save = s["next_log"], s["next_eval"], s["next_save"]
         torch.set_rng_state(p["rng"]["torch"])
@@ -128,17 +137,43 @@ class Trainer:
         self.last_saved_step = self.runner.env_steps
 
     # ---- evaluation -----------------------------------------------------------------------------
-    def evaluate(self, rounds: int = 1) -> dict[str, float]:
-        """Greedy episodes: ``rounds`` × eval_envs of them."""
+    def evaluate(self, rounds: int = 1, epsilon: float = 0.0) -> dict[str, float]:
+        """``rounds`` × eval_envs episodes, greedy unless ``epsilon`` > 0; returns means of every metric."""
         if self._eval_env is None:
             self._eval_env = self.make_env(self.cfg.env.eval_envs, self.cfg.seed + 10_007)
-        stats = self.runner.evaluate(self._eval_env)
-        for _ in range(rounds - 1):
-            more = self.runner.evaluate(self._eval_env)
-            stats.extend(np.array(more.returns), np.array(more.lengths), np.array(more.wins))
-        self.last_eval_step = self.runner.env_steps
-        return {"eval/win_rate": float(np.mean(stats.wins)), "eval/return": float(np.mean(stats.returns)),
-                "eval/episode_length": float(np.mean(stats.lengths))}
+        stats = EpisodeStats()
+        for _ in range(rounds):
+            stats.merge(self.runner.evaluate(self._eval_env, epsilon=epsilon, value_fn=self._value_fn(),
+                                             gamma=self.cfg.gamma))
+        if epsilon == 0.0:
+            self.last_eval_step = self.runner.env_steps
+        out = {"eval/win_rate": float(np.mean(stats.wins)), "eval/return": float(np.mean(stats.returns)),
+               "eval/episode_length": float(np.mean(stats.lengths))}
+        out.update({f"eval/{k}": float(np.nanmean(v)) for k, v in stats.extras.items()})
+        return out
+
+    def _value_fn(self) -> ValueFn | None:
+        """Q_tot of the chosen joint action for value mixers (a Mixer); None for QTRAN, QPLEX, COMA."""
+        mixer = self.learner.mixer
+        if not isinstance(mixer, Mixer):
+            return None
+        return lambda qs, state, feats: mixer(qs, state, feats).mean(-1)  # heads averaged (IQL: mean Q^i)
+
+    def _check_progress(self, evals: dict[str, float]) -> None:
+        """Warn once when the greedy policy does worse than acting at random after ε has annealed.
+
+        That is how the SMAX 2s3z collapse looked (greedy return 0.2 against 2 for ε = 1), and it is
+        easy to miss when the only number watched is a win rate that stays at 0.
+        """
+        cfg, base = self.cfg, self.random_return
+        if base is None or self.warned or self.runner.env_steps < cfg.epsilon_anneal_steps:
+            return
+        self.below_random = self.below_random + 1 if evals["eval/return"] < base else 0
+        if self.below_random >= 3:
+            self.warned = True
+            tqdm.write(f"[decomp] warning: the greedy return ({evals['eval/return']:.2f}) has stayed below the "
+                       f"random policy's ({base:.2f}, eps = 1) for 3 evaluations: the agents are not learning "
+                       "(see eval/frac_* and eval/q_tot vs eval/discounted_return in metrics.csv)", file=sys.stderr)
 
     # ---- main loop ----------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -150,6 +185,11 @@ class Trainer:
         train_logs: dict[str, float] = {}
         evals: dict[str, float] = {}
         try:
+            if self.random_return is None and runner.env_steps == 0 and cfg.data == "egreedy":
+                random_evals = self.evaluate(epsilon=1.0)
+                self.random_return = random_evals["eval/return"]
+                self.logger.log(0, {"eval/random_return": self.random_return,
+                                    "eval/random_win_rate": random_evals["eval/win_rate"]})
             while runner.env_steps < cfg.t_max:
                 before = runner.env_steps
                 eps = epsilon_at(cfg, runner.env_steps)
@@ -171,6 +211,7 @@ class Trainer:
                     evals = self.evaluate()
                     self.logger.log(runner.env_steps, evals)
                     self._offer_best(evals)
+                    self._check_progress(evals)
                 if runner.env_steps >= self.next_save:
                     self.next_save += cfg.save_interval
                     self.save()

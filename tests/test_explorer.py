@@ -147,6 +147,36 @@ def test_run_viewer_without_replay_says_so(tmp_path: Path) -> None:
     assert any("No replay.npz" in i.value for i in at.info)
 
 
+def test_run_viewer_on_a_real_trainer_run_shows_the_diagnostics(tmp_path: Path) -> None:
+    """The viewer reads what the trainer really writes (a tiny SMAX 3m QMIX run), not only a fixture."""
+    from decomp.compose import compose_config
+    from decomp.trainer import Trainer, write_config
+
+    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "env.n_envs=8", "env.eval_envs=8",
+                          "t_max=400", "eval_interval=200", "log_interval=200", "batch_size=8",
+                          "buffer_size=100", "episodes_per_update=8", "progress=false"])
+    run = tmp_path / "smac-3m__qmix__0__20260101-000000"
+    run.mkdir()
+    trainer = Trainer(cfg, run_dir=run)
+    write_config(run, cfg, trainer.info)
+    trainer.run()
+    at = _app()
+    at.text_input(key="runs_dir").set_value(str(run)).run()
+    assert not at.exception and not _errors(at), _errors(at)
+    text = [m.value for m in at.markdown]
+    assert "### Learning curves" in text and "### How the greedy policy plays" in text
+
+
+def test_run_viewer_warns_when_greedy_is_below_random(tmp_path: Path) -> None:
+    run = make_run(tmp_path, replay=False)
+    with open(run / "metrics.csv", "a") as fh:  # greedy return tops out at 8 (t/500); random earns 50
+        fh.write("0,0,eval/random_return,50\n4000,40,eval/frac_attack,0.1\n4000,40,eval/frac_move,0.9\n")
+    at = _app()
+    at.text_input(key="runs_dir").set_value(str(tmp_path)).run()
+    assert not at.exception
+    assert any("below the random policy's" in w.value for w in at.warning)
+
+
 # ---- helpers -----------------------------------------------------------------------------------
 def test_parse_payoff_grid() -> None:
     assert parse_payoff_grid([["8", "−12"], [" -12 ", "0"]]).values.tolist() == [[8, -12], [-12, 0]]

@@ -98,16 +98,79 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, monke
 
 
 @pytest.mark.slow
-def test_qmix_reaches_80_percent_on_3m_within_300k_steps(tmp_path: Path) -> None:
+def test_qmix_wins_most_3m_battles_at_300k_steps(tmp_path: Path) -> None:
+    """The default command: the FINAL policy over 128 fresh episodes, not the best of ~30 evaluations."""
     cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "t_max=300000", "progress=false"])
     run = tmp_path / "run"
     run.mkdir()
     summary = Trainer(cfg, run_dir=run).run()
-    wins = [float(line.split(",")[3]) for line in (run / "metrics.csv").read_text().splitlines()
-            if ",eval/win_rate," in line]
-    # What the issue asks: a periodic greedy test evaluation (32 episodes, as pymarl reports) at >= 80 %.
-    assert max(wins) >= 0.8, wins
-    # And it was no lucky draw: those weights, re-evaluated on 128 fresh episodes, still win most
-    # battles. (Measured 0.77-0.83 over runs: SMAX 3m plateaus near 80 % at this budget.)
-    assert summary.best_policy_win_rate >= 0.7, (summary, wins)
-    assert (run / "checkpoints" / "best.pt").exists()
+    # docs/benchmarks.md "Learning on SMAX": seeds 0 and 1 (threads=1) ended at 0.87 and 0.84; an
+    # untrained greedy policy wins ~0.44, so 0.8 fails a trainer that stopped learning.
+    assert summary.eval_win_rate >= 0.8, summary
+
+
+@pytest.mark.slow
+def test_qmix_on_2s3z_beats_the_random_policy(tmp_path: Path) -> None:
+    """The 2s3z collapse as a regression test: greedy return 0.2 against 2 for acting at random.
+
+    With the fix (mixer.init_scale) the greedy return is ~10 after 40k steps; the budget leaves room.
+    """
+    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s3z", "mixer=qmix", "t_max=60000",
+                          "eval_interval=20000", "progress=false"])
+    run = tmp_path / "run"
+    run.mkdir()
+    summary = Trainer(cfg, run_dir=run).run()
+    rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()[1:]]
+    random_return = next(float(v) for _, _, k, v in rows if k == "eval/random_return")
+    assert summary.eval_return > 2.0 * random_return, (summary.eval_return, random_return)
+
+
+def _metrics_without_clock(run: Path) -> list[str]:
+    """metrics.csv minus what measures the clock (wall_time column, steps per second)."""
+    rows = []
+    for line in (run / "metrics.csv").read_text().splitlines():
+        step, _wall, key, value = line.split(",")
+        if key != "charts/steps_per_sec":
+            rows.append(f"{step},{key},{value}")
+    return rows
+
+
+def test_same_seed_and_threads_give_the_same_metrics(tmp_path: Path) -> None:
+    """Reproducibility: two SMAX runs with one command, seed and thread count write identical metrics."""
+    runs = []
+    for name in ("a", "b"):
+        cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "threads=1", *SMALL])
+        run = tmp_path / name
+        run.mkdir()
+        Trainer(cfg, run_dir=run).run()
+        runs.append(_metrics_without_clock(run))
+    assert len(runs[0]) > 50 and any(",losses/td," in r for r in runs[0])
+    assert runs[0] == runs[1]
+
+
+def test_evaluation_logs_the_failure_diagnostics(tmp_path: Path) -> None:
+    """Action kinds, allies alive, damage, Q_tot against the discounted return, the random baseline."""
+    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", *SMALL])
+    cfg.t_max = 1600
+    run = tmp_path / "run"
+    run.mkdir()
+    Trainer(cfg, run_dir=run).run()
+    rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()[1:]]
+    last = {key: float(value) for _, _, key, value in rows}
+    fracs = [last[f"eval/frac_{k}"] for k in ("move", "stop", "attack")]
+    assert all(0.0 <= f <= 1.0 for f in fracs) and abs(sum(fracs) - 1.0) < 1e-6
+    assert 0.0 <= last["eval/allies_alive"] <= 3.0 and 0.0 <= last["eval/enemy_health_lost"] <= 1.0
+    assert np.isfinite(last["eval/q_tot"]) and last["eval/discounted_return"] >= 0.0
+    assert last["eval/random_return"] > 0.0  # acting at random on 3m deals some damage
+    # a won episode removed all enemy health: damage is at least the win rate
+    assert last["eval/enemy_health_lost"] >= last["eval/win_rate"] - 1e-6
+
+
+def test_warns_once_when_greedy_stays_below_random(tmp_path: Path, capsys) -> None:
+    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", *SMALL])
+    cfg.t_max, cfg.eval_interval, cfg.epsilon_anneal_steps = 3200, 400, 400
+    trainer = Trainer(cfg)
+    trainer.random_return = 1e9  # no policy can beat this: every evaluation counts as below random
+    trainer.run()
+    err = capsys.readouterr().err
+    assert err.count("has stayed below the random policy's") == 1

@@ -15,6 +15,9 @@ from explorer_lib.validate import InputError
 
 DEFAULT_DIR = "runs"
 CURVE_PREFIXES = ("eval/", "charts/", "losses/")  # greedy evaluation first: it is the standard metric
+# evaluation diagnostics drawn together in "How the greedy policy plays" rather than one panel each
+DIAG_KEYS = {"eval/frac_move", "eval/frac_stop", "eval/frac_attack", "eval/q_tot", "eval/discounted_return",
+             "eval/allies_alive", "eval/enemy_health_lost", "eval/random_return", "eval/random_win_rate"}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -76,9 +79,13 @@ def _curves(metrics: pd.DataFrame) -> None:
     series: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for prefix in CURVE_PREFIXES:
         series.update(runs.series(metrics, prefix))
+    diag = {k: series.pop(k) for k in list(series) if k in DIAG_KEYS}
     shown = bool(series)
     if series:
         show(plots.metric_grid(series, per_row=4), width="stretch")
+    if diag:
+        shown = True
+        _diagnostics(diag, series.get("eval/return"))
     entropy = runs.series(metrics, "qatten/head_entropy/")
     lam = runs.series(metrics, "qatten/lambda/")
     if entropy or lam:
@@ -96,6 +103,33 @@ def _curves(metrics: pd.DataFrame) -> None:
     if not shown:
         keys = ", ".join(sorted(metrics["key"].astype(str).unique())[:10])
         st.info(f"No eval/, charts/, losses/ or qatten/ keys in metrics.csv (found: {keys}).")
+
+
+def _diagnostics(diag: dict[str, tuple[np.ndarray, np.ndarray]],
+                 greedy_return: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """What the greedy policy does at each evaluation: the signs of a policy that avoids the fight."""
+    st.markdown("### How the greedy policy plays")
+    rand = diag.get("eval/random_return")
+    if rand is not None and greedy_return is not None and len(greedy_return[1]):
+        base, last = float(rand[1][0]), float(greedy_return[1][-1])
+        if last < base:
+            st.warning(f"The latest greedy return ({last:.2f}) is below the random policy's ({base:.2f}, ε = 1): "
+                       "the agents are not learning to fight. Check the action mix and Q_tot against the return.")
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        kinds = {k.rsplit("_", 1)[-1]: diag[f"eval/frac_{k}"] for k in ("move", "stop", "attack") if f"eval/frac_{k}" in diag}
+        if kinds:
+            show(plots.metric_curves(kinds, "action mix (agents with a choice)", "fraction"))
+    with c2:
+        values = {name: diag[k] for name, k in (("mean Q_tot", "eval/q_tot"), ("mean discounted return", "eval/discounted_return"))
+                  if k in diag}
+        if values:
+            show(plots.metric_curves(values, "Q_tot against what the policy earns", "value"))
+    with c3:
+        battle = {name: diag[k] for name, k in (("allies alive", "eval/allies_alive"),
+                                                ("enemy health lost", "eval/enemy_health_lost")) if k in diag}
+        if battle:
+            show(plots.metric_curves(battle, "at episode end", "allies / fraction"))
 
 
 def _replay(run: Path) -> None:

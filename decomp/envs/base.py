@@ -26,6 +26,7 @@ class EnvInfo:
     episode_limit: int
     n_envs: int
     name: str = ""
+    action_kinds: tuple[str, ...] = ()  # per action index: "noop" | "stop" | "move" | "attack" ("" = n/a)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -50,6 +51,19 @@ class StepResult:
     won: np.ndarray  # (n_envs,) bool: battle won (meaningful where done)
     restart: Observation  # rows where done: first obs of the next episode; elsewhere == next
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class BattleEnv(Protocol):
+    """A battle env (SMAX, SC2) that can say how a battle stands from an observation."""
+
+    def battle_stats(self, ob: Observation) -> dict[str, np.ndarray]:
+        """``{"allies_alive": (n_envs,), "enemy_health_lost": (n_envs,) in [0, 1]}`` at ``ob``.
+
+        ``enemy_health_lost`` is 1 − the enemies' mean remaining health fraction: the damage dealt
+        so far, independent of the reward's scale and win bonus.
+        """
+        ...
 
 
 @runtime_checkable

@@ -45,6 +45,8 @@ class _Layout:
     state_dim: int
     episode_limit: int
     unit_dim: int  # per-ally features at the front of the state (see module docstring)
+    n_enemies: int = 0
+    enemy_dim: int = 0  # per-enemy features after the ally block (health first); 0 = no enemy block
 
 
 def _make_smac(map_name: str, seed: int, smac_kwargs: dict[str, Any]) -> Any:
@@ -57,9 +59,10 @@ def _layout(env: Any) -> _Layout:
     info = env.get_env_info()
     n_agents, obs_dim = int(info["n_agents"]), int(info["obs_shape"])
     if getattr(env, "obs_instead_of_state", False):
-        unit_dim = obs_dim
+        unit_dim, enemy_dim = obs_dim, 0
     else:
         unit_dim = 4 + int(env.shield_bits_ally) + int(env.unit_type_bits)
+        enemy_dim = 3 + int(env.shield_bits_enemy) + int(env.unit_type_bits)
     return _Layout(
         n_agents=n_agents,
         n_actions=int(info["n_actions"]),
@@ -67,6 +70,8 @@ def _layout(env: Any) -> _Layout:
         state_dim=int(info["state_shape"]),
         episode_limit=int(info["episode_limit"]),
         unit_dim=unit_dim,
+        n_enemies=int(env.n_enemies),
+        enemy_dim=enemy_dim,
     )
 
 
@@ -228,6 +233,8 @@ class SC2Env:
             episode_limit=lay.episode_limit,
             n_envs=n_envs,
             name=f"sc2:{map_name}",
+            # SMAC: 0 no-op (dead only), 1 stop, 2-5 move, 6+ attack/heal target j
+            action_kinds=("noop", "stop") + ("move",) * 4 + ("attack",) * (lay.n_actions - 6),
         )
         self._avail: np.ndarray | None = None  # (n_envs, n_agents, n_actions)
 
@@ -271,6 +278,18 @@ class SC2Env:
             won=np.array([r["won"] for r in res], dtype=bool),
             restart=restart,
         )
+
+    def battle_stats(self, ob: Observation) -> dict[str, np.ndarray]:
+        """Allies alive (health > 0 in the ally block) and enemy health lost (enemy block of the state)."""
+        lay = self._layout
+        alive = (ob.feats[..., 0] > 0).sum(-1).astype(np.float32)  # (E,)
+        if lay.enemy_dim == 0:  # obs_instead_of_state: no enemy block to read
+            lost = np.full(len(alive), np.nan, np.float32)
+        else:
+            start = lay.n_agents * lay.unit_dim
+            health = ob.state[:, start : start + lay.n_enemies * lay.enemy_dim : lay.enemy_dim]  # (E, n_enemies)
+            lost = (1.0 - health.mean(-1)).astype(np.float32)
+        return {"allies_alive": alive, "enemy_health_lost": lost}
 
     def close(self) -> None:
         for r in self._remotes:

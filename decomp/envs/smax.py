@@ -128,6 +128,7 @@ class SmaxEnv:
         self.reward_scale = float(reward_scale)
         self.validate_actions = validate_actions
         n_actions = int(self.env.num_ally_actions)  # 5 + n_enemies
+        n_move = int(self.env.num_movement_actions) - 1  # 4 moves, then stop
         self.info = EnvInfo(
             n_agents=self.n_allies,
             n_actions=n_actions,
@@ -137,6 +138,7 @@ class SmaxEnv:
             episode_limit=int(self.env.max_steps),
             n_envs=n_envs,
             name=f"smax:{map_name}",
+            action_kinds=("move",) * n_move + ("stop",) + ("attack",) * (n_actions - n_move - 1),
         )
         self._key = jax.random.PRNGKey(seed)
         self._state: Any = None
@@ -175,6 +177,13 @@ class SmaxEnv:
 
     def close(self) -> None:
         self._state = None
+
+    def battle_stats(self, ob: Observation) -> dict[str, np.ndarray]:
+        """Allies alive and enemy health lost, read from the (scaled) world state (module docstring)."""
+        u, na = _OWN_FEATS_PER_UNIT, self.n_allies
+        enemy_health = ob.state[:, na * u : (na + self.n_enemies) * u : u]  # (E, n_enemies) fractions, 0 = dead
+        return {"allies_alive": (ob.feats[..., 0] > 0).sum(-1).astype(np.float32),
+                "enemy_health_lost": (1.0 - enemy_health.mean(-1)).astype(np.float32)}
 
     # -- introspection (tests, benchmarks) --------------------------------------------------------
     def compile_count(self) -> int:
