@@ -164,10 +164,12 @@ class Runner:
             return np.empty(0, np.int64)
         d = np.flatnonzero(done)
         self._write_obs(d, self.t[d], res.next, d)
+        # an aborted episode (the backend crashed mid-battle) is neither stored nor counted
+        keep = d if res.aborted is None else d[~res.aborted[d]]
         if buffer is not None:
-            buffer.add({k: v[d] for k, v in s.items()}, self.t[d].copy())
-        stats.extend(self.ret[d], self.t[d], res.won[d])
-        self.episodes += len(d)
+            buffer.add({k: v[keep] for k, v in s.items()}, self.t[keep].copy())
+        stats.extend(self.ret[keep], self.t[keep], res.won[keep])
+        self.episodes += len(keep)
         for v in s.values():
             v[d] = 0
         self.t[d] = 0
@@ -192,6 +194,7 @@ class Runner:
         h = self.agent.init_hidden(e, info.n_agents)
         last = torch.full((e, info.n_agents), -1, dtype=torch.long)
         live = np.ones(e, bool)
+        valid = np.ones(e, bool)  # episodes that ended for a real reason
         ret = np.zeros(e)
         length = np.zeros(e, np.int64)
         won = np.zeros(e, bool)
@@ -218,6 +221,8 @@ class Runner:
             ret += res.reward * live
             length += live
             finished = live & res.done
+            if res.aborted is not None:
+                valid &= ~(finished & res.aborted)  # crashed mid-battle: not an outcome
             won |= finished & res.won
             if isinstance(env, BattleEnv) and finished.any():
                 for key, v in env.battle_stats(res.next).items():
@@ -227,13 +232,13 @@ class Runner:
             if not live.any():
                 break
         stats = EpisodeStats()
-        stats.extend(ret, length, won)
+        stats.extend(ret[valid], length[valid], won[valid])
         if kinds is not None:
             total = np.maximum(sum(kind_counts.values()), 1)
             for k, c in kind_counts.items():
-                stats.extras[f"frac_{k}"] = (c / total).tolist()
+                stats.extras[f"frac_{k}"] = (c / total)[valid].tolist()
         for key, v in battle.items():
-            stats.extras[key] = v.tolist()
+            stats.extras[key] = v[valid].tolist()
         if value_fn is not None:
             steps = np.arange(limit)[None, :] < length[:, None]  # (E, T) live steps
             to_go = np.zeros_like(rewards)
@@ -242,6 +247,6 @@ class Runner:
                 acc = rewards[:, t] + gamma * acc
                 to_go[:, t] = acc
             n = np.maximum(steps.sum(1), 1)
-            stats.extras["q_tot"] = ((q_tot * steps).sum(1) / n).tolist()
-            stats.extras["discounted_return"] = ((to_go * steps).sum(1) / n).tolist()
+            stats.extras["q_tot"] = ((q_tot * steps).sum(1) / n)[valid].tolist()
+            stats.extras["discounted_return"] = ((to_go * steps).sum(1) / n)[valid].tolist()
         return stats

@@ -126,6 +126,37 @@ def test_time_limit_is_done_not_terminated(fake_smac: None) -> None:
         env.close()
 
 
+def test_sc2_restart_mid_episode_is_dropped_not_a_terminal(fake_smac: None) -> None:
+    """oxwhirl's env returns (0, True, {}) after an SC2 full restart: never stored as a true terminal."""
+    from decomp.buffer import ReplayBuffer
+    from decomp.runner import Runner
+    from decomp.agents import RNNAgent, agent_input_dim
+
+    from decomp.envs.sc2 import SC2Env
+
+    env = SC2Env("3m", 1, seed=0, smac_kwargs={"restart_at_steps": (4,)})
+    o = env.reset()
+    for t in range(1, 5):
+        r = env.step(with_fallback(o.avail, NORTH))
+        o = r.restart
+    assert r.done[0] and not r.terminated[0] and not r.won[0] and r.aborted[0]  # the crash at step 4
+    assert env._slots[0].env.full_restarts == 1
+    env.close()
+
+    # through the runner: the crashed episode reaches neither the replay nor the statistics
+    env = SC2Env("3m", 1, seed=0, smac_kwargs={"restart_at_steps": (4,)})
+    info = env.info
+    agent = RNNAgent(agent_input_dim(info.obs_dim, info.n_agents, info.n_actions, True, True), info.n_actions, 16)
+    runner = Runner(env, agent, True, True, seed=0)
+    buf = ReplayBuffer(info, 50, seed=0)
+    stats = runner.collect(4 + 3 * info.episode_limit, 0.5, buf)
+    assert len(stats) == len(buf) == runner.episodes >= 1
+    assert int(buf.lengths[0]) != 4 and bool((buf.data.terminated[: len(buf)].sum(1) <= 1).all())
+    ev = runner.evaluate(SC2Env("3m", 1, seed=1, smac_kwargs={"restart_at_steps": (2,)}))
+    assert len(ev) == 0  # the only evaluation episode crashed: no outcome to report
+    env.close()
+
+
 def test_2s3z_protoss_feat_dim_and_reward_scale(fake_smac: None) -> None:
     from decomp.envs.sc2 import SC2Env
 

@@ -15,6 +15,28 @@ def test_qtran_game_optimum() -> None:
     assert g.is_optimal((0, 0)) and not g.is_optimal((1, 1))
 
 
+@pytest.mark.parametrize("name, values, optimal", [
+    # the published tables (README "Matrix games"), written out independently of games/presets.py
+    ("qmix_easy", [[12, -0.1, -0.1], [-0.1, 0, 0], [-0.1, 0, 0]], [(0, 0)]),
+    ("climbing", [[11, -30, 0], [-30, 7, 6], [0, 0, 5]], [(0, 0)]),
+    ("penalty", [[10, 0, -100], [0, 2, 0], [-100, 0, 10]], [(0, 0), (2, 2)]),
+])
+def test_two_agent_presets_match_their_published_payoffs(name: str, values: list, optimal: list) -> None:
+    g = make_game(name)
+    np.testing.assert_array_equal(g.values, np.array(values, dtype=float))
+    assert g.optimal_actions() == optimal
+
+
+def test_qplex3_pays_8_for_all_a_minus_12_for_some_else_0() -> None:
+    g = make_game("qplex3")
+    assert g.values.shape == (3, 3, 3)
+    for joint in np.ndindex(3, 3, 3):
+        n_a = sum(a == 0 for a in joint)
+        expected = 8.0 if n_a == 3 else (-12.0 if n_a > 0 else 0.0)
+        assert g.values[joint] == expected, joint
+    assert g.optimal_actions() == [(0, 0, 0)]
+
+
 def test_penalty_game_parameter_and_two_optima() -> None:
     g = make_game("penalty", k=-30)
     assert g.values[0, 2] == -30

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from decomp.checkpoint import load_checkpoint
+from decomp.checkpoint import CheckpointError, load_checkpoint
 from decomp.compose import compose_config
 from decomp.matrix import matrix_config
 from decomp.trainer import Trainer, TrainingDiverged
@@ -74,7 +74,7 @@ def test_resume_refuses_a_different_map(tmp_path: Path) -> None:
     run.mkdir()
     Trainer(cfg, run_dir=run).run()
     other = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s3z", "mixer=vdn", *SMALL])
-    with pytest.raises(Exception, match=r"obs_dim: checkpoint 75 vs env 127"):
+    with pytest.raises(CheckpointError, match=r"obs_dim: checkpoint 75 vs env 127"):
         Trainer(other, run_dir=run, resume_from=run)
 
 

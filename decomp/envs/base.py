@@ -51,6 +51,7 @@ class StepResult:
     won: np.ndarray  # (n_envs,) bool: battle won (meaningful where done)
     restart: Observation  # rows where done: first obs of the next episode; elsewhere == next
     info: dict[str, Any] = field(default_factory=dict)
+    aborted: np.ndarray | None = None  # (n_envs,) bool: episode cut short by the backend (SC2 crash): drop it
 
 
 @runtime_checkable

@@ -20,6 +20,10 @@ with ``continuing_episode=True``. SMAC checks the limit only when the battle has
 time-out is ``terminated and not won and steps >= episode_limit and some ally alive`` (a dead
 agent's only available action is no-op). Such steps come back as ``done=True, terminated=False``
 so the learner bootstraps.
+
+SC2 crashes: when the game connection breaks, oxwhirl's ``step`` restarts StarCraft II and returns
+``(0, True, {})`` mid-episode (no ``battle_won`` key, which every real step has). That step is
+reported as ``aborted``: the runner drops the episode instead of storing a false terminal.
 """
 
 from __future__ import annotations
@@ -97,6 +101,13 @@ class _Slot:
     def step(self, actions: np.ndarray) -> dict[str, Any]:
         reward, ended, info = self.env.step([int(a) for a in actions])
         self.t += 1
+        if ended and "battle_won" not in info:
+            # oxwhirl's env lost SC2 (ProtocolError), ran full_restart() and returned (0, True, {}):
+            # the episode was cut short by a crash, not ended by the battle. Neither a terminal nor
+            # a bootstrap target is true here, so the episode is reported as aborted and dropped.
+            restart = self.reset()
+            return {"next": restart, "restart": restart, "reward": 0.0, "terminated": False, "done": True,
+                    "won": False, "aborted": True}
         nxt = self.observe()
         won = bool(info.get("battle_won", False))
         some_ally_alive = bool((~nxt[2][:, 0] | nxt[2][:, 1:].any(-1)).any())  # dead => only no-op
@@ -112,6 +123,7 @@ class _Slot:
             "terminated": bool(ended) and not timeout,
             "done": bool(ended),
             "won": won,
+            "aborted": False,
         }
 
     def close(self) -> None:
@@ -277,6 +289,7 @@ class SC2Env:
             done=np.array([r["done"] for r in res], dtype=bool),
             won=np.array([r["won"] for r in res], dtype=bool),
             restart=restart,
+            aborted=np.array([r["aborted"] for r in res], dtype=bool),
         )
 
     def battle_stats(self, ob: Observation) -> dict[str, np.ndarray]:

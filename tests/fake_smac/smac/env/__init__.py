@@ -38,6 +38,7 @@ class StarCraft2Env:
         obs_instead_of_state=False,
         state_last_action=True,
         reward_scale=True,
+        restart_at_steps=(),
         **_ignored,
     ):
         if map_name not in MAPS:
@@ -51,6 +52,12 @@ class StarCraft2Env:
         self.obs_instead_of_state = obs_instead_of_state
         self.state_last_action = state_last_action
         self.reward_scale = reward_scale
+        self._seed = seed
+        # total step counts at which SC2 "crashes": like oxwhirl's env after a ProtocolError, step
+        # then calls full_restart() and returns (0, True, {}) in the middle of an episode
+        self.restart_at_steps = set(restart_at_steps)
+        self.total_steps = 0
+        self.full_restarts = 0
         self._seed = seed
         self._rng = np.random.default_rng(seed)
         self.resets = 0
@@ -85,6 +92,11 @@ class StarCraft2Env:
         for i, a in enumerate(actions):
             assert avail[i][a] == 1, f"Agent {i} cannot perform action {a}"
         self.last_action = np.eye(self.n_actions)[np.array(actions)]
+        self.total_steps += 1
+        if self.total_steps in self.restart_at_steps:
+            self.full_restarts += 1
+            self._started = False  # a new game: the caller must reset()
+            return 0, True, {}
         before = int(self.enemy_hp.sum())
         moved = np.zeros(self.n_agents, dtype=bool)
         for i, a in enumerate(actions):
