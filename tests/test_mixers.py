@@ -65,6 +65,22 @@ def test_qatten_heads_sum_to_one_and_weights_combine() -> None:
     assert mixer.extras["aux_loss"] >= 0
 
 
+def test_qatten_regulariser_is_the_authors_raw_logits_summed_over_heads() -> None:
+    """coef · Σ_h mean_(batch, agents)(query_h(s)·key_h(f_i))², unscaled by √d, dead agents included."""
+    n_heads, d, coef = 3, 8, 0.01
+    mixer = make_mixer("qatten", 4, STATE, FEAT, n_heads=n_heads, attn_dim=d, reg_coef=coef, mask_dead=True)
+    qs, state, feats = inputs((6,), 4)
+    feats[:, 1] = 0.0  # a dead agent: masked from the softmax, still in the regulariser (as the authors')
+    mixer(qs, state, feats)
+    query = mixer.query(state).view(6, n_heads, d)  # (B, H, d)
+    keys = mixer.key(feats).view(6, 4, n_heads, d)  # (B, N, H, d)
+    raw = torch.einsum("bhd,bnhd->bhn", query, keys)  # (B, H, N)
+    expected = coef * sum(float(raw[:, h].pow(2).mean()) for h in range(n_heads))
+    assert abs(float(mixer.extras["aux_loss"]) - expected) < 1e-6 * max(1.0, expected)
+    # the scaled-and-averaged form it replaced is H·d = 24x smaller: make sure that is not what we compute
+    assert float(mixer.extras["aux_loss"]) > 10 * expected / (n_heads * d)
+
+
 def test_qatten_masks_dead_agents() -> None:
     mixer = make_mixer("qatten", 3, STATE, FEAT, mask_dead=True)
     qs, state, feats = inputs((5,), 3)

@@ -31,7 +31,7 @@ class QattenMixer(Mixer):
         weighted_head: bool = True,
         nonlinear: bool = False,
         mask_dead: bool = False,
-        reg_coef: float = 1e-3,
+        reg_coef: float = 1e-2,
     ) -> None:
         super().__init__(n_agents, state_dim, feat_dim)
         if n_heads < 1 or attn_dim < 1:
@@ -55,29 +55,35 @@ class QattenMixer(Mixer):
     def attention(
         self, qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Flat batch -> (λ (M, H, N), w (M, H), logits (M, H, N))."""
+        """Flat batch -> (λ (M, H, N), w (M, H), raw logits (M, H, N)).
+
+        The raw logits are query·key before the 1/√d scaling and before dead agents are masked:
+        that is what the authors' regulariser penalises.
+        """
         m, n, h, d = qs.shape[0], self.n_agents, self.n_heads, self.attn_dim
         key_in = torch.cat([feats, qs.unsqueeze(-1)], dim=-1) if self.nonlinear else feats  # (M, N, F')
         query = self.query(state).view(m, h, d)  # (M, H, d)
         keys = self.key(key_in).view(m, n, h, d)  # (M, N, H, d)
         # broadcast-multiply-and-sum: ~2.5x faster than einsum's batched tiny matmuls on CPU
-        logits = (query.unsqueeze(2) * keys.transpose(1, 2)).sum(-1) / math.sqrt(d)  # (M, H, N)
+        raw = (query.unsqueeze(2) * keys.transpose(1, 2)).sum(-1)  # (M, H, N)
+        logits = raw / math.sqrt(d)
         if self.mask_dead:
             alive = feats.abs().sum(-1) > 0  # (M, N)
             alive = alive | ~alive.any(-1, keepdim=True)  # all dead -> attend to everyone
             logits = logits.masked_fill(~alive.unsqueeze(1), float("-inf"))
         lam = torch.softmax(logits, dim=-1)  # (M, H, N)
         w = self.head_w(state).abs() if self.weighted_head else qs.new_ones(m, h)  # (M, H)
-        return lam, w, logits
+        return lam, w, raw
 
     def mix(self, qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor | None) -> torch.Tensor:
         assert feats is not None  # checked in forward
-        lam, w, logits = self.attention(qs, state, feats)
+        lam, w, raw = self.attention(qs, state, feats)
         heads = (lam * qs.unsqueeze(1)).sum(-1)  # (M, H)
         q_tot = (w * heads).sum(-1, keepdim=True) + self.c(state)  # (M, 1)
-        finite = torch.isfinite(logits)
         self.extras = {
-            "aux_loss": self.reg_coef * logits.masked_fill(~finite, 0.0).pow(2).sum() / finite.sum().clamp(min=1),
+            # the authors' attention-logit regulariser: coef · Σ_h mean(raw logit_h²) (unscaled by √d,
+            # summed, not averaged, over heads), over the live steps this mixer is called on
+            "aux_loss": self.reg_coef * raw.pow(2).mean(dim=(0, 2)).sum(),
             "head_entropy": -(lam * lam.clamp_min(1e-12).log()).sum(-1).mean(0).detach(),  # (H,)
             "lambda": (w.unsqueeze(-1) * lam).sum(1).mean(0).detach(),  # (N,)
         }
