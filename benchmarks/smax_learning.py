@@ -87,7 +87,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     root, out = Path(args.root), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = ["| map | method | seed | steps | final win rate (128 ep.) | final return | best-weights win rate (128 ep.) | "
-            "first eval ≥ 80 % (steps) | random return | hours |", "|---|---|---|---|---|---|---|---|---|---|"]
+            "first eval ≥ 80 % (32 ep., steps) | random return (ε = 1) |", "|---|---|---|---|---|---|---|---|---|"]
+    first: dict[tuple[str, str], list[float]] = defaultdict(list)
     curves: dict[str, dict[str, list[list[tuple[int, float]]]]] = defaultdict(lambda: defaultdict(list))
     for map_name, mixer, seed, t_max in jobs(None):
         run = root / f"{map_name}__{mixer}__{seed}"
@@ -98,17 +99,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         wins = m.get("eval/win_rate", [])
         curves[map_name][mixer].append(wins)
         first80 = next((s for s, v in wins if v >= 0.8), None)
+        first[(map_name, mixer)].append(float("inf") if first80 is None else first80)
         rand = m.get("eval/random_return", [(0, float("nan"))])[0][1]
         if (run / "summary.json").exists():
             s = json.loads((run / "summary.json").read_text())
             rows.append(f"| {map_name} | {mixer} | {seed} | {s['env_steps']:,} | {s['eval_win_rate']:.3f} | "
-                        f"{s['eval_return']:.2f} | {s['best_policy_win_rate']:.3f} | {first80 or '—'} | {rand:.2f} | "
-                        f"{s['seconds'] / 3600:.2f} |")
+                        f"{s['eval_return']:.2f} | {s['best_policy_win_rate']:.3f} | {first80 or '—'} | {rand:.2f} |")
         else:
             last = wins[-1] if wins else (0, float("nan"))
             rows.append(f"| {map_name} | {mixer} | {seed} | {last[0]:,} of {t_max:,} (running) | "
-                        f"{last[1]:.3f} (32 ep.) | — | — | {first80 or '—'} | {rand:.2f} | — |")
+                        f"{last[1]:.3f} (32 ep.) | — | — | {first80 or '—'} | {rand:.2f} |")
     print("\n".join(rows))
+    for (map_name, mixer), steps in first.items():
+        med = float(np.median(steps))
+        print(f"{map_name} {mixer}: median env steps to the first evaluation >= 80 % over {len(steps)} seed(s): "
+              f"{'not reached' if med == float('inf') else f'{med:,.0f}'}")
     for map_name, by_mixer in curves.items():
         fig, ax = plt.subplots(figsize=(6.5, 3.6))
         for mixer, runs in by_mixer.items():
