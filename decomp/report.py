@@ -157,6 +157,9 @@ def heatmaps(outcomes: list[Outcome], game: str, methods: Sequence[str], path: P
 
 
 # ---- the document --------------------------------------------------------------------------------
+KEPT_SECTION = "## Mutation check"  # written by `python -m tests.mutations`' documentation, not by this report
+
+
 def write_markdown(path: Path, outcomes: list[Outcome], args: argparse.Namespace, command: str,
                    seconds: float) -> None:
     games, methods = args.games, args.methods
@@ -200,7 +203,13 @@ def write_markdown(path: Path, outcomes: list[Outcome], args: argparse.Namespace
         parts += [f"Mean training time {mean_s:.2f} s per run (slowest: {slowest[0].job.method} on "
                   f"{slowest[0].job.game}, {slowest[0].seconds:.1f} s).", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(parts))
+    # hand-maintained sections after the generated report (e.g. the mutation check's table) survive
+    kept = ""
+    if path.exists():
+        text = path.read_text()
+        at = text.find(KEPT_SECTION)
+        kept = "\n\n" + text[at:] if at >= 0 else ""
+    path.write_text("\n".join(parts).rstrip("\n") + kept)
 
 
 def matrix_report(args: argparse.Namespace, command: str) -> Path:

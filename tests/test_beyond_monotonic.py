@@ -149,10 +149,12 @@ def test_coma_learns_qmix_easy_optimum_with_egreedy_data() -> None:
 def test_matrix_report_smoke(tmp_path) -> None:
     from decomp.report import main
 
+    (tmp_path / "matrix_games.md").write_text("# old report\n\n## Mutation check: kept\n\n| table |\n")
     main(["matrix", "--seeds", "1", "--steps", "640", "--workers", "1", "--games", "qtran",
           "--methods", "vdn", "qplex", "--out", str(tmp_path)])
     text = (tmp_path / "matrix_games.md").read_text()
     assert "python -m decomp.report matrix --seeds 1" in text and "`qplex`" in text
+    assert "# old report" not in text and text.endswith("## Mutation check: kept\n\n| table |\n")  # regenerated, section kept
     assert (tmp_path / "img" / "matrix_qtran.png").stat().st_size > 0
 
 

@@ -1,0 +1,374 @@
+"""Mutation check: break each method's defining ingredient in a copy of the sources; the tests must fail.
+
+    python -m tests.mutations            # all mutations, table on stdout, exit 1 if any survives
+    python -m tests.mutations --list     # names, files and the test files each one runs
+    python -m tests.mutations --only cw  # mutations whose name contains "cw"
+
+Why: a test suite that stays green when COMA loses its counterfactual baseline does not guard COMA.
+For each :class:`Mutation` the package sources (``decomp/``, ``games/``, ``theory/``, ``tests/``,
+``pyproject.toml``) are copied to a temporary directory, one textual patch is applied there (the
+target text must occur exactly once, else the mutation is reported as *stale*, naming the file and
+the text), and only the test files that should catch it run in that copy (subprocess, ``PYTHONPATH``
+= the copy, ``-p no:cacheprovider``). The unmutated copy runs first and must pass, so a failure
+under a mutation means the mutation was seen. The working tree is never touched.
+
+Theory mutations (λ × 2, λ + 10 %, wrong c) come from ``theory.mutations.THEORY_MUTATIONS`` when
+that module exists (hook: :func:`theory_mutations`). They are not source patches but wrong (c, λ)
+injected into the theory checks, judged by that module's ``survivors()`` (see :func:`run_theory`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COPIED_DIRS = ("decomp", "games", "theory", "tests")
+COPIED_FILES = ("pyproject.toml",)
+INGREDIENTS = "tests/test_ingredients.py"
+MIXER_TESTS = (INGREDIENTS, "tests/test_mixers.py", "tests/test_properties.py")
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Replace ``old`` (must occur exactly once in ``path``) by ``new``."""
+
+    path: str  # relative to the repository root
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    what: str  # the ingredient it removes or alters, for the table
+    patches: tuple[Patch, ...]
+    tests: tuple[str, ...] = (INGREDIENTS,)
+
+
+@dataclass
+class Outcome:
+    mutation: Mutation
+    status: str  # caught | SURVIVED | STALE | ERROR
+    caught_by: list[str] = field(default_factory=list)
+    detail: str = ""
+    seconds: float = 0.0
+
+
+def _m(name: str, what: str, path: str, old: str, new: str, tests: Sequence[str] = (INGREDIENTS,)) -> Mutation:
+    return Mutation(name, what, (Patch(path, old, new),), tuple(tests))
+
+
+L, M = "decomp/learners/", "decomp/mixers/"
+METHOD_MUTATIONS: list[Mutation] = [
+    _m("coma-baseline-zero", "COMA: counterfactual baseline replaced by 0 (advantage = Q(s,u))", L + "coma.py",
+       "baseline = (pi[:, :-1] * q).sum(-1)", "baseline = torch.zeros_like(q_taken)"),
+    _m("coma-baseline-uniform", "COMA: baseline averages Q(s,(u^{-i},a)) uniformly instead of under π^i",
+       L + "coma.py", "baseline = (pi[:, :-1] * q).sum(-1)", "baseline = q.mean(-1)"),
+    _m("ow-weight-alpha", "OW-QMIX: weight α everywhere", L + "wqmix.py",
+       "full = td < 0", "full = torch.zeros_like(td, dtype=torch.bool)"),
+    _m("ow-weight-flipped", "OW-QMIX: weight 1 where Q_tot > y (sign flipped)", L + "wqmix.py",
+       "full = td < 0", "full = td > 0"),
+    _m("cw-weight-alpha", "CW-QMIX: weight α everywhere", L + "wqmix.py",
+       "full = is_greedy | (targets > star_greedy)", "full = torch.zeros_like(is_greedy)"),
+    _m("cw-no-greedy-term", "CW-QMIX: greedy joint action no longer gets weight 1", L + "wqmix.py",
+       "full = is_greedy | (targets > star_greedy)", "full = targets > star_greedy"),
+    _m("qtran-opt-weight-0", "QTRAN: L_opt weight 0", L + "qtran.py",
+       "loss = l_td + self.opt_weight * l_opt", "loss = l_td + 0.0 * l_opt"),
+    _m("qtran-nopt-weight-0", "QTRAN-base: L_nopt weight 0", L + "qtran.py",
+       "+ self.nopt_weight * l_nopt", "+ 0.0 * l_nopt"),
+    _m("qtran-nopt-unclamped", "QTRAN-base: L_nopt without min(·, 0)", L + "qtran.py",
+       "gap.clamp(max=0.0).pow(2)", "gap.pow(2)"),
+    _m("qtran-alt-min-to-base-clamp", "QTRAN-alt: counterfactual min replaced by base's clamp at u",
+       L + "qtran_alt.py", "per_agent = gap.min(-1).values.pow(2)",
+       "per_agent = gap.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1).clamp(max=0.0).pow(2)"),
+    _m("qplex-lambda-one", "QPLEX: λ_i(s,u) ≡ 1", M + "qplex.py",
+       "lam = self.lambdas(st, onehot)  # (M, N)", "lam = torch.ones_like(qs)  # (M, N)", MIXER_TESTS),
+    _m("qatten-wh-one", "Qatten: head weights w_h ≡ 1", M + "qatten.py",
+       "w = self.head_w(state).abs() if self.weighted_head else qs.new_ones(m, h)", "w = qs.new_ones(m, h)",
+       MIXER_TESTS),
+    _m("qatten-wh-no-abs", "Qatten: w_h without abs", M + "qatten.py",
+       "w = self.head_w(state).abs() if self.weighted_head", "w = self.head_w(state) if self.weighted_head",
+       MIXER_TESTS),
+    _m("qatten-reg-coef-ignored", "Qatten: regulariser coefficient ignored", M + "qatten.py",
+       '"aux_loss": self.reg_coef * raw.pow(2)', '"aux_loss": raw.pow(2)', MIXER_TESTS),
+    _m("qatten-reg-not-in-loss", "Qatten: regulariser not added to the TD loss", L + "td.py",
+       "loss = loss + aux", "loss = loss"),
+    _m("qmix-no-abs-w1", "QMIX: abs removed from W1 (first-layer hypernet weights)", M + "qmix.py",
+       "w1 = self.hyper_w1(state).abs()", "w1 = self.hyper_w1(state)", MIXER_TESTS),
+    _m("qmix-no-abs-w2", "QMIX: abs removed from w2 (second-layer hypernet weights)", M + "qmix.py",
+       "w2 = self.hyper_w2(state).abs()", "w2 = self.hyper_w2(state)", MIXER_TESTS),
+]
+
+
+# ---- theory mutations (registry owned by theory/) ---------------------------------------------------
+# theory.mutations.THEORY_MUTATIONS maps a name to mutate(c, lam) -> (c', lam'): a wrong c / λ fed to the
+# theory checks (theory.suite.example_checks / numeric_checks), not a source patch. Its contract: the
+# mutation is caught when theory.mutations.survivors(name) is empty, i.e. on every target (example or
+# mixer) at least one check counts as a failure. They run in one subprocess on a copy of the sources,
+# the suite computed once; the failing check names are collected for the table.
+THEORY_SCRIPT = r"""
+import json, sys
+from theory.examples import suite
+from theory.mutations import THEORY_MUTATIONS, survivors
+from theory.suite import example_checks, numeric_checks, run_example, run_numeric
+
+exs = [run_example(ex) for ex in suite()]
+nums = run_numeric()
+unmutated = [ch for r in exs for ch in example_checks(r)] + [ch for _, _, checks in nums for ch in checks]
+broken = [ch.name for ch in unmutated if ch.counts_as_failure]
+if broken:
+    sys.exit("unmutated theory checks already fail: " + "; ".join(broken[:5]))
+out = {}
+for name in sys.argv[1:]:
+    mutate, failing, targets = THEORY_MUTATIONS[name], {}, 0
+    cases = [(r.t1.c, r.t1.lam, lambda c, lam, r=r: example_checks(r, c=c, lam=lam)) for r in exs]
+    cases += [(res.c, res.lam, lambda c, lam, label=label, res=res: numeric_checks(label, res, c=c, lam=lam))
+              for label, res, _ in nums if res.defined]
+    for c0, lam0, checks in cases:
+        targets += 1
+        for ch in checks(*mutate(c0, lam0)):
+            if ch.counts_as_failure:
+                kind = ch.name.split(": ", 1)[-1]
+                failing[kind] = failing.get(kind, 0) + 1
+    out[name] = {"alive": survivors(name, exs, nums), "targets": targets, "failing": failing}
+print(json.dumps(out))
+"""
+
+
+def theory_mutations() -> tuple[list[str], str]:
+    """THEORY HOOK: the names in ``theory.mutations.THEORY_MUTATIONS`` if that module exists, with a note."""
+    try:
+        module = importlib.import_module("theory.mutations")
+    except ModuleNotFoundError as err:
+        if err.name in ("theory.mutations", "theory"):
+            return [], "theory.mutations not found: no theory mutations run (hook: tests.mutations.theory_mutations)"
+        raise
+    entries = getattr(module, "THEORY_MUTATIONS", None)
+    if not entries:
+        return [], "theory.mutations has no THEORY_MUTATIONS entries: no theory mutations run"
+    names = list(entries)
+    return names, f"{len(names)} theory mutations from theory.mutations.THEORY_MUTATIONS, judged by its survivors()"
+
+
+def run_theory(names: Sequence[str], work: Path) -> list[Outcome]:
+    """Run every theory mutation against the theory checks in one subprocess on a copy."""
+    start = time.perf_counter()
+    dest = Path(tempfile.mkdtemp(prefix="theory_", dir=work))
+    try:
+        copy_sources(dest)
+        env = dict(os.environ, PYTHONPATH=str(dest), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
+                   MPLBACKEND="Agg")
+        proc = subprocess.run([sys.executable, "-c", THEORY_SCRIPT, *names], cwd=dest, env=env,
+                              capture_output=True, text=True, timeout=900)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+    elapsed = (time.perf_counter() - start) / max(len(names), 1)  # shared run: its time split evenly
+    muts = {n: Mutation(f"theory:{n}", f"theory checks fed THEORY_MUTATIONS[{n!r}](c, λ)", (),
+                        ("theory.mutations.survivors",)) for n in names}
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        detail = f"theory subprocess exit {proc.returncode}: {proc.stderr.strip()[-800:]}"
+        return [Outcome(muts[n], "ERROR", detail=detail, seconds=elapsed) for n in names]
+    outcomes = []
+    for n in names:
+        r = result[n]
+        kinds = sorted(r["failing"].items(), key=lambda kv: -kv[1])
+        caught = [f"fails on {r['targets'] - len(r['alive'])}/{r['targets']} targets"]
+        caught += [f"{kind} ×{k}" for kind, k in kinds[:4]]
+        status = "SURVIVED" if r["alive"] else "caught"
+        outcomes.append(Outcome(muts[n], status, caught, f"survives on {', '.join(r['alive'])}" if r["alive"] else "",
+                                elapsed))
+    return outcomes
+
+
+# ---- running ------------------------------------------------------------------------------------------
+def copy_sources(dest: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".hypothesis", ".pytest_cache")
+    for d in COPIED_DIRS:
+        shutil.copytree(ROOT / d, dest / d, ignore=ignore)
+    for f in COPIED_FILES:
+        shutil.copy2(ROOT / f, dest / f)
+
+
+def apply_patches(root: Path, patches: Iterable[Patch]) -> str:
+    """Apply in place; returns "" or a message naming the file and the target text that was not unique."""
+    for p in patches:
+        target = root / p.path
+        if not target.exists():
+            return f"{p.path} does not exist"
+        text = target.read_text()
+        count = text.count(p.old)
+        if count != 1:
+            return f"{p.path}: target text {'not found' if count == 0 else f'found {count} times'}: {p.old!r}"
+        target.write_text(text.replace(p.old, p.new))
+    return ""
+
+
+# Written into each copy (not into the repository) and loaded with -p: hypothesis skips shrinking, since
+# we only need to know *that* a property fails, and shrinking a failing property costs ~1 min a mutation.
+NO_SHRINK_PLUGIN = """from hypothesis import Phase, settings
+
+settings.register_profile("mutations", phases=[Phase.explicit, Phase.reuse, Phase.generate])
+settings.load_profile("mutations")
+"""
+
+
+def run_pytest(root: Path, tests: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    (root / "_mutations_no_shrink.py").write_text(NO_SHRINK_PLUGIN)
+    env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", MPLBACKEND="Agg")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "_mutations_no_shrink", "-rfE",
+           "--tb=no", "-W", "ignore::UserWarning", *tests]
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+
+
+SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)")
+
+
+def failures(output: str) -> tuple[list[str], list[str]]:
+    """(failed test ids, errored ids) from pytest's -rfE short summary."""
+    failed, errored = [], []
+    for line in output.splitlines():
+        m = SUMMARY.match(line)
+        if m:
+            (failed if m.group(1) == "FAILED" else errored).append(m.group(2))
+    return failed, errored
+
+
+def compact(ids: list[str]) -> list[str]:
+    """Group parametrised ids by test function: the id when it is alone, else `func ×k`."""
+    groups: dict[str, list[str]] = {}
+    for i in ids:
+        short = i.removeprefix("tests/")
+        groups.setdefault(short.split("[")[0], []).append(short)
+    out = []
+    for func, members in groups.items():
+        out.extend(members if len(members) == 1 else [f"{func} ×{len(members)}"])
+    return out
+
+
+def check_imports_from(root: Path) -> str:
+    """The subprocess must import the copy's packages, not the editable install of the working tree."""
+    env = dict(os.environ, PYTHONPATH=str(root))
+    code = "import decomp, games, theory; print(decomp.__file__); print(theory.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True)
+    paths = out.stdout.split()
+    if out.returncode != 0 or len(paths) != 2 or not all(Path(p).resolve().is_relative_to(root.resolve())
+                                                         for p in paths):
+        return f"copy not imported (got {paths or out.stderr.strip()[-300:]})"
+    return ""
+
+
+def run_one(mutation: Mutation | None, tests: Sequence[str], work: Path) -> Outcome:
+    """Copy, patch (unless ``mutation`` is None: the baseline), run the tests, classify."""
+    start = time.perf_counter()
+    dest = Path(tempfile.mkdtemp(prefix="mut_", dir=work))
+    try:
+        copy_sources(dest)
+        mut = mutation or Mutation("(baseline: no mutation)", "unmutated copy must pass", (), tuple(tests))
+        if mutation is None:
+            problem = check_imports_from(dest)
+            if problem:
+                return Outcome(mut, "ERROR", detail=problem, seconds=time.perf_counter() - start)
+        else:
+            problem = apply_patches(dest, mutation.patches)
+            if problem:
+                return Outcome(mut, "STALE", detail=problem, seconds=time.perf_counter() - start)
+        proc = run_pytest(dest, tests)
+        failed, errored = failures(proc.stdout)
+        elapsed = time.perf_counter() - start
+        tail = (proc.stdout.strip().splitlines() or [""])[-1]
+        if mutation is None:
+            ok = proc.returncode == 0
+            return Outcome(mut, "passed" if ok else "ERROR", detail="" if ok else proc.stdout[-2000:] + proc.stderr[-2000:],
+                           seconds=elapsed)
+        if errored or proc.returncode not in (0, 1):
+            return Outcome(mut, "ERROR", compact(failed), f"pytest exit {proc.returncode}: {tail}; errors: "
+                           f"{compact(errored)}\n{proc.stderr[-1500:]}", elapsed)
+        if failed:
+            return Outcome(mut, "caught", compact(failed), tail, elapsed)
+        return Outcome(mut, "SURVIVED", [], tail, elapsed)
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = ["| mutation | what it breaks | patched file | result | caught by |", "|---|---|---|---|---|"]
+    for o in outcomes:
+        files = ", ".join(f"`{f}`" for f in sorted({p.path for p in o.mutation.patches})) or "— (injected c, λ)"
+        caught = "<br>".join(f"`{c}`" for c in o.caught_by) or (o.detail.splitlines()[0] if o.detail else "—")
+        caught = caught.replace("|", "\\|")  # a check name such as |R|/|a−a_o|² must not split the cell
+        rows.append(f"| `{o.mutation.name}` | {o.mutation.what} | {files} | {o.status} ({o.seconds:.0f} s) | {caught} |")
+    return "\n".join(rows)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.mutations", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", action="append", default=[], help="run mutations whose name contains this")
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    theory_names, note = theory_mutations()
+    mutations = METHOD_MUTATIONS
+    if args.only:
+        mutations = [m for m in mutations if any(s in m.name for s in args.only)]
+        theory_names = [n for n in theory_names if any(s in f"theory:{n}" for s in args.only)]
+    if args.list:
+        for m in mutations:
+            print(f"{m.name:30s} {', '.join(p.path for p in m.patches):30s} -> {' '.join(m.tests)}")
+        for n in theory_names:
+            print(f"{'theory:' + n:30s} {'(injected c, λ)':30s} -> theory.mutations.survivors")
+        print(note)
+        return 0
+    if not mutations and not theory_names:
+        print("no mutation selected", file=sys.stderr)
+        return 2
+
+    start = time.perf_counter()
+    outcomes: list[Outcome] = []
+    with tempfile.TemporaryDirectory(prefix="decomp_mutations_") as tmp:
+        work = Path(tmp)
+        if mutations:
+            all_tests = sorted({t for m in mutations for t in m.tests})
+            base = run_one(None, all_tests, work)
+            print(f"baseline ({' '.join(all_tests)}): {base.status} in {base.seconds:.0f} s", flush=True)
+            if base.status != "passed":
+                print(base.detail, file=sys.stderr)
+                return 1
+        for m in mutations:
+            o = run_one(m, m.tests, work)
+            print(f"  {m.name:30s} {o.status:8s} {o.seconds:5.1f} s  {'; '.join(o.caught_by) or o.detail[:300]}",
+                  flush=True)
+            outcomes.append(o)
+        if theory_names:
+            for o in run_theory(theory_names, work):
+                print(f"  {o.mutation.name:30s} {o.status:8s} {o.seconds:5.1f} s  {'; '.join(o.caught_by) or o.detail[:300]}",
+                      flush=True)
+                outcomes.append(o)
+    print()
+    print(table(outcomes))
+    print()
+    bad = [o for o in outcomes if o.status != "caught"]
+    print(note)
+    print(f"{len(outcomes) - len(bad)}/{len(outcomes)} mutations caught; total {time.perf_counter() - start:.0f} s")
+    for o in bad:
+        print(f"NOT CAUGHT: {o.mutation.name}: {o.status}: {o.detail}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
