@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +110,9 @@ def test_theorem2_decay_classes() -> None:
     for name, fast in [("exp_sum", True), ("vdn", True), ("logsumexp", False)]:
         p = make_problem(**by_name[name].kwargs())
         t2 = theorem2(p, theorem1(p))
-        assert all(d.faster_than_geometric == fast for d in t2.decay), [d.label() for d in t2.decay]
+        assert all(d.conclusive and d.faster_than_geometric == fast for d in t2.decay), [d.label() for d in t2.decay]
+    p = make_problem(**by_name["exp_sum"].kwargs())
+    assert {d.kind for d in theorem2(p, theorem1(p), max_order=8).decay} == {"inconclusive"}, "8 orders are too few"
 
 
 def test_theorem2_refuses_singular_center() -> None:
@@ -163,7 +166,13 @@ def test_taylor_estimators_agree_on_smooth_mixer() -> None:
 
 def test_numeric_suite_checks_hold() -> None:
     items = {label: (res, checks) for label, res, checks in run_numeric()}
-    assert all(c.ok for _, checks in items.values() for c in checks)
+    assert not any(c.counts_as_failure for _, checks in items.values() for c in checks)
+    # QMIX's ELU is not analytic: Σ_h λ_(i,h) misses λ, reported as an expected failure (not hidden)
+    qmix, qmix_checks = items["qmix"]
+    xfail = [c for c in qmix_checks if c.status == "XFAIL"]
+    assert [c.name for c in xfail] == ["qmix: Σ_h λ_(i,h) = λ_i"] and qmix.lam_h_gap > 1e-2 and not qmix.analytic
+    assert qmix.decay[0].kind == "inconclusive", "6 autograd orders cannot tell geometric from factorial"
+    assert all(c.ok for label, (_, checks) in items.items() if label != "qmix" for c in checks)
     vdn, _ = items["vdn"]
     assert np.all(vdn.lam == 1) and vdn.max_err == 0
     qatten, _ = items["qatten"]
@@ -210,7 +219,9 @@ def test_cli_runs_the_suite_and_writes_plots(tmp_path: Path) -> None:
         [sys.executable, "-m", "theory.check", f"plot={tmp_path}"], capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    assert "FAIL " not in out.stdout and "checks passed" in out.stdout
+    assert not re.search(r"^\s+FAIL\s", out.stdout, re.M) and "checks passed" in out.stdout
+    assert re.search(r"^\s+XFAIL\s+qmix: Σ_h λ_\(i,h\) = λ_i", out.stdout, re.M), "the QMIX Σ_h gap must be reported"
+    assert "measured remainder order" in out.stdout and "What each check can / cannot show" in out.stdout
     assert (tmp_path / "theory_lambda_decay.png").stat().st_size > 10_000
     assert (tmp_path / "theory_remainder.png").stat().st_size > 10_000
 

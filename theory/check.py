@@ -4,7 +4,9 @@
     python -m theory.check --plot docs/img    # also write the two PNGs (or: plot=docs/img)
     python -m theory.check run=runs/<folder>  # numeric side for a trained (matrix-game) model
 
-Exit status: 0 when every check holds, 1 naming the failing checks, 2 for a bad command line / run folder.
+Exit status: 0 when every check holds (XFAIL — a failure whose theorem premise is stated not to hold,
+e.g. Σ_h λ_(i,h) = λ_i for QMIX's non-analytic ELU — is reported but does not count), 1 naming the
+failing checks, 2 for a bad command line / run folder.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from theory.numeric import analyse_mixer, not_defined_reason
-from theory.report import check_lines, numeric_details, numeric_tables, symbolic_tables
+from theory.report import check_lines, numeric_details, numeric_tables, scope_lines, symbolic_tables
 from theory.suite import Check, numeric_checks, run_all
 
 
@@ -25,7 +27,7 @@ class RunFolderError(ValueError):
     """The ``run=`` argument does not point at a usable run folder."""
 
 
-def check_run(run_dir: str | Path, max_order: int = 10) -> tuple[list[str], list[Check]]:
+def check_run(run_dir: str | Path, max_order: int = 16) -> tuple[list[str], list[Check]]:
     """Numeric Theorem 1/2 report for a trained model: its mixer at the game's state is F."""
     path = Path(run_dir)
     if not path.is_dir():
@@ -75,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m theory.check", description=__doc__.split("\n\n")[0])
     ap.add_argument("--plot", metavar="DIR", help="write theory_lambda_decay.png and theory_remainder.png to DIR")
     ap.add_argument("--run", metavar="RUN_DIR", help="check a trained model's mixer instead of the example suite")
-    ap.add_argument("--max-order", type=int, default=16, help="highest Taylor order h of λ_(i,h) (default 16)")
+    ap.add_argument("--max-order", type=int, default=20,
+                    help="highest Taylor order h of λ_(i,h) (default 20; ≥ 14 needed for a decay verdict (12 usable orders); mixers cap at 16)")
     return ap
 
 
@@ -84,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     if args.run:
         try:
-            lines, checks = check_run(args.run, max_order=min(args.max_order, 10))
+            lines, checks = check_run(args.run, max_order=min(args.max_order, 16))
         except RunFolderError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
@@ -98,9 +101,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             out = Path(args.plot)
             lines += ["", f"plots: {plot_lambda_decay(examples, out)}, {plot_remainder(examples, out)}"]
-    failed = [c for c in checks if not c.ok]
-    lines += ["", "== Checks ==", *check_lines(checks), ""]
-    summary = f"{len(checks) - len(failed)}/{len(checks)} checks passed in {time.perf_counter() - start:.1f}s"
+    failed = [c for c in checks if c.counts_as_failure]
+    xfail = [c for c in checks if c.status == "XFAIL"]
+    lines += ["", *scope_lines(), "", "== Checks ==", *check_lines(checks), ""]
+    summary = f"{sum(c.ok for c in checks)}/{len(checks)} checks passed"
+    if xfail:
+        summary += f", {len(xfail)} expected failure(s) with a theorem premise not met (" + "; ".join(c.name for c in xfail) + ")"
+    summary += f" in {time.perf_counter() - start:.1f}s"
     lines.append(summary if not failed else f"{summary}; FAILED: " + "; ".join(c.name for c in failed))
     print("\n".join(lines))
     return 1 if failed else 0

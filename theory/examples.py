@@ -7,6 +7,11 @@ Families (all in the canonical symbols q1..qn, optionally s):
   exp_sum                   Σ_k v_k exp(Σ_i u_ik q_i), positive weights: entire, factorial decay
   state_log_sum_exp         temperature β(s) = 1 + s²: a state-dependent F
   bilinear                  q1·q2 + q3: not monotone once some Q^j(a_o) < 0 (the check must catch it)
+  sin_cos                   Σ q_i + ½ sin(q1 + q2) + ⅓ cos(q2 − q3): entire, monotone (λ_i ≥ 1/6)
+  exp_product               Π_i (1 + w_i exp(u_i q_i)): entire, monotone
+  softplus_nested           softplus(softplus(q1 + q2) + q3/2): analytic, not entire (geometric decay)
+Theorem 2's decay is expected "faster than geometric" for entire F, "geometric" for F with a complex
+singularity (rate set by its distance), "finite" for polynomials; ``Example.decay`` states which.
 ``random_monotone`` draws a member of a monotone family with random positive rational weights.
 """
 
@@ -36,6 +41,14 @@ class Example:
     monotone: bool = True  # expected sign of every λ_i
     entire: bool = False  # F entire in Q: λ_{i,h} must decay faster than geometrically
     order: int | None = 4  # expected remainder order (None: F affine, R ≡ 0)
+    polynomial: bool = False  # F polynomial in Q: λ_{i,h} = 0 beyond its degree
+
+    @property
+    def decay(self) -> str:
+        """The decay class Theorem 2's λ_{i,h} must show (independent of the computed numbers)."""
+        if self.order is None or self.polynomial:
+            return "finite"
+        return "faster than geometric" if self.entire else "geometric"
 
     def kwargs(self) -> dict[str, Any]:
         return {"F": self.F, "utilities": self.utilities, "a_o": self.a_o, "state": self.state}
@@ -86,6 +99,23 @@ def bilinear() -> sp.Expr:
     return q1 * q2 + q3
 
 
+def sin_cos(n: int = 3) -> sp.Expr:
+    """Σ_i q_i + ½ sin(q1 + q2) + ⅓ cos(q2 − q3): entire; ∂F/∂q_i ≥ 1 − ½ − ⅓ > 0, so monotone."""
+    q1, q2, q3 = q_symbols(3)
+    return vdn(3) + sp.sin(q1 + q2) / 2 + sp.cos(q2 - q3) / 3
+
+
+def exp_product(w: Sequence[sp.Expr], u: Sequence[sp.Expr]) -> sp.Expr:
+    """Π_i (1 + w_i exp(u_i q_i)): a product of increasing positive factors — entire and monotone."""
+    return sp.Mul(*[1 + wi * sp.exp(ui * q) for wi, ui, q in zip(w, u, q_symbols(len(w)))])
+
+
+def softplus_nested() -> sp.Expr:
+    """softplus(softplus(q1 + q2) + q3/2): monotone, analytic on the reals, poles off the real axis."""
+    q1, q2, q3 = q_symbols(3)
+    return softplus(softplus(q1 + q2) + q3 / 2)
+
+
 # ---- utilities ---------------------------------------------------------------------------------
 def peaked_utilities(
     peaks: Sequence[sp.Expr], a_o: Sequence[sp.Expr], curv: Sequence[sp.Expr] | None = None
@@ -121,7 +151,10 @@ def suite() -> list[Example]:
         _example("exp_sum", "Σ_k v_k exp(Σ_i U_ik q_i) (entire)", exp_sum(W1, [Rat(1, 2), 1, Rat(1, 3)]), peaks3, entire=True),
         _example("lse_state(s=0)", "log Σ exp(β(s) q_i)/β(s), β = 1 + s²", state_log_sum_exp(3), peaks3, state=0),
         _example("lse_state(s=1/2)", "same F at another state", state_log_sum_exp(3), peaks3, state=Rat(1, 2)),
-        _example("bilinear", "q1·q2 + q3 with Q^2(a_o) < 0", bilinear(), (Rat(1, 2), Rat(-3, 4), Rat(1, 3)), monotone=False, entire=True),
+        _example("bilinear", "q1·q2 + q3 with Q^2(a_o) < 0", bilinear(), (Rat(1, 2), Rat(-3, 4), Rat(1, 3)), monotone=False, entire=True, polynomial=True),
+        _example("sin_cos", "Σ q_i + sin(q1+q2)/2 + cos(q2−q3)/3 (entire)", sin_cos(), peaks3, entire=True),
+        _example("exp_product", "Π_i (1 + w_i exp(u_i q_i)) (entire)", exp_product([1, Rat(1, 2), 2], [Rat(1, 2), 1, Rat(1, 3)]), peaks3, entire=True),
+        _example("softplus_nested", "softplus(softplus(q1 + q2) + q3/2)", softplus_nested(), peaks3),
     ]
 
 

@@ -8,7 +8,10 @@ Given per-agent utility tables Q^i(a^i) (k_i,), the greedy point is a_o = (argma
   - λ_{i,h}, h = 1..H: the τ^{h−1} Taylor coefficient of ∂_iF(z + τ(Q(a_o) − z)) around z = 0 (the
     same definition as :mod:`theory.symbolic`), in float64 by :mod:`theory.taylor`;
   - for Qatten, the explicit weights Σ_heads w_head λ_{i,head} against the autograd λ_i. Note that
-    Qatten's heads are not derivative orders: the paper only motivates multiple heads by Theorem 2.
+    Qatten's heads are not derivative orders: the paper only motivates multiple heads by Theorem 2;
+  - independent references for the checks in :mod:`theory.checks`: λ by central finite differences,
+    the mixer's closed-form ``local_weights`` when it overrides the autograd default, and the order of
+    the true remainder along rays ΔQ = −t²·d away from the greedy point.
 Mixers that are not a function of the Q^i (QTRAN's joint net, IQL's ``none``) give an explicit
 "not defined" result instead of a crash.
 """
@@ -25,6 +28,7 @@ import torch
 from torch import nn
 
 from decomp.mixers import Mixer, autograd_local_weights
+from theory.checks import OrderFit, lambda_fd, measure_mixer_remainder
 from theory.decay import Decay, classify_decay
 from theory.taylor import taylor_orders
 
@@ -56,10 +60,31 @@ class NumericResult:
     decay: tuple[Decay, ...] = ()
     attention_lam: np.ndarray | None = None  # (N,) Qatten's Σ_head w λ_{i,head}
     attention_gap: float | None = None  # max_i |attention λ_i − autograd λ_i|
+    lam_fd: np.ndarray | None = None  # (N,) central finite differences of F at Q(a_o)
+    lam_closed: np.ndarray | None = None  # (N,) the mixer's own closed-form local_weights, if any
+    remainder_fit: OrderFit | None = None  # order of the true remainder along rays ΔQ = −t²·d
+    F: "MixerFunction | None" = field(default=None, repr=False, compare=False)  # the mixer at this state
+
+    @property
+    def analytic(self) -> bool:
+        """False when the Chebyshev fit disagreed with exact autograd (a kink, e.g. QMIX's ELU)."""
+        return not self.orders_method.startswith("autograd (F not analytic)")
 
     @property
     def lam_nonneg(self) -> bool:
         return bool(self.defined and (self.lam >= 0).all())
+
+
+class MixerFunction:
+    """F(Q) = mixer(Q, s, feats) at a fixed state, float64; a picklable callable (B, N) -> (B,)."""
+
+    def __init__(self, net: nn.Module, state: torch.Tensor, feats: torch.Tensor | None) -> None:
+        self.net, self.state, self.feats = net, state, feats  # (S,), (N, F) or None
+
+    def __call__(self, qs: torch.Tensor) -> torch.Tensor:
+        b = qs.shape[0]
+        f_b = None if self.feats is None else self.feats.expand(b, *self.feats.shape)  # (B, N, F)
+        return self.net(qs, self.state.expand(b, self.state.shape[0]), f_b).squeeze(-1)  # (B,)
 
 
 def not_defined_reason(mixer: nn.Module) -> str:
@@ -76,7 +101,7 @@ def analyse_mixer(
     tables: Sequence[np.ndarray],
     state: torch.Tensor,
     feats: torch.Tensor | None = None,
-    max_order: int = 10,
+    max_order: int = 16,
     center: Sequence[float] | None = None,
     method: str = "auto",
 ) -> NumericResult:
@@ -91,12 +116,7 @@ def analyse_mixer(
     st = state.detach().to(torch.float64).reshape(net.state_dim)  # (S,)
     ft = None if feats is None else feats.detach().to(torch.float64).reshape(n, net.feat_dim)  # (N, F)
 
-    def F(qs: torch.Tensor) -> torch.Tensor:
-        """qs (B, N) -> Q_tot (B,) at the fixed state."""
-        b = qs.shape[0]
-        f_b = None if ft is None else ft.expand(b, n, ft.shape[-1])
-        return net(qs, st.expand(b, st.shape[0]), f_b).squeeze(-1)
-
+    F = MixerFunction(net, st, ft)
     greedy = tuple(int(t.argmax()) for t in qtabs)
     q0 = torch.stack([t[g] for t, g in zip(qtabs, greedy)])  # (N,)
     lam = autograd_local_weights(net, q0[None], st[None], None if ft is None else ft[None])[0]  # (N,)
@@ -116,9 +136,24 @@ def analyse_mixer(
         err_slope=fit_slope(dist, err_np), q_dist=dist, err=err_np,
         igm=tuple(int(i) for i in idx[int(q_tot.argmax())]) == greedy,
     )
+    res.F = F
+    res.lam_fd = lambda_fd(F, res.q_greedy)
+    res.lam_closed = _closed_form(net, q0, st, ft)
+    res.remainder_fit = measure_mixer_remainder(F, res.q_greedy, res.c, res.lam)[0]
     _add_orders(res, F, q0, center, max_order, method)
     _add_attention(res, net, q0, st, ft)
     return res
+
+
+def _closed_form(net: nn.Module, q0: torch.Tensor, st: torch.Tensor, ft: torch.Tensor | None) -> np.ndarray | None:
+    """The mixer's own λ formula (QMIX, VDN, linear Qatten override local_weights), else None."""
+    if type(net).local_weights is Mixer.local_weights:
+        return None  # the base class would just call autograd again: not independent
+    try:
+        with torch.no_grad():
+            return net.local_weights(q0[None], st[None], None if ft is None else ft[None])[0].numpy()  # (N,)
+    except (NotImplementedError, ValueError):  # e.g. Qatten(nonlinear=True) has no closed form
+        return None
 
 
 def _check_tables(tables: Sequence[np.ndarray], n: int) -> list[torch.Tensor]:

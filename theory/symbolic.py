@@ -30,6 +30,7 @@ from theory.problem import Problem, is_zero, numeric, q_symbols
 
 T = sp.Symbol("t", real=True)
 DIGITS = 60
+EXACT_FLOOR = 1e-30  # λ_{i,h} below this × max count as 0 (60-digit arithmetic; polynomials give exact 0)
 
 
 @dataclass(frozen=True)
@@ -131,30 +132,31 @@ def remainder_order(
     peak = min((p for p in problem.peak_orders if p is not None), default=horizon + 1)
     max_m = max(2, horizon // peak)
     taylor = _taylor_coefficients(problem.F, qs, at, max_m)  # {α: ∂^α F / α! at Q(a_o)}
-    orders = tuple(_leading_order(problem, d, taylor, horizon) for d in dirs)
+    # ΔQ^i(a_o + t·d) is the series of ΔQ^i(a_o + t) with t → d_i·t: one sympy series per agent
+    unit = [
+        sp.series(u.subs(a, a0 + T), T, 0, horizon + 1).removeO() - q0
+        for u, a, a0, q0 in zip(problem.utilities, problem.a, problem.a_o, problem.q0)
+    ]
+    orders = tuple(_leading_order([sp.expand(x.subs(T, di * T)) for x, di in zip(unit, d)], taylor, horizon) for d in dirs)
     return Remainder(dirs, orders, horizon, exact=False)
 
 
 def _taylor_coefficients(
     F: sp.Expr, qs: tuple[sp.Symbol, ...], at: dict[sp.Symbol, sp.Expr], max_m: int
 ) -> dict[tuple[int, ...], sp.Expr]:
-    """∂^α F(Q(a_o)) / α! for 2 ≤ |α| ≤ max_m, keyed by the exponent tuple α."""
+    """∂^α F(Q(a_o)) / α! (60 digits) for 2 ≤ |α| ≤ max_m, keyed by the exponent tuple α."""
     out: dict[tuple[int, ...], sp.Expr] = {}
     for m in range(2, max_m + 1):
         for combo in itertools.combinations_with_replacement(range(len(qs)), m):
             alpha = tuple(combo.count(i) for i in range(len(qs)))
             deriv = sp.diff(F, *[qs[i] for i in combo]).subs(at)
-            out[alpha] = deriv / math.prod(math.factorial(k) for k in alpha)
+            # 60-digit numbers, not exact expressions: expanding exact log/exp values is what made this slow
+            out[alpha] = sp.N(deriv / math.prod(math.factorial(k) for k in alpha), DIGITS)
     return out
 
 
-def _leading_order(
-    problem: Problem, d: tuple[int, ...], taylor: dict[tuple[int, ...], sp.Expr], horizon: int
-) -> int | None:
-    dq = [
-        sp.series(u.subs(a, a0 + T * di), T, 0, horizon + 1).removeO() - q0
-        for u, a, a0, di, q0 in zip(problem.utilities, problem.a, problem.a_o, d, problem.q0)
-    ]
+def _leading_order(dq: list[sp.Expr], taylor: dict[tuple[int, ...], sp.Expr], horizon: int) -> int | None:
+    """Lowest power of t in Σ_α coef_α Π_i ΔQ^i(t)^α_i (ΔQ as t-polynomials), or None up to ``horizon``."""
     series = sp.expand(sum(coef * sp.Mul(*[x**k for x, k in zip(dq, alpha)]) for alpha, coef in taylor.items()))
     for k in range(1, horizon + 1):
         if not is_zero(series.coeff(T, k)):
@@ -164,13 +166,44 @@ def _leading_order(
 
 def remainder_along(problem: Problem, t1: Theorem1, direction: Sequence[float], ts: Sequence[float]) -> list[float]:
     """|R(a_o + t·d)| at 60 digits (double precision would drown R ~ t⁴ in rounding for small t)."""
-    R = sp.lambdify(problem.a, remainder_expr(problem, t1), "mpmath")
+    return true_remainder(problem, t1.c, t1.lam, direction, ts)
+
+
+def true_remainder(
+    problem: Problem, c: sp.Expr | float, lam: Sequence[sp.Expr | float], direction: Sequence[float], ts: Sequence[float]
+) -> list[float]:
+    """|F(Q(a)) − c − Σ λ_i Q^i(a)| at a = a_o + t·d, 60 digits, for *given* c and λ (a wrong one shows up here)."""
+    if len(lam) != problem.n:
+        raise ValueError(f"λ has {len(lam)} entries; need one per agent ({problem.n})")
+    F = sp.lambdify(problem.q, problem.F, "mpmath")
+    Qs = [sp.lambdify(a, u, "mpmath") for a, u in zip(problem.a, problem.utilities)]
     with mpmath.workdps(DIGITS):
+        c_m = mpmath.mpf(str(sp.N(sp.sympify(c), DIGITS)))
+        lam_m = [mpmath.mpf(str(sp.N(sp.sympify(x), DIGITS))) for x in lam]
         a0 = [mpmath.mpf(str(sp.N(x, DIGITS))) for x in problem.a_o]
-        return [float(abs(R(*[x + mpmath.mpf(t) * di for x, di in zip(a0, direction)]))) for t in ts]
+        out = []
+        for t in ts:
+            q = [Q(x + mpmath.mpf(t) * di) for Q, x, di in zip(Qs, a0, direction)]
+            f, lin = F(*q), mpmath.fsum(l * qi for l, qi in zip(lam_m, q))
+            r = abs(f - c_m - lin)
+            # 60-digit rounding of an exactly cancelling R (affine F) is reported as the exact 0 it is
+            out.append(0.0 if r <= mpmath.mpf(10) ** (10 - DIGITS) * (1 + abs(f) + abs(c_m) + abs(lin)) else float(r))
+        return out
 
 
-def theorem2(problem: Problem, t1: Theorem1, max_order: int = 16, center: Sequence[float] | None = None) -> Theorem2:
+def lambda_by_numeric_diff(problem: Problem) -> list[float]:
+    """∂F/∂Q^i at Q(a_o) by mpmath's numeric differentiation of F (not sympy.diff): an independent λ."""
+    F = sp.lambdify(problem.q, problem.F, "mpmath")
+    with mpmath.workdps(DIGITS):
+        q0 = [mpmath.mpf(str(sp.N(x, DIGITS))) for x in problem.q0]
+        out = []
+        for i in range(problem.n):
+            g = lambda x, i=i: F(*[x if j == i else q0[j] for j in range(problem.n)])  # noqa: E731
+            out.append(float(mpmath.diff(g, q0[i])))
+        return out
+
+
+def theorem2(problem: Problem, t1: Theorem1, max_order: int = 20, center: Sequence[float] | None = None) -> Theorem2:
     """λ_{i,h}, h = 1..max_order, from the Taylor expansion of F around ``center`` (default Q = 0)."""
     z = tuple(sp.sympify(x) for x in (center if center is not None else [0] * problem.n))
     if len(z) != problem.n:
@@ -192,7 +225,7 @@ def theorem2(problem: Problem, t1: Theorem1, max_order: int = 16, center: Sequen
     lam = t1.lam_float()
     sums = tuple(float(math.fsum(r)) for r in rows)
     gaps = tuple(abs(s - l) for s, l in zip(sums, lam))
-    return Theorem2(z, tuple(rows), sums, gaps, tuple(classify_decay(r) for r in rows))
+    return Theorem2(z, tuple(rows), sums, gaps, tuple(classify_decay(r, EXACT_FLOOR) for r in rows))
 
 
 def affine_in_q(F: sp.Expr, n: int) -> bool:
