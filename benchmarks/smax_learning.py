@@ -90,6 +90,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             "first eval ≥ 80 % (32 ep., steps) | random return (ε = 1) |", "|---|---|---|---|---|---|---|---|---|"]
     first: dict[tuple[str, str], list[float]] = defaultdict(list)
     curves: dict[str, dict[str, list[list[tuple[int, float]]]]] = defaultdict(lambda: defaultdict(list))
+    finished: dict[tuple[str, str], int] = defaultdict(int)
     for map_name, mixer, seed, t_max in jobs(None):
         run = root / f"{map_name}__{mixer}__{seed}"
         if not (run / "metrics.csv").exists():
@@ -102,6 +103,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         first[(map_name, mixer)].append(float("inf") if first80 is None else first80)
         rand = m.get("eval/random_return", [(0, float("nan"))])[0][1]
         if (run / "summary.json").exists():
+            finished[(map_name, mixer)] += 1
             s = json.loads((run / "summary.json").read_text())
             rows.append(f"| {map_name} | {mixer} | {seed} | {s['env_steps']:,} | {s['eval_win_rate']:.3f} | "
                         f"{s['eval_return']:.2f} | {s['best_policy_win_rate']:.3f} | {first80 or '—'} | {rand:.2f} |")
@@ -120,7 +122,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             grid = sorted({s for r in runs for s, _ in r})
             vals = np.array([[dict(r).get(s, np.nan) for s in grid] for r in runs])  # (seeds, evals)
             mean = np.nanmean(vals, axis=0)
-            line, = ax.plot(grid, mean, label=f"{mixer} ({len(runs)} seed{'s' if len(runs) > 1 else ''})")
+            done = finished[(map_name, mixer)]
+            note = "" if done == len(runs) else f", {len(runs) - done} still running"
+            line, = ax.plot(grid, mean, label=f"{mixer} ({len(runs)} seed{'s' if len(runs) > 1 else ''}{note})")
             if len(runs) > 1:
                 ax.fill_between(grid, np.nanmin(vals, axis=0), np.nanmax(vals, axis=0), color=line.get_color(), alpha=0.2)
         ax.set(xlabel="env steps", ylabel="greedy test win rate", title=f"SMAX {map_name}: mean and range over seeds",
