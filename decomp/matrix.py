@@ -19,6 +19,21 @@ from decomp.config import Config
 from decomp.envs.matrix import MatrixEnv
 from games import Payoff, TwoStepGame, make_game
 
+DIVERGENCE_FACTOR = 10.0
+"""A run has diverged when a learned value (Q_tot, or a Q^i) is non-finite or exceeds this many times the
+game's largest |reward|: no return of a matrix game comes near that, so such a table is not a solution even
+if its argmax happens to land on the optimum (QPLEX seed 4 on the QTRAN game reached Q_tot(A,A) = 622)."""
+
+
+def divergence_bound(payoff: np.ndarray, optimum: float) -> float:
+    """DIVERGENCE_FACTOR × the largest |reward| (of the table and of the optimal return, for two-step)."""
+    return DIVERGENCE_FACTOR * max(float(np.abs(payoff).max()), abs(float(optimum)), 1.0)
+
+
+def is_diverged(values: list[np.ndarray], bound: float) -> bool:
+    """True when any entry of any array is non-finite or has |·| > bound."""
+    return any(not np.all(np.isfinite(v)) or bool(np.any(np.abs(v) > bound)) for v in values)
+
 
 @dataclass
 class MatrixRun:
@@ -30,13 +45,14 @@ class MatrixRun:
     q_tot: np.ndarray  # (k_1, ..., k_n) learned joint value (Q_jt for qtran, Σ Q^i for none)
     agent_qs: list[np.ndarray]  # per agent (k_i,)
     greedy: tuple[int, ...]  # argmax of each agent's Q^i
-    optimal: bool  # the greedy policy earns the optimal return
+    optimal: bool  # the greedy policy earns the optimal return and the run has not diverged
     losses: np.ndarray  # (n_updates,) total loss per update
     extra_tables: dict[str, np.ndarray] = field(default_factory=dict)
     mixer: nn.Module | None = None
     state: torch.Tensor | None = None  # (state_dim,) the state the tables are taken at
     feats: torch.Tensor | None = None  # (n_agents, feat_dim)
     greedy_return: float = float("nan")
+    diverged: bool = False  # a learned value is non-finite or beyond divergence_bound (see is_diverged)
 
     @property
     def is_function_of_q(self) -> bool:
@@ -157,11 +173,17 @@ def matrix_result(trainer: Any, cfg: Config) -> MatrixRun:
         extras["state2A_q_tot"] = q2a
     greedy = tuple(int(np.argmax(q)) for q in agent_qs)
     ret = trainer.runner.evaluate(MatrixEnv(env.game, n_envs=1)).returns[0]
+    # values checked for divergence: every Q_tot table, and the Q^i unless they are policy logits (COMA)
+    values = [q_tot] + [v for k, v in extras.items() if k.endswith("q_tot")]
+    if getattr(mixer, "agent_outputs", "q") == "q":
+        values += list(agent_qs) + ([extras["state1_agent_qs"]] if "state1_agent_qs" in extras else [])
+    diverged = is_diverged(values, divergence_bound(np.asarray(payoff), env.game.optimum))
     return MatrixRun(
         game=env.game.name, mixer_name=cfg.mixer.name, seed=cfg.seed, data=cfg.data, payoff=np.asarray(payoff),
-        q_tot=q_tot, agent_qs=agent_qs, greedy=greedy, optimal=bool(ret >= env.game.optimum - 1e-6),
+        q_tot=q_tot, agent_qs=agent_qs, greedy=greedy,
+        optimal=bool(ret >= env.game.optimum - 1e-6) and not diverged,
         losses=np.asarray(trainer.losses), extra_tables=extras, mixer=mixer, state=state, feats=feats,
-        greedy_return=float(ret),
+        greedy_return=float(ret), diverged=diverged,
     )
 
 

@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from decomp.matrix import DIVERGENCE_FACTOR
+
 METHODS = ("none", "vdn", "qmix", "qatten", "qtran", "qtran_alt", "qplex", "ow_qmix", "cw_qmix", "coma")
 GAME_ORDER = ("qtran", "qmix_easy", "climbing", "penalty", "qplex3", "two_step")
 DATA = ("uniform", "egreedy")
@@ -48,6 +50,7 @@ class Outcome:
     q_tot: np.ndarray  # (k_1, ..., k_n) learned Q_tot (Q_jt / critic for joint methods)
     payoff: np.ndarray  # (k_1, ..., k_n)
     seconds: float
+    diverged: bool = False  # a learned value non-finite or > decomp.matrix.DIVERGENCE_FACTOR × max|payoff|
 
 
 def run_job(job: Job) -> Outcome:
@@ -59,7 +62,8 @@ def run_job(job: Job) -> Outcome:
     torch.set_num_threads(1)
     start = time.time()
     r = train_matrix(job.game, job.method, seed=job.seed, steps=job.steps, data=job.data, lr=job.lr)
-    return Outcome(job, r.optimal, r.greedy, r.greedy_return, r.q_tot, r.payoff, time.time() - start)
+    return Outcome(job, r.optimal and not r.diverged, r.greedy, r.greedy_return, r.q_tot, r.payoff,
+                   time.time() - start, r.diverged)
 
 
 def run_jobs(jobs: Sequence[Job], workers: int) -> list[Outcome]:
@@ -86,8 +90,14 @@ def _optimal_cells(payoff: np.ndarray) -> np.ndarray:
     return payoff >= payoff.max() - 1e-9
 
 
+def counts_as_optimal(o: Outcome) -> bool:
+    """A diverged run is never optimal, whatever its argmax."""
+    return o.optimal and not o.diverged
+
+
 def game_table(outcomes: list[Outcome], game: str, methods: Sequence[str], seeds: int) -> str:
-    """Markdown: per method and data distribution, k/seeds optimal, Q_tot at the optimum, mean |error|."""
+    """Markdown: per method and data distribution, k/seeds optimal (and how many diverged), Q_tot at the
+    optimum and mean |error| over the runs that did not diverge (a diverged table's numbers are noise)."""
     head = ["method"] + [f"{d}: {c}" for d in DATA for c in ("optimal", "Q_tot at opt.", "mean \\|Q_tot − payoff\\|")]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in methods:
@@ -97,11 +107,17 @@ def game_table(outcomes: list[Outcome], game: str, methods: Sequence[str], seeds
             if not mine:
                 row += ["—"] * 3
                 continue
-            k = sum(o.optimal for o in mine)
-            at_opt = np.mean([o.q_tot[_optimal_cells(o.payoff)].max() for o in mine])
-            err = np.mean([np.abs(o.q_tot - o.payoff).mean() for o in mine])
-            row += [f"{'**' if k == len(mine) else ''}{k}/{len(mine)}{'**' if k == len(mine) else ''}",
-                    f"{at_opt:.2f}", f"{err:.2f}"]
+            k = sum(counts_as_optimal(o) for o in mine)
+            n_div = sum(o.diverged for o in mine)
+            sane = [o for o in mine if not o.diverged]
+            bold = "**" if k == len(mine) else ""
+            row.append(f"{bold}{k}/{len(mine)}{bold}" + (f" ({n_div} diverged)" if n_div else ""))
+            if not sane:
+                row += ["diverged", "diverged"]
+                continue
+            at_opt = np.mean([o.q_tot[_optimal_cells(o.payoff)].max() for o in sane])
+            err = np.mean([np.abs(o.q_tot - o.payoff).mean() for o in sane])
+            row += [f"{at_opt:.2f}", f"{err:.2f}"]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -118,7 +134,8 @@ def seed_table(outcomes: list[Outcome], game: str, methods: Sequence[str], seeds
         row = [str(s)]
         for m, d in cols:
             o = next((o for o in outcomes if (o.job.game, o.job.method, o.job.data, o.job.seed) == (game, m, d, s)), None)
-            row.append("—" if o is None else f"{_label(o.greedy)} → {o.greedy_return:g}{' ✓' if o.optimal else ''}")
+            row.append("—" if o is None else f"{_label(o.greedy)} → {o.greedy_return:g}"
+                       + (" diverged" if o.diverged else " ✓" if counts_as_optimal(o) else ""))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -145,7 +162,7 @@ def heatmaps(outcomes: list[Outcome], game: str, methods: Sequence[str], path: P
     for ax, m in zip(axes.flat[1:], shown):
         o = picked[m]
         g = np.unravel_index(np.ravel_multi_index(o.greedy, payoff.shape), flat(payoff).shape)
-        verdict = "optimal" if o.optimal else "sub-optimal"
+        verdict = "diverged" if o.diverged else "optimal" if counts_as_optimal(o) else "sub-optimal"
         annotated_heatmap(ax, flat(o.q_tot), f"{m}: Q_tot, greedy {verdict}", optima, (int(g[0]), int(g[1])))
     for ax in axes.flat[len(shown) + 1:]:
         ax.axis("off")
@@ -154,6 +171,21 @@ def heatmaps(outcomes: list[Outcome], game: str, methods: Sequence[str], path: P
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=70)
     plt.close(fig)
+
+
+def _override_notes(methods: Sequence[str]) -> list[str]:
+    """One legend line naming the methods whose preset overrides the shared lr / grad_clip (none: no line)."""
+    from decomp.compose import compose_config
+
+    found = []
+    for m in methods:
+        opts = dict(compose_config(["env=matrix", f"mixer={m}"]).mixer.learner)
+        picked = {k: v for k, v in opts.items() if k in ("lr", "grad_clip")}
+        if picked:
+            found.append(f"`{m}` " + ", ".join(f"{k}={v}" for k, v in picked.items()))
+    if not found:
+        return []
+    return ["- Preset learner options that replace the shared settings for one method: " + "; ".join(found) + "."]
 
 
 # ---- the document --------------------------------------------------------------------------------
@@ -178,11 +210,14 @@ def write_markdown(path: Path, outcomes: list[Outcome], args: argparse.Namespace
         "",
         "- **optimal**: seeds (of "
         f"{args.seeds}) whose greedy joint action (each agent's argmax; COMA: the policy's argmax) earns the "
-        "optimal team reward.",
+        f"optimal team reward. A run whose learned |Q_tot| or |Q^i| (COMA: critic only) exceeds "
+        f"{DIVERGENCE_FACTOR:g} × the game's largest |reward|, or is non-finite, is **diverged**: never counted "
+        "as optimal, shown as \"(k diverged)\", and left out of the two value columns.",
         "- **Q_tot at opt.**: the learned joint value at the optimal joint action, mean over seeds (several optima: "
         "the best of them). For `qtran`/`qtran_alt` it is Q_jt, for `coma` the critic's Q(s, u), for `none` "
         "(IQL) Σ_i Q^i, for `ow_qmix`/`cw_qmix` the QMIX Q_tot that acts (not Q̂*).",
-        "- **mean |Q_tot − payoff|**: over all joint actions, mean over seeds.",
+        "- **mean |Q_tot − payoff|**: over all joint actions, mean over the seeds that did not diverge.",
+        *_override_notes(methods),
         "- **uniform**: every joint action equally often (ε = 1); **egreedy**: ε anneals from the preset's start "
         "to 0.2 over the first half of training. COMA samples from its policy mixed with ε-uniform, so under "
         "uniform data it learns from uniformly random actions without correction.",

@@ -311,6 +311,27 @@ def test_qtran_opt_loss_moves_v_towards_the_greedy_gap() -> None:
     assert float(grad_v) == pytest.approx(2 * opt_gap + 2 * mean(nopt_gaps), **TOL)
 
 
+@pytest.mark.parametrize("double_q", [True, False])
+def test_qtran_td_target_honours_double_q(double_q: bool) -> None:
+    """Non-terminal step: target = r + γ Q_jt^target(ū'), ū' greedy for the online agents (double_q, as
+    pymarl's qtran_learner) or for the target agents; here the two greedy joint actions differ."""
+    b, gamma = len(QT_ACTIONS), 0.9
+    learner = QTranLearner(TableAgent([QT_AGENT] * b), PayoffQTran(QTRAN_GAME, QT_V), info(2, 3),
+                           LearnerConfig(gamma=gamma, double_q=double_q))
+    target_table = [[2.0, 0.0, 0.0], [0.0, 0.0, 1.0]]  # target greedy ū' = (0, 2); online greedy (1, 2)
+    with torch.no_grad():
+        learner.target_agent.table.copy_(torch.tensor([target_table] * b))
+    batch = one_step_batch(QT_ACTIONS, QT_REWARD, 3)
+    batch.terminated.zero_()  # bootstrap from the next state
+    _, logs = learner.loss(batch)
+    nxt = (1, 2) if double_q else (0, 2)
+    R = QTRAN_GAME
+    expected = mean([(R[u[0]][u[1]] - (r + gamma * R[nxt[0]][nxt[1]])) ** 2 for u, r in zip(QT_ACTIONS, QT_REWARD)])
+    other = (0, 2) if double_q else (1, 2)
+    assert R[nxt[0]][nxt[1]] != R[other[0]][other[1]]  # the choice changes the target
+    assert logs["losses/td"] == pytest.approx(expected, **TOL)
+
+
 QT_AVAIL = [[[True, True, True], [True, True, False]]] + [[[True] * 3] * 2] * 3  # sample 0: agent 1 lacks action 2
 
 
@@ -330,11 +351,11 @@ def test_qtran_alt_counterfactual_min_matches_the_paper(w_nopt: float) -> None:
 
 
 # ---- QPLEX: λ_i(s, u) weighting the advantages ------------------------------------------------------
-def qplex_fixture() -> QPlexMixer:
+def qplex_fixture(w_floor: float = 1.0) -> QPlexMixer:
     """2 agents, 2 actions, one head of dimension 1; hand-set so that
-    w = |(0.5, −1)| + 1, b = (0.2, −0.3), query = 2, key_i(a) = ±0.5 (agent) + (1 if a = 0 else −1),
+    w = |(0.5, −1)| + w_floor, b = (0.2, −0.3), query = 2, key_i(a) = ±0.5 (agent) + (1 if a = 0 else −1),
     w_h = 1.5, so λ_i = 1.5·σ(2·key_i) + 0.01."""
-    mixer = QPlexMixer(2, 1, 2, n_heads=1, attn_dim=1, embed_dim=4)
+    mixer = QPlexMixer(2, 1, 2, n_heads=1, attn_dim=1, embed_dim=4, w_floor=w_floor)
     set_output(mixer.w_net, [0.5, -1.0])
     set_output(mixer.b_net, [0.2, -0.3])
     set_output(mixer.query, [2.0])
@@ -372,6 +393,30 @@ def test_qplex_q_tot_weights_each_advantage_by_lambda() -> None:
     lam_11, q_tot_11 = qplex_expected(q, (1, 0))
     plain = sum([1.5, 2.0][i] * [q[0][1], q[1][0]][i] + [0.2, -0.3][i] for i in range(2))
     assert abs(q_tot_11 - plain) > 1.0 and min(lam_11) != pytest.approx(1.0)
+
+
+def test_qplex_default_w_is_the_reference_abs_and_gets_its_true_gradient() -> None:
+    """Default w_i = |f_i(s)| + 1e-10 (the reference's ε, no floor of 1). The utilities' advantage is
+    detached, so ∂Q_tot/∂Q_i(u_i) = w_i, but w keeps its true gradient through the advantage:
+    ∂Q_tot/∂w_i = λ_i Q_i(u_i) + (1 − λ_i) max Q_i (with w detached too it would be Q_i(u_i) alone)."""
+    q = [[1.0, -2.0], [0.5, 3.0]]  # greedy (0, 1)
+    mixer = QPlexMixer(2, 1, 2, n_heads=1, attn_dim=1, embed_dim=4)
+    assert mixer.w_floor == pytest.approx(1e-10) and mixer.advantage_trains_w
+    ref = qplex_fixture(w_floor=1e-10)
+    w_bias = [m for m in ref.w_net.modules() if isinstance(m, nn.Linear)][-1].bias  # = (0.5, −1): w = |bias|
+    for u in itertools.product(range(2), repeat=2):
+        chosen = torch.tensor([[q[0][u[0]], q[1][u[1]]]], requires_grad=True)  # (1, N)
+        onehot = torch.nn.functional.one_hot(torch.tensor([u]), 2).float()  # (1, N, A)
+        max_q = torch.tensor([[max(q[0]), max(q[1])]])
+        q_tot = ref(chosen, torch.zeros(1, 1), None, onehot, max_q)[0, 0]
+        g_bias, g_q = torch.autograd.grad(q_tot, [w_bias, chosen])
+        lam, _ = qplex_expected(q, u)
+        sign = [1.0, -1.0]
+        expected_w = [sign[i] * (lam[i] * q[i][u[i]] + (1 - lam[i]) * max(q[i])) for i in range(2)]
+        assert g_bias.tolist() == pytest.approx(expected_w, **TOL)
+        assert g_q[0].tolist() == pytest.approx([0.5, 1.0], **TOL)  # w_i, the reference's utility gradient
+        if u != (0, 1):  # off the greedy joint action the two forms differ
+            assert any(abs(expected_w[i] - sign[i] * q[i][u[i]]) > 0.2 for i in range(2))
 
 
 # ---- Qatten: head weights w_h and the attention regulariser ------------------------------------------

@@ -6,12 +6,15 @@ target nets, TD(λ)); only the mixer call differs, because QPLEX's λ_i(s, u) ne
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from decomp.buffer import EpisodeBatch
-from decomp.learners.base import Learner, greedy_actions, lambda_returns, masked_mean
+from decomp.envs.base import EnvInfo
+from decomp.learners.base import Learner, LearnerConfig, greedy_actions, lambda_returns, masked_mean
 
 
 def usable_avail(avail: torch.Tensor) -> torch.Tensor:
@@ -30,6 +33,17 @@ def qplex_q_tot(mixer: nn.Module, q: torch.Tensor, actions: torch.Tensor, state:
 
 
 class QPlexLearner(Learner):
+    """``lr`` / ``grad_clip`` (learner options, None = the run's) override the run's values for QPLEX
+    only, so a shared setting (the matrix report's lr) can be kept for every other method."""
+
+    def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
+                 lr: float | None = None, grad_clip: float | None = None) -> None:
+        if (lr is not None and lr <= 0) or (grad_clip is not None and grad_clip <= 0):
+            raise ValueError(f"qplex lr and grad_clip must be > 0 (or None), got {lr}, {grad_clip}")
+        cfg = dataclasses.replace(cfg, lr=cfg.lr if lr is None else lr,
+                                  grad_clip=cfg.grad_clip if grad_clip is None else grad_clip)
+        super().__init__(agent, mixer, info, cfg)
+
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         inputs = self.agent_inputs(batch)  # (B, T+1, N, in)

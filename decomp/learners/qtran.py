@@ -1,6 +1,7 @@
 """QTRAN-base losses (Son et al. 2019): L = L_td + w_opt·L_opt + w_nopt·L_nopt.
 
-L_td trains Q_jt; L_opt = (Q'(ū) − Q̂_jt(s, ū) + V(s))² at the agents' greedy ū and
+L_td trains Q_jt towards r + γ Q_jt^target(s', ū'), ū' greedy for the online agents (``double_q``, as in
+pymarl) or for the target agents; L_opt = (Q'(ū) − Q̂_jt(s, ū) + V(s))² at the agents' greedy ū and
 L_nopt = min(Q'(u) − Q̂_jt(s, u) + V(s), 0)² at the taken u, with Q' = Σ_i Q^i and Q̂_jt
 detached (the paper's stop-gradient), so those two only shape the Q^i and V.
 """
@@ -39,12 +40,12 @@ class QTranLearner(Learner):
         h_now = hidden[:, :-1] if hidden is not None else None
         q_jt = self.mixer.q_jt(state[:, :-1], self._onehot(batch.actions), h_now)  # (B, T, 1)
         with torch.no_grad():
-            next_greedy = greedy_actions(q_all[:, 1:].detach(), avail[:, 1:])  # (B, T, N)
-            if self.use_hidden:
-                _, target_hs = self.unroll(self.target_agent, inputs, batch)
-                h_next = target_hs[:, 1:]
-            else:
-                h_next = None
+            # double_q (pymarl's qtran_learner): the online agents pick ū_{t+1}, the target nets value it;
+            # otherwise the target agents pick it too
+            target_q, target_hs = self.unroll(self.target_agent, inputs, batch)  # (B, T+1, N, A), (…, H)
+            source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
+            next_greedy = greedy_actions(source, avail[:, 1:])  # (B, T, N)
+            h_next = target_hs[:, 1:] if self.use_hidden else None
             next_jt = self.target_mixer.q_jt(state[:, 1:], self._onehot(next_greedy), h_next)  # (B, T, 1)
             targets = lambda_returns(
                 batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1), mask, next_jt, cfg.gamma, cfg.td_lambda

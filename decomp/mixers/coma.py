@@ -15,6 +15,7 @@ from torch import nn
 class ComaCritic(nn.Module):
     monotone = False
     joint = True  # evaluated through q_jt(state, actions_onehot) by decomp.matrix.game_tables
+    agent_outputs = "logits"  # the agent net is COMA's actor: its outputs are policy logits, not Q-values
 
     def __init__(self, n_agents: int, state_dim: int, n_actions: int, embed_dim: int = 128) -> None:
         super().__init__()

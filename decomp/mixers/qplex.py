@@ -34,8 +34,9 @@ class QPlexMixer(nn.Module):
         attn_dim: int = 32,
         embed_dim: int = 64,
         min_weight: float = 1e-2,
-        w_floor: float = 1.0,
+        w_floor: float = 1e-10,
         detach_advantage: bool = True,
+        advantage_trains_w: bool = True,
     ) -> None:
         super().__init__()
         if n_agents < 1 or state_dim < 1 or n_actions < 1:
@@ -49,7 +50,7 @@ class QPlexMixer(nn.Module):
                              f"got {min_weight}, {w_floor}")
         self.n_agents, self.state_dim, self.n_actions = n_agents, state_dim, n_actions
         self.n_heads, self.attn_dim, self.min_weight = n_heads, attn_dim, min_weight
-        self.w_floor, self.detach_advantage = w_floor, detach_advantage
+        self.w_floor, self.detach_advantage, self.advantage_trains_w = w_floor, detach_advantage, advantage_trains_w
         n, a, s = n_agents, n_actions, state_dim
         self.w_net = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n))
         self.b_net = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n))
@@ -63,8 +64,10 @@ class QPlexMixer(nn.Module):
     def transform(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """state (M, S) -> w (M, N) ≥ w_floor > 0, b (M, N): the per-agent affine transformation.
 
-        The floor matters: with w → 0 every Q̃_i collapses to b_i(s), Q_tot to a constant (the mean
-        payoff), and the duplex structure has nothing left to weight (seen on the QTRAN game)."""
+        The default w_floor = 1e-10 is the reference's |·| + ε. A floor of 1 (the former default) did not
+        stop the collapse it was meant for: on the matrix report's QTRAN-game settings it gave 3/5 optimal
+        (seeds 0, 2 flat Q_tot, seed 4 diverged to Q_tot(A,A) = 622); what fixed that was
+        ``advantage_trains_w`` (see forward)."""
         return self.w_net(state).abs() + self.w_floor, self.b_net(state)
 
     def lambdas(self, state: torch.Tensor, actions_onehot: torch.Tensor) -> torch.Tensor:
@@ -97,7 +100,19 @@ class QPlexMixer(nn.Module):
         lam = self.lambdas(st, onehot)  # (M, N)
         q_t = w * qs + b  # (M, N) transformed Q_i(u_i)
         adv = w * (qs - mx)  # (M, N) transformed A_i ≤ 0
-        if self.detach_advantage:
+        if self.detach_advantage and self.advantage_trains_w:
+            # Departure from the reference, which detaches the whole transformed advantage w_i (Q_i − max Q_i):
+            # here only the utilities' part is detached, and w keeps its true gradient
+            # ∂Q_tot/∂w_i = λ_i Q_i(u_i) + (1 − λ_i) max Q_i. With w detached too its gradient is Q_i(u_i)
+            # alone, which at a joint action with λ_i → min_weight has the wrong sign: w and the Q_i then
+            # run away together. QTRAN game, lr 0.01, 9000 steps, uniform data, seeds 0-4 (issue 12):
+            #   w ≥ 1 floor, w detached:  3/5 optimal; seeds 0, 2 near-flat Q_tot; seed 4 Q_tot(A,A) = 622
+            #   |w| + 1e-10, w detached (the reference's form):  2/5; seed 3 max|Q_tot| = 132 (diverged)
+            #   |w| + 1e-10, this:         5/5, mean |Q_tot − payoff| 0.93, max |Q_tot| ≤ 17.6
+            # (lr 0.001 / 0.003: 0/5 to 3/5, under-trained in 281 updates; grad_clip 1 with w detached:
+            # 5/5 argmax but seed 4 still diverged; grad_clip 1 with this: 5/5, error 0.75)
+            adv = w * (qs - mx).detach()
+        elif self.detach_advantage:
             adv = adv.detach()
         # = Σ V_i + Σ λ_i A_i in value; written as Σ Q_i + Σ (λ_i − 1) A_i so that, with A_i detached
         # (as in the QPLEX reference code), the TD error reaches each taken utility with weight w_i
