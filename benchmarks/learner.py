@@ -23,7 +23,7 @@ from torch import nn
 from decomp.buffer import EpisodeBatch, ReplayBuffer
 from decomp.envs.base import EnvInfo
 from decomp.learners import LearnerConfig, TDLearner
-from decomp.mixers import make_mixer
+from decomp.methods import make_mixer
 from decomp.runtime import keep_freed_memory
 from decomp.agents import RNNAgent, agent_input_dim
 

@@ -7,15 +7,16 @@ from torch import nn
 from decomp.agents import agent_input_dim, make_agent
 from decomp.config import Config
 from decomp.envs.base import EnvInfo
-from decomp.learners import Learner, LearnerConfig, make_learner
-from decomp.mixers import make_mixer
+from decomp.learners import Learner, LearnerConfig
+from decomp.methods import get_method
+from decomp.mixers import Dims
 
 
 def build_modules(cfg: Config, info: EnvInfo) -> tuple[nn.Module, nn.Module]:
     in_dim = agent_input_dim(info.obs_dim, info.n_agents, info.n_actions, cfg.agent_id, cfg.last_action)
     agent = make_agent(cfg.agent, in_dim, info.n_actions, cfg.hidden_dim)
-    options = dict(cfg.mixer.options)
-    mixer = make_mixer(cfg.mixer.name, info.n_agents, info.state_dim, info.feat_dim, info.n_actions, **options)
+    dims = Dims(info.n_agents, info.state_dim, info.feat_dim, info.n_actions)
+    mixer = get_method(cfg.mixer.name).build_mixer(dims, cfg.mixer.options)
     if cfg.mixer.init_scale > 0:
         scale_init(mixer, cfg.mixer.init_scale)
     return agent, mixer
@@ -47,4 +48,4 @@ def learner_config(cfg: Config) -> LearnerConfig:
 
 def build_learner(cfg: Config, info: EnvInfo) -> Learner:
     agent, mixer = build_modules(cfg, info)
-    return make_learner(cfg.mixer.name, agent, mixer, info, learner_config(cfg), **dict(cfg.mixer.learner))
+    return get_method(cfg.mixer.name).build_learner(agent, mixer, info, learner_config(cfg), cfg.mixer.learner)

@@ -34,9 +34,9 @@ class EnvConfig:
 @dataclass
 class MixerConfig:
     name: str = "qmix"
-    """none | vdn | qmix | qatten | qtran (see README)"""
+    """the method: a name registered in decomp.methods.METHODS (``python -m decomp.methods`` lists them)"""
     options: dict[str, Any] = field(default_factory=dict)
-    """constructor options of that mixer, e.g. {n_heads: 4} for qatten"""
+    """options of the method's mixer, typed and defaulted by its constructor, e.g. {n_heads: 4} for qatten"""
     learner: dict[str, Any] = field(default_factory=dict)
     """options of the method's learner, e.g. {opt_weight: 1.0, nopt_weight: 1.0} for qtran"""
     init_scale: float = 0.0
@@ -112,7 +112,7 @@ class ConfigError(ValueError):
 
 def validate(cfg: Config) -> None:
     """Refuse bad settings before any work starts."""
-    from decomp.mixers import MIXERS
+    from decomp.methods import METHODS, BadOptions
     from games import GAMES
 
     def need(cond: bool, msg: str) -> None:
@@ -120,7 +120,11 @@ def validate(cfg: Config) -> None:
             raise ConfigError(msg)
 
     need(cfg.env.name in ("matrix", "smac"), f"env={cfg.env.name!r} is unknown; valid envs: matrix, smac")
-    need(cfg.mixer.name in MIXERS, f"mixer={cfg.mixer.name!r} is unknown; valid mixers: {', '.join(sorted(MIXERS))}")
+    need(cfg.mixer.name in METHODS, f"mixer={cfg.mixer.name!r} is unknown; valid methods: {', '.join(sorted(METHODS))}")
+    try:
+        METHODS[cfg.mixer.name].resolve(cfg.mixer.options, cfg.mixer.learner)
+    except BadOptions as err:
+        raise ConfigError(str(err)) from None
     if cfg.env.name == "matrix":
         need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
     need(cfg.env.backend in ("auto", "sc2", "smax"), f"env.backend={cfg.env.backend!r}; allowed: auto, sc2, smax")

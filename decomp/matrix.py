@@ -17,6 +17,8 @@ from torch import nn
 from decomp.agents import build_inputs
 from decomp.config import Config
 from decomp.envs.matrix import MatrixEnv
+from decomp.methods import kind_of
+from decomp.mixers import JointCritic, Kind, describe
 from games import Payoff, TwoStepGame, make_game
 
 DIVERGENCE_FACTOR = 10.0
@@ -56,8 +58,7 @@ class MatrixRun:
 
     @property
     def is_function_of_q(self) -> bool:
-        return self.mixer is not None and not any(
-            getattr(self.mixer, flag, False) for flag in ("joint", "per_agent", "needs_actions"))
+        return self.mixer is not None and describe(kind_of(self.mixer)).function_of_q
 
     def mix(self, qs: np.ndarray) -> np.ndarray | None:
         """Q_tot at the tables' state for arbitrary utilities qs (..., n_agents); None when the mixer
@@ -94,16 +95,18 @@ def game_tables(agent: nn.Module, mixer: nn.Module, cfg: Config, env: MatrixEnv,
     k = len(joint)
     extras: dict[str, np.ndarray] = {}
     sum_q = chosen.sum(-1).reshape(counts).numpy()
-    if getattr(mixer, "joint", False):
+    kind = kind_of(mixer)
+    if isinstance(mixer, JointCritic):  # qtran's Q_jt, COMA's critic
         onehot = torch.nn.functional.one_hot(joint, info.n_actions).float()  # (K, N, A)
-        hidden = hs[0, 0].expand(k, -1, -1) if getattr(mixer, "hidden_dim", 0) else None
+        hidden = hs[0, 0].expand(k, -1, -1) if mixer.hidden_dim else None
         q_tot = mixer.q_jt(state.expand(k, -1), onehot, hidden)[:, 0].reshape(counts).numpy()
         extras["sum_qi"] = sum_q
-        if hasattr(mixer, "v"):
-            extras["v"] = np.array(float(mixer.v(state)[0]))
-    elif getattr(mixer, "per_agent", False):
+        v = mixer.state_value(state)
+        if v is not None:
+            extras["v"] = np.array(float(v[0]))
+    elif kind is Kind.INDEPENDENT:
         q_tot = sum_q
-    elif getattr(mixer, "needs_actions", False):  # qplex: λ_i(s, u) sees the joint action and max Q^i
+    elif kind is Kind.ACTION:  # qplex: λ_i(s, u) sees the joint action and max Q^i
         onehot = torch.nn.functional.one_hot(joint, info.n_actions).float()  # (K, N, A)
         avail = torch.from_numpy(ob.avail[0])  # (N, A)
         max_q = q.masked_fill(~avail, float("-inf")).max(-1).values.expand(k, -1)  # (K, N)
@@ -175,7 +178,7 @@ def matrix_result(trainer: Any, cfg: Config) -> MatrixRun:
     ret = trainer.runner.evaluate(MatrixEnv(env.game, n_envs=1)).returns[0]
     # values checked for divergence: every Q_tot table, and the Q^i unless they are policy logits (COMA)
     values = [q_tot] + [v for k, v in extras.items() if k.endswith("q_tot")]
-    if getattr(mixer, "agent_outputs", "q") == "q":
+    if describe(kind_of(mixer)).agent_outputs == "q":
         values += list(agent_qs) + ([extras["state1_agent_qs"]] if "state1_agent_qs" in extras else [])
     diverged = is_diverged(values, divergence_bound(np.asarray(payoff), env.game.optimum))
     return MatrixRun(

@@ -21,8 +21,8 @@ from typing import Sequence
 import numpy as np
 
 from decomp.matrix import DIVERGENCE_FACTOR
+from decomp.methods import METHODS
 
-METHODS = ("none", "vdn", "qmix", "qatten", "qtran", "qtran_alt", "qplex", "ow_qmix", "cw_qmix", "coma")
 GAME_ORDER = ("qtran", "qmix_easy", "climbing", "penalty", "qplex3", "two_step")
 DATA = ("uniform", "egreedy")
 # 9000 env steps = 281 updates of 64 episodes at lr 0.01: the whole report takes ~8 min on an idle
@@ -273,12 +273,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--methods", nargs="+", default=list(METHODS))
     p.add_argument("--out", default="docs", help="folder for matrix_games.md and img/")
     args = parser.parse_args(argv)
-    from decomp.mixers import MIXERS
     from games import GAMES
 
-    bad = [m for m in args.methods if m not in MIXERS] + [g for g in args.games if g not in GAMES]
+    bad = [m for m in args.methods if m not in METHODS] + [g for g in args.games if g not in GAMES]
     if bad:
-        parser.error(f"unknown method/game {bad}; methods: {sorted(MIXERS)}; games: {sorted(GAMES)}")
+        parser.error(f"unknown method/game {bad}; methods: {sorted(METHODS)}; games: {sorted(GAMES)}")
     if args.seeds < 1 or args.steps < 1 or args.workers < 1:
         parser.error(f"--seeds, --steps, --workers must be >= 1, got {args.seeds}, {args.steps}, {args.workers}")
     given = list(sys.argv[1:] if argv is None else argv)

@@ -20,7 +20,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from decomp.checkpoint import CheckpointError, load_checkpoint
-from decomp.compose import to_config
+from decomp.compose import explicit_keys, to_config
 from decomp.config import Config, ConfigError, validate
 from decomp.envs.smac_select import BackendUnavailable
 from decomp.trainer import Trainer, TrainingDiverged, write_config
@@ -143,8 +143,12 @@ def _hydra_main(dcfg: DictConfig) -> None:
     try:
         from hydra.core.hydra_config import HydraConfig
 
-        explicit = dict(o.lstrip("+~").split("=", 1) for o in HydraConfig.get().overrides.task if "=" in o)
-        code = train(to_config(dcfg), explicit)
+        explicit = explicit_keys(list(HydraConfig.get().overrides.task))
+        cfg, notes = to_config(dcfg, explicit)
+        if notes and not cfg.resume:
+            print(f"[decomp] mixer={cfg.mixer.name} sets its preferred {', '.join(notes)}; "
+                  "give a key on the command line to keep your own value", file=sys.stderr)
+        code = train(cfg, explicit)
     except (ConfigError, CheckpointError, TrainingDiverged, BackendUnavailable, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         code = 2

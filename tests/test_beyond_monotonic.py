@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from decomp.learners.qtran_alt import counterfactual_joint
 from decomp.matrix import train_matrix
-from decomp.mixers import MIXERS, autograd_local_weights, make_mixer
+from decomp.methods import METHODS, make_mixer
+from decomp.mixers import autograd_local_weights
 
 SEEDS = range(5)
 TRAIN_STEPS = 12_000  # preset lr 0.005; measured: qtran 5/5, qtran_alt 5/5, qplex 5/5, ow_qmix 5/5
@@ -102,7 +103,8 @@ def test_qplex_is_stable_on_the_matrix_reports_settings() -> None:
 
 def test_qplex_learner_lr_and_grad_clip_options_override_the_run_for_qplex_only() -> None:
     from decomp.envs.base import EnvInfo
-    from decomp.learners import LearnerConfig, make_learner
+    from decomp.methods import make_learner
+    from decomp.learners import LearnerConfig
 
     info = EnvInfo(n_agents=2, n_actions=3, obs_dim=1, state_dim=1, feat_dim=1, episode_limit=1, n_envs=1)
     agent, cfg = torch.nn.Linear(1, 3), LearnerConfig(lr=0.01, grad_clip=10.0)
@@ -144,7 +146,7 @@ def test_local_weights_defined_only_for_monotone_new_mixers() -> None:
         lam = mixer.local_weights(qs, s)
         torch.testing.assert_close(lam, autograd_local_weights(mixer, qs, s))
         assert (lam >= 0).all()
-    assert {"qtran_alt", "qplex", "ow_qmix", "cw_qmix", "coma"} <= set(MIXERS)
+    assert {"qtran_alt", "qplex", "ow_qmix", "cw_qmix", "coma"} <= set(METHODS)
 
 
 # ---- COMA ---------------------------------------------------------------------------------------------

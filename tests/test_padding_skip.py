@@ -10,9 +10,10 @@ from hypothesis import strategies as st
 from decomp.agents import RNNAgent, agent_input_dim
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners import LearnerConfig, make_learner
+from decomp.methods import make_learner
+from decomp.learners import LearnerConfig
 from decomp.learners import base as learner_base
-from decomp.mixers import make_mixer
+from decomp.methods import make_mixer
 
 N, A, OBS, STATE, FEAT, H = 3, 5, 7, 6, 4, 8
 

@@ -13,7 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decomp.mixers import Mixer, make_mixer
+from decomp.methods import make_mixer
+from decomp.mixers import Mixer
 from theory.check import RunFolderError, check_run, main
 from theory.examples import FAMILIES, bilinear, log_sum_exp, malformed, random_monotone, suite
 from theory.numeric import analyse_mixer

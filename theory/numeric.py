@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from decomp.mixers import Mixer, autograd_local_weights
+from decomp.mixers import ActionModule, Mixer, autograd_local_weights, describe
 from theory.checks import OrderFit, lambda_fd, measure_mixer_remainder
 from theory.decay import Decay, classify_decay
 from theory.taylor import taylor_orders
@@ -89,11 +89,10 @@ class MixerFunction:
 
 def not_defined_reason(mixer: nn.Module) -> str:
     """Why λ_i = ∂Q_tot/∂Q^i makes no sense for this mixer, or '' if it does."""
-    if getattr(mixer, "joint", False) or not isinstance(mixer, Mixer):
-        return f"{type(mixer).__name__} is a joint network Q(s, u), not a function F(Q^1..Q^n): λ_i is not defined"
-    if getattr(mixer, "per_agent", False):
-        return f"{type(mixer).__name__} has no Q_tot (independent learners): λ_i is not defined"
-    return ""
+    if not isinstance(mixer, (Mixer, ActionModule)):
+        return f"{type(mixer).__name__} is not a mixing module (Mixer or ActionModule): λ_i is not defined"
+    reason = describe(mixer.kind).no_lambda
+    return f"{type(mixer).__name__}: {reason}" if reason else ""
 
 
 def analyse_mixer(

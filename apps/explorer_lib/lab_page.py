@@ -8,7 +8,8 @@ import numpy as np
 import streamlit as st
 
 from decomp.matrix import MatrixRun
-from decomp.mixers import MIXERS
+from decomp.methods import METHODS, kind_of
+from decomp.mixers import describe
 from explorer_lib import lab, plots
 from explorer_lib.figures import show
 from explorer_lib.validate import InputError, check_mixers, check_seeds, parse_payoff_grid, payoff_to_grid
@@ -74,8 +75,8 @@ def _custom_game() -> lab.GameSpec | None:
 
 def pick_settings() -> lab.TrainSettings | None:
     """Mixers, data distribution, seeds and budget; None (error shown) when nothing is selected."""
-    mixers = st.multiselect("Mixers", list(MIXERS), default=DEFAULT_MIXERS, key="mixers",
-                            format_func=lambda m: f"{m}: {MIXERS[m][1]}" if m in MIXERS else m)
+    mixers = st.multiselect("Mixers", list(METHODS), default=DEFAULT_MIXERS, key="mixers",
+                            format_func=lambda m: f"{m}: {METHODS[m].summary}" if m in METHODS else m)
     c1, c2, c3 = st.columns(3)
     data = c1.radio("Data distribution", list(DATA_LABELS), format_func=DATA_LABELS.__getitem__, key="data")
     eps = c1.slider("final ε", 0.0, 1.0, 0.2, 0.05, key="epsilon", disabled=data != "egreedy")
@@ -148,9 +149,7 @@ def render_result(res: LabResult) -> None:
         with col:
             verdict = "optimal" if run.optimal else "not optimal"
             st.markdown(f"**{m}** learned Q_tot: greedy {lab.joint_label(run.greedy)}, {verdict}")
-            name = "Q_jt" if getattr(run.mixer, "joint", False) else "Q_tot"
-            if getattr(run.mixer, "per_agent", False):
-                name = "Σ_i Q^i (no mixer)"
+            name = describe(kind_of(run.mixer)).table if run.mixer is not None else "Q_tot"
             show(plots.heatmap(run.q_tot, f"{m}: {name}", greedy=run.greedy, optima=optima, vrange=vrange))
             show(plots.agent_q_bars(run.agent_qs, run.greedy, f"{m}: utilities Q^i"))
             if "sum_qi" in run.extra_tables:

@@ -32,8 +32,8 @@ def render(res: LabResult | None) -> None:
         st.caption("The other agents are held at their greedy utilities Q^k(argmax Q^k).")
     surf = surfaces.compute_surface(run, i, j)
     if surf is None:
-        st.warning(f"{theory_calc.why_not_function(run)}, so there is no surface to draw. "
-                   "Its learned table is in the lab tab.")
+        st.warning(f"{theory_calc.why_not_function(run)}. There is no surface Q_tot(Q^i, Q^j) to draw; "
+                   "its learned table is in the lab tab.")
         return
     show(surfaces.surface_figure(surf, f"{run.mixer_name}, seed {run.seed}: Q_tot(Q^{i + 1}, Q^{j + 1})"))
     worst = surf.points.iloc[surf.points["payoff − Q_tot"].abs().argmax()]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from decomp.matrix import MatrixRun
+from decomp.methods import kind_of
+from decomp.mixers import describe
 from theory.numeric import NumericResult, analyse_mixer
 
 MAX_ORDER = 8
@@ -27,17 +29,12 @@ def error_table(res: NumericResult, run: MatrixRun) -> np.ndarray:
 
 
 def why_not_function(run: MatrixRun) -> str:
-    """The user-facing reason a run has no Q_tot = F(Q^1..Q^n)."""
-    if getattr(run.mixer, "joint", False):
-        return (f"{run.mixer_name}: Q_jt is not a function of the Q^i (a joint network of the state and the "
-                "joint action, tied to Σ_i Q^i only by the opt/nopt losses)")
-    return f"{run.mixer_name}: independent learners have no Q_tot, so there is no mixing function of the Q^i"
+    """The user-facing reason a run has no Q_tot = F(Q^1..Q^n) (the registry's one description of its kind)."""
+    if run.mixer is None:
+        return f"{run.mixer_name}: no trained mixer in this run"
+    return f"{run.mixer_name}: {describe(kind_of(run.mixer)).no_lambda}"
 
 
 def is_value_mixer(run: MatrixRun) -> bool:
     """True when the run's mixer is Q_tot = F(s, Q^1..Q^n) (so surfaces and λ_i exist)."""
-    flag = getattr(run, "is_function_of_q", None)
-    if flag is not None:
-        return bool(flag)
-    m = run.mixer
-    return m is not None and not getattr(m, "joint", False) and not getattr(m, "per_agent", False)
+    return run.is_function_of_q

@@ -30,7 +30,8 @@ def counterfactual_joint(onehot: torch.Tensor) -> torch.Tensor:
 
 class QTranAltLearner(QTranLearner):
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
-                 opt_weight: float = 1.0, nopt_weight: float = 1.0, use_hidden: bool = False) -> None:
+                 opt_weight: float = 1.0, nopt_weight: float = 0.1, use_hidden: bool = False) -> None:
+        # nopt_weight: pymarl-style weight of L_nopt-min; 1.0 let it dominate the clipped gradient (Q_jt under-fits)
         if nopt_weight < 0:
             raise ValueError(f"qtran_alt nopt_weight must be >= 0, got {nopt_weight}")
         # the base class's L_nopt is switched off; ours replaces it

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
+
+from decomp.mixers.kinds import Kind, describe
+
+
+@dataclass(frozen=True)
+class Dims:
+    """The env facts a mixing module is built from (each base picks the ones it needs)."""
+
+    n_agents: int
+    state_dim: int
+    feat_dim: int = 0
+    n_actions: int = 0
 
 
 class Mixer(nn.Module):
@@ -20,8 +33,13 @@ class Mixer(nn.Module):
     attention-logit regulariser); it is overwritten on every call.
     """
 
+    kind: ClassVar[Kind] = Kind.VALUE
     monotone: bool = False
     needs_feats: bool = False
+
+    @classmethod
+    def from_dims(cls, dims: Dims, **options: Any) -> "Mixer":
+        return cls(dims.n_agents, dims.state_dim, dims.feat_dim, **options)
 
     def __init__(self, n_agents: int, state_dim: int, feat_dim: int = 0) -> None:
         super().__init__()
@@ -104,6 +122,8 @@ class Mixer(nn.Module):
         the gradient of the sum is the per-element gradient). Subclasses with closed forms
         override this; tests check both agree.
         """
+        if describe(self.kind).no_lambda:
+            raise NotImplementedError(f"{type(self).__name__}: {describe(self.kind).no_lambda}")
         if not self.monotone:
             raise NotImplementedError(
                 f"{type(self).__name__} is not monotone: λ_i = ∂Q_tot/∂Q^i is not guaranteed ≥ 0 "
@@ -113,7 +133,67 @@ class Mixer(nn.Module):
 
     def describe(self) -> dict[str, Any]:
         """A small dict for logs and the explorer."""
-        return {"mixer": type(self).__name__, "monotone": self.monotone}
+        return {"mixer": type(self).__name__, "kind": self.kind.value, "monotone": self.monotone}
+
+
+class ActionModule(nn.Module):
+    """Base of the modules that see the joint action (action-conditioned mixers, joint critics).
+
+    They take (n_agents, state_dim, n_actions) and have no λ_i = ∂Q_tot/∂Q^i; :meth:`check` gives
+    every one of them the same shape errors.
+    """
+
+    kind: ClassVar[Kind]
+    monotone: bool = False
+
+    @classmethod
+    def from_dims(cls, dims: Dims, **options: Any) -> "ActionModule":
+        return cls(dims.n_agents, dims.state_dim, dims.n_actions, **options)
+
+    def __init__(self, n_agents: int, state_dim: int, n_actions: int) -> None:
+        super().__init__()
+        if n_agents < 1 or state_dim < 1 or n_actions < 1:
+            raise ValueError(f"{type(self).__name__} needs n_agents, state_dim, n_actions >= 1, "
+                             f"got {n_agents}, {state_dim}, {n_actions}")
+        self.n_agents, self.state_dim, self.n_actions = n_agents, state_dim, n_actions
+        self.extras: dict[str, torch.Tensor] = {}
+
+    def check(self, state: torch.Tensor, **tensors: tuple[torch.Tensor | None, tuple[int, ...]]) -> tuple[int, ...]:
+        """state (*B, S) fixes *B; each ``name=(tensor, trailing_shape)`` must be (*B, *trailing_shape)."""
+        name = type(self).__name__
+        if state.dim() < 1 or state.shape[-1] != self.state_dim:
+            raise ValueError(f"{name}: state must have shape (*B, state_dim={self.state_dim}), got {tuple(state.shape)}")
+        batch = tuple(state.shape[:-1])
+        for key, (t, trailing) in tensors.items():
+            shape = (*batch, *trailing)
+            if t is None or tuple(t.shape) != shape:
+                got = None if t is None else tuple(t.shape)
+                raise ValueError(f"{name}: {key} must have shape {shape} to match state {tuple(state.shape)}, got {got}")
+        return batch
+
+    def local_weights(self, *args: object, **kwargs: object) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__}: {describe(self.kind).no_lambda}")
+
+    def describe(self) -> dict[str, Any]:
+        return {"mixer": type(self).__name__, "kind": self.kind.value, "monotone": False,
+                "igm": describe(self.kind).igm}
+
+
+class JointCritic(ActionModule):
+    """A joint network of the state and the joint action: Q_jt(s, u) (QTRAN) or COMA's critic."""
+
+    kind: ClassVar[Kind] = Kind.JOINT
+    hidden_dim: int = 0
+    """> 0: q_jt also takes each agent's recurrent hidden state (*B, N, hidden_dim)"""
+
+    def q_jt(self, state: torch.Tensor, actions_onehot: torch.Tensor,
+             hidden: torch.Tensor | None = None) -> torch.Tensor:
+        """state (*B, S), actions_onehot (*B, N, A), hidden (*B, N, H) -> (*B, 1)."""
+        raise NotImplementedError
+
+    def state_value(self, state: torch.Tensor) -> torch.Tensor | None:
+        """V(s) (*B, 1) when the critic has one (QTRAN), else None."""
+        return None
 
 
 def autograd_local_weights(

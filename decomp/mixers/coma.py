@@ -8,23 +8,24 @@ Q(s, u), not a function of the Q^i: it has no local weights.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
+from decomp.mixers.base import JointCritic
+from decomp.mixers.kinds import Kind
 
-class ComaCritic(nn.Module):
-    monotone = False
-    joint = True  # evaluated through q_jt(state, actions_onehot) by decomp.matrix.game_tables
-    agent_outputs = "logits"  # the agent net is COMA's actor: its outputs are policy logits, not Q-values
+
+class ComaCritic(JointCritic):
+    """The critic of a policy-gradient method: the agent nets are COMA's actors (they output logits)."""
+
+    kind: ClassVar[Kind] = Kind.POLICY
 
     def __init__(self, n_agents: int, state_dim: int, n_actions: int, embed_dim: int = 128) -> None:
-        super().__init__()
-        if n_agents < 1 or state_dim < 1 or n_actions < 1 or embed_dim < 1:
-            raise ValueError(
-                "ComaCritic needs n_agents, state_dim, n_actions, embed_dim >= 1, got "
-                f"{n_agents}, {state_dim}, {n_actions}, {embed_dim}"
-            )
-        self.n_agents, self.state_dim, self.n_actions = n_agents, state_dim, n_actions
+        super().__init__(n_agents, state_dim, n_actions)
+        if embed_dim < 1:
+            raise ValueError(f"ComaCritic needs embed_dim >= 1, got {embed_dim}")
         in_dim = state_dim + n_agents + n_agents * n_actions
         self.net = nn.Sequential(
             nn.Linear(in_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, embed_dim), nn.ReLU(),
@@ -32,17 +33,11 @@ class ComaCritic(nn.Module):
         )
         self.register_buffer("agent_ids", torch.eye(n_agents))
         self.register_buffer("others", (1.0 - torch.eye(n_agents)).unsqueeze(-1))  # (N, N, 1): zero own slot
-        self.extras: dict[str, torch.Tensor] = {}
 
     def forward(self, state: torch.Tensor, actions_onehot: torch.Tensor) -> torch.Tensor:
         """state (*B, S), actions_onehot (*B, N, A) -> Q(s, u^{-i}, a) (*B, N, A)."""
-        batch = tuple(state.shape[:-1])
         n, a = self.n_agents, self.n_actions
-        if state.shape[-1] != self.state_dim or tuple(actions_onehot.shape) != (*batch, n, a):
-            raise ValueError(
-                f"ComaCritic: expected state (*B, {self.state_dim}) and actions_onehot (*B, {n}, {a}) with the "
-                f"same *B, got {tuple(state.shape)} and {tuple(actions_onehot.shape)}"
-            )
+        batch = self.check(state, actions_onehot=(actions_onehot, (n, a)))
         others = (actions_onehot.unsqueeze(-3) * self.others).flatten(-2)  # (*B, N, N*A): row i hides agent i
         parts = [state.unsqueeze(-2).expand(*batch, n, self.state_dim), self.agent_ids.expand(*batch, n, n), others]
         return self.net(torch.cat(parts, dim=-1))  # (*B, N, A)
@@ -53,9 +48,3 @@ class ComaCritic(nn.Module):
         """The critic's Q(s, u) for a joint action: mean over agents of Q(s, u^{-i}, u^i) -> (*B, 1)."""
         q = self.forward(state, actions_onehot)  # (*B, N, A)
         return (q * actions_onehot).sum(-1).mean(-1, keepdim=True)
-
-    def local_weights(self, *args: object, **kwargs: object) -> torch.Tensor:
-        raise NotImplementedError(
-            "ComaCritic is not monotone: it is a joint critic Q(s, u) with no Q_tot = F(Q^1..Q^n), so "
-            "λ_i = ∂Q_tot/∂Q^i is not defined"
-        )

@@ -7,14 +7,17 @@ column as an independent Q-learner with the team reward.
 from __future__ import annotations
 
 
+from typing import ClassVar
+
 import torch
 
 from decomp.mixers.base import Mixer
+from decomp.mixers.kinds import Kind, describe
 
 
 class IQLMixer(Mixer):
+    kind: ClassVar[Kind] = Kind.INDEPENDENT
     monotone = False
-    per_agent = True
 
     def forward(
         self, agent_qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor | None = None
@@ -28,6 +31,6 @@ class IQLMixer(Mixer):
     def local_weights(
         self, agent_qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor | None = None
     ) -> torch.Tensor:
-        raise NotImplementedError("IQL has no Q_tot, so λ_i = ∂Q_tot/∂Q^i is not defined")
+        raise NotImplementedError(f"IQL: {describe(self.kind).no_lambda}")
 
 

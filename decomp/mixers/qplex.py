@@ -15,15 +15,19 @@ local weights λ_i = ∂Q_tot/∂Q^i in the Theorem-1 sense and the theory layer
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
+from decomp.mixers.base import ActionModule
+from decomp.mixers.kinds import Kind
 
-class QPlexMixer(nn.Module):
-    monotone = False
-    joint = False
-    needs_actions = True  # forward needs the joint action one-hot and each agent's max Q
+
+class QPlexMixer(ActionModule):
+    """forward needs the joint action one-hot and each agent's max Q^i besides the chosen Q^i."""
+
+    kind: ClassVar[Kind] = Kind.ACTION
 
     def __init__(
         self,
@@ -38,17 +42,12 @@ class QPlexMixer(nn.Module):
         detach_advantage: bool = True,
         advantage_trains_w: bool = True,
     ) -> None:
-        super().__init__()
-        if n_agents < 1 or state_dim < 1 or n_actions < 1:
-            raise ValueError(
-                f"QPlexMixer needs n_agents, state_dim, n_actions >= 1, got {n_agents}, {state_dim}, {n_actions}"
-            )
+        super().__init__(n_agents, state_dim, n_actions)
         if n_heads < 1 or attn_dim < 1 or embed_dim < 1:
             raise ValueError(f"n_heads, attn_dim, embed_dim must be >= 1, got {n_heads}, {attn_dim}, {embed_dim}")
         if min_weight <= 0 or w_floor <= 0:
             raise ValueError(f"min_weight and w_floor must be > 0 (keep λ_i, w_i strictly positive), "
                              f"got {min_weight}, {w_floor}")
-        self.n_agents, self.state_dim, self.n_actions = n_agents, state_dim, n_actions
         self.n_heads, self.attn_dim, self.min_weight = n_heads, attn_dim, min_weight
         self.w_floor, self.detach_advantage, self.advantage_trains_w = w_floor, detach_advantage, advantage_trains_w
         n, a, s = n_agents, n_actions, state_dim
@@ -58,7 +57,6 @@ class QPlexMixer(nn.Module):
         self.key = nn.Linear(s + n + a, n_heads * attn_dim)
         self.head_w = nn.Sequential(nn.Linear(s, embed_dim), nn.ReLU(), nn.Linear(embed_dim, n_heads))
         self.register_buffer("agent_ids", torch.eye(n_agents))
-        self.extras: dict[str, torch.Tensor] = {}
 
     # ---- pieces ---------------------------------------------------------------------------
     def transform(self, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,27 +123,8 @@ class QPlexMixer(nn.Module):
     def _check(
         self, agent_qs: torch.Tensor, state: torch.Tensor, actions_onehot: torch.Tensor, max_qs: torch.Tensor
     ) -> tuple[int, ...]:
-        n, a = self.n_agents, self.n_actions
+        n = self.n_agents
         if agent_qs.dim() < 1 or agent_qs.shape[-1] != n:
             raise ValueError(f"QPlexMixer: agent_qs must be (*B, n_agents={n}), got {tuple(agent_qs.shape)}")
-        batch = tuple(agent_qs.shape[:-1])
-        expected = {
-            "state": (state, (*batch, self.state_dim)),
-            "actions_onehot": (actions_onehot, (*batch, n, a)),
-            "max_qs": (max_qs, (*batch, n)),
-        }
-        for name, (t, shape) in expected.items():
-            if t is None or tuple(t.shape) != shape:
-                got = None if t is None else tuple(t.shape)
-                raise ValueError(f"QPlexMixer: {name} must have shape {shape} to match agent_qs "
-                                 f"{tuple(agent_qs.shape)}, got {got}")
-        return batch
-
-    def local_weights(self, *args: object, **kwargs: object) -> torch.Tensor:
-        raise NotImplementedError(
-            "QPlexMixer is not monotone in the sense of the theory layer: Q_tot is not a function of the "
-            "Q^i alone (λ_i(s, u) depends on the joint action), so λ_i = ∂Q_tot/∂Q^i is not defined"
-        )
-
-    def describe(self) -> dict[str, object]:
-        return {"mixer": type(self).__name__, "monotone": False, "igm": "by construction (duplex dueling)"}
+        return self.check(state, agent_qs=(agent_qs, (n,)), actions_onehot=(actions_onehot, (n, self.n_actions)),
+                          max_qs=(max_qs, (n,)))

@@ -11,10 +11,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from decomp.mixers.base import JointCritic
 
-class QTranJoint(nn.Module):
-    monotone = False
-    joint = True  # trained by the QTRAN learner, not as Q_tot = f(Q^1..Q^n)
+
+class QTranJoint(JointCritic):
+    """Q_jt(s, u) and V(s); trained by the QTRAN learners, not as Q_tot = f(Q^1..Q^n)."""
 
     def __init__(
         self,
@@ -24,10 +25,8 @@ class QTranJoint(nn.Module):
         hidden_dim: int = 0,
         embed_dim: int = 64,
     ) -> None:
-        super().__init__()
-        if n_actions < 1:
-            raise ValueError(f"n_actions must be >= 1, got {n_actions}")
-        self.n_agents, self.state_dim, self.n_actions, self.hidden_dim = n_agents, state_dim, n_actions, hidden_dim
+        super().__init__(n_agents, state_dim, n_actions)
+        self.hidden_dim = hidden_dim
         enc_in = n_actions + n_agents + hidden_dim
         self.action_enc = nn.Sequential(nn.Linear(enc_in, embed_dim), nn.ReLU(), nn.Linear(embed_dim, embed_dim))
         self.q_net = nn.Sequential(
@@ -36,25 +35,15 @@ class QTranJoint(nn.Module):
         )
         self.v_net = nn.Sequential(nn.Linear(state_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, 1))
         self.register_buffer("agent_ids", torch.eye(n_agents))
-        self.extras: dict[str, torch.Tensor] = {}
 
     def q_jt(
         self, state: torch.Tensor, actions_onehot: torch.Tensor, hidden: torch.Tensor | None = None
     ) -> torch.Tensor:
         """state (*B, S), actions_onehot (*B, N, A), hidden (*B, N, H) -> Q_jt (*B, 1)."""
-        batch = tuple(state.shape[:-1])
-        if state.shape[-1] != self.state_dim:
-            raise ValueError(f"QTranJoint: state must be (*B, {self.state_dim}), got {tuple(state.shape)}")
-        if tuple(actions_onehot.shape) != (*batch, self.n_agents, self.n_actions):
-            raise ValueError(
-                f"QTranJoint: actions_onehot must be {(*batch, self.n_agents, self.n_actions)}, "
-                f"got {tuple(actions_onehot.shape)}"
-            )
+        batch = self.check(state, actions_onehot=(actions_onehot, (self.n_agents, self.n_actions)))
         parts = [actions_onehot, self.agent_ids.expand(*batch, self.n_agents, self.n_agents)]
         if self.hidden_dim:
-            if hidden is None or tuple(hidden.shape) != (*batch, self.n_agents, self.hidden_dim):
-                got = None if hidden is None else tuple(hidden.shape)
-                raise ValueError(f"QTranJoint: hidden must be {(*batch, self.n_agents, self.hidden_dim)}, got {got}")
+            self.check(state, hidden=(hidden, (self.n_agents, self.hidden_dim)))
             parts.append(hidden)
         code = self.action_enc(torch.cat(parts, dim=-1)).sum(-2)  # (*B, embed)
         return self.q_net(torch.cat([state, code], dim=-1))  # (*B, 1)
@@ -62,3 +51,6 @@ class QTranJoint(nn.Module):
     def v(self, state: torch.Tensor) -> torch.Tensor:
         """state (*B, S) -> V(s) (*B, 1)."""
         return self.v_net(state)
+
+    def state_value(self, state: torch.Tensor) -> torch.Tensor:
+        return self.v(state)

@@ -1,0 +1,128 @@
+"""The method registry: one list of names, typed options, one description of each kind for every caller."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from decomp.compose import compose_config
+from decomp.config import ConfigError, validate
+from decomp.envs.base import EnvInfo
+from decomp.learners import LearnerConfig
+from decomp.matrix import MatrixRun
+from decomp.methods import METHODS, UnknownMethod, get_method, kind_of, make_learner, make_mixer
+from decomp.agents import agent_input_dim, make_agent
+from decomp.mixers import Kind, describe
+from theory.numeric import analyse_mixer, not_defined_reason
+
+ROOT = Path(__file__).resolve().parents[1]
+N, S, F, A = 3, 4, 2, 5
+
+# what each method must be, written out by hand so a wrong registry entry fails here
+EXPECTED_KIND = {
+    "none": Kind.INDEPENDENT, "vdn": Kind.VALUE, "qmix": Kind.VALUE, "qatten": Kind.VALUE, "ow_qmix": Kind.VALUE,
+    "cw_qmix": Kind.VALUE, "qtran": Kind.JOINT, "qtran_alt": Kind.JOINT, "qplex": Kind.ACTION, "coma": Kind.POLICY,
+}
+EXPECTED_TABLE = {"none": "Σ_i Q^i (no mixer)", "qtran": "Q_jt", "qtran_alt": "Q_jt", "coma": "critic Q(s, u)"}
+
+
+def test_registry_lists_every_method_once_with_its_kind() -> None:
+    assert dict((name, m.kind) for name, m in METHODS.items()) == EXPECTED_KIND
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_method_builds_from_its_defaults(name: str) -> None:
+    method = get_method(name)
+    mixer = make_mixer(name, N, S, F, A)
+    assert kind_of(mixer) is method.kind
+    info = EnvInfo(n_agents=N, n_actions=A, obs_dim=6, state_dim=S, feat_dim=F, episode_limit=4, n_envs=1)
+    agent = make_agent("rnn", agent_input_dim(6, N, A, True, True), A, 8)
+    learner = make_learner(name, agent, mixer, info, LearnerConfig())
+    assert isinstance(learner, method.learner_cls)
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_theory_and_explorer_describe_each_method(name: str) -> None:
+    """λ_i is defined exactly for value mixers; every other kind says why not, in its own words."""
+    mixer = make_mixer(name, N, S, F, A)
+    info = describe(EXPECTED_KIND[name])
+    reason = not_defined_reason(mixer)
+    if EXPECTED_KIND[name] is Kind.VALUE:
+        assert reason == ""
+        res = analyse_mixer(mixer, [np.linspace(0, 1, 3)] * N, torch.zeros(S), torch.zeros(N, F), max_order=2)
+        assert res.defined
+    else:
+        assert reason.endswith(info.no_lambda) and info.no_lambda
+        with pytest.raises(NotImplementedError, match=re.escape(info.no_lambda[:40])):
+            mixer.local_weights(torch.zeros(2, N), torch.zeros(2, S))
+    run = MatrixRun(game="g", mixer_name=name, seed=0, data="uniform", payoff=np.zeros((3, 3)), q_tot=np.zeros((3, 3)),
+                    agent_qs=[np.zeros(3)] * 2, greedy=(0, 0), optimal=False, losses=np.zeros(1), mixer=mixer,
+                    state=torch.zeros(S), feats=torch.zeros(N, F))
+    assert run.is_function_of_q is (EXPECTED_KIND[name] is Kind.VALUE)
+    assert info.table == EXPECTED_TABLE.get(name, "Q_tot")  # QPLEX has a Q_tot; QTRAN's table is Q_jt
+    assert info.agent_outputs == ("logits" if name == "coma" else "q")
+
+
+def test_explorer_reasons_come_from_the_registry() -> None:
+    sys.path.insert(0, str(ROOT / "apps"))
+    from explorer_lib.theory_calc import why_not_function
+
+    for name, kind in EXPECTED_KIND.items():
+        run = MatrixRun(game="g", mixer_name=name, seed=0, data="uniform", payoff=np.zeros(1), q_tot=np.zeros(1),
+                        agent_qs=[], greedy=(), optimal=False, losses=np.zeros(1), mixer=make_mixer(name, N, S, F, A))
+        assert why_not_function(run) == f"{name}: {describe(kind).no_lambda}"
+
+
+def test_unknown_names_and_options_fail_with_what_is_valid() -> None:
+    with pytest.raises(UnknownMethod, match="valid methods: coma, cw_qmix, none, .*vdn"):
+        get_method("qmixx")
+    cfg = compose_config(["mixer=qatten"])
+    cfg.mixer.name = "qmixx"
+    with pytest.raises(ConfigError, match="valid methods: coma"):
+        validate(cfg)
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) n_head; valid: n_heads: int = 4"):
+        validate(compose_config(["mixer=qatten", "+mixer.options.n_head=3"]))
+    with pytest.raises(ConfigError, match="'abc' of type 'str' could not be converted to Integer"):
+        validate(compose_config(["mixer=qatten", "mixer.options.n_heads=abc"]))
+    with pytest.raises(ConfigError, match=r"mixer.learner of qtran: unknown option\(s\) alpha"):
+        validate(compose_config(["mixer=qtran", "+mixer.learner.alpha=0.1"]))
+
+
+def test_config_nodes_carry_the_constructor_defaults() -> None:
+    for name, method in METHODS.items():
+        cfg = compose_config([f"mixer={name}"])
+        assert cfg.mixer.name == name
+        assert dict(cfg.mixer.options) == method.defaults()["options"]
+        assert dict(cfg.mixer.learner) == method.defaults()["learner"]
+    assert compose_config(["mixer=qatten", "mixer.options.n_heads=8"]).mixer.options["n_heads"] == 8
+
+
+def test_preferred_settings_are_applied_unless_given() -> None:
+    """COMA's on-policy replay replaces the env preset's (as the old _global_ preset did), but a key the
+    user typed wins."""
+    smac = compose_config(["env=smac", "mixer=qmix"])
+    coma = compose_config(["env=smac", "mixer=coma"])
+    assert smac.buffer_size == 5000 and coma.buffer_size == 32 and coma.td_lambda == 0.8
+    assert compose_config(["env=smac", "mixer=coma", "buffer_size=64"]).buffer_size == 64
+
+
+def test_cli_prints_the_methods_and_the_preferred_settings(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "decomp.methods"], capture_output=True, text=True, check=True).stdout
+    for name in METHODS:
+        assert re.search(rf"^{name}\s", out, re.M)
+    assert "preferred: buffer_size=32" in out
+
+
+def test_no_flag_reading_outside_the_registry() -> None:
+    """The loose flags are gone: nobody asks a module whether it is 'joint' or 'per_agent'."""
+    pattern = re.compile(r"getattr\([^)]*[\"'](joint|per_agent|needs_actions)[\"']")
+    hits = [f"{p}:{i}" for folder in ("decomp", "theory", "apps", "games", "benchmarks")
+            for p in (ROOT / folder).rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
+            if pattern.search(line)]
+    assert hits == []
