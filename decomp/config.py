@@ -106,6 +106,17 @@ class Config:
     """torch threads (0 = leave torch's default)"""
 
 
+# The allowed values of the enumerated settings: validate() checks them and a test checks that each
+# field's docstring lists exactly these (so the schema's documentation cannot drift).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "env.name": ("matrix", "smac"),
+    "env.backend": ("auto", "sc2", "smax"),
+    "agent": ("rnn", "mlp"),
+    "data": ("egreedy", "uniform"),
+    "optimizer": ("adam", "rmsprop"),
+}
+
+
 class ConfigError(ValueError):
     """A configuration value is out of range or unknown; the message says what is allowed."""
 
@@ -119,7 +130,7 @@ def validate(cfg: Config) -> None:
         if not cond:
             raise ConfigError(msg)
 
-    need(cfg.env.name in ("matrix", "smac"), f"env={cfg.env.name!r} is unknown; valid envs: matrix, smac")
+    need(cfg.env.name in CHOICES["env.name"], f"env={cfg.env.name!r} is unknown; valid envs: {', '.join(CHOICES['env.name'])}")
     need(cfg.mixer.name in METHODS, f"mixer={cfg.mixer.name!r} is unknown; valid methods: {', '.join(sorted(METHODS))}")
     try:
         METHODS[cfg.mixer.name].resolve(cfg.mixer.options, cfg.mixer.learner)
@@ -127,7 +138,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(str(err)) from None
     if cfg.env.name == "matrix":
         need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
-    need(cfg.env.backend in ("auto", "sc2", "smax"), f"env.backend={cfg.env.backend!r}; allowed: auto, sc2, smax")
+    for key, value in (("env.backend", cfg.env.backend), ("data", cfg.data), ("agent", cfg.agent),
+                       ("optimizer", cfg.optimizer)):
+        need(value in CHOICES[key], f"{key}={value!r}; allowed: {', '.join(CHOICES[key])}")
     for name in ("t_max", "batch_size", "buffer_size", "episodes_per_update", "updates_per_round",
                  "target_update_interval", "hidden_dim", "log_interval", "save_interval", "steps_per_collect", "final_eval_rounds"):
         need(getattr(cfg, name) > 0, f"{name} must be a positive integer, got {getattr(cfg, name)}")
@@ -141,9 +154,6 @@ def validate(cfg: Config) -> None:
     need(cfg.lr > 0, f"lr must be > 0, got {cfg.lr}")
     need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
     need(cfg.grad_clip > 0, f"grad_clip must be > 0, got {cfg.grad_clip}")
-    need(cfg.data in ("egreedy", "uniform"), f"data={cfg.data!r}; allowed: egreedy, uniform")
-    need(cfg.agent in ("rnn", "mlp"), f"agent={cfg.agent!r}; allowed: rnn, mlp")
-    need(cfg.optimizer in ("adam", "rmsprop"), f"optimizer={cfg.optimizer!r}; allowed: adam, rmsprop")
     need(cfg.batch_size <= cfg.buffer_size, f"batch_size ({cfg.batch_size}) must be <= buffer_size ({cfg.buffer_size})")
 
 

@@ -126,3 +126,27 @@ def test_no_flag_reading_outside_the_registry() -> None:
             for p in (ROOT / folder).rglob("*.py") for i, line in enumerate(p.read_text().splitlines(), 1)
             if pattern.search(line)]
     assert hits == []
+
+
+def _field_docs() -> dict[str, str]:
+    """{"env.name": docstring, "agent": docstring, ...} parsed from decomp/config.py's dataclasses."""
+    import ast
+
+    prefix = {"EnvConfig": "env.", "MixerConfig": "mixer.", "Config": ""}
+    docs: dict[str, str] = {}
+    for node in ast.parse((ROOT / "decomp" / "config.py").read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name in prefix:
+            for field, doc in zip(node.body, node.body[1:]):
+                if isinstance(field, ast.AnnAssign) and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant):
+                    docs[prefix[node.name] + field.target.id] = str(doc.value.value)  # type: ignore[attr-defined]
+    return docs
+
+
+def test_schema_docstrings_list_exactly_the_allowed_values() -> None:
+    from decomp.config import CHOICES
+
+    docs = _field_docs()
+    for key, allowed in CHOICES.items():
+        text = re.sub(r"\([^)]*\)", "", docs[key]).split(":")[-1]
+        assert tuple(part.strip() for part in text.split("|")) == allowed, (key, docs[key])
+    assert "decomp.methods" in docs["mixer.name"]  # the methods are listed by the registry, not by hand
