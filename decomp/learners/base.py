@@ -12,6 +12,14 @@ from torch import nn
 from decomp.agents import build_inputs
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
+from decomp.learners.ops import (  # re-exported: older callers import these from here
+    gather_actions, greedy_actions, lambda_returns, masked_mean, mix_live, td_targets, usable_avail,
+)
+
+__all__ = [
+    "Learner", "LearnerConfig", "make_optimizer", "gather_actions", "greedy_actions", "lambda_returns",
+    "masked_mean", "mix_live", "td_targets", "usable_avail",
+]
 
 
 @dataclass
@@ -66,6 +74,11 @@ class Learner:
         lengths = (batch.mask.sum(1).long() + 1).clamp(max=t1)  # (B,)
         return agent(inputs, lengths=lengths)
 
+    def next_greedy(self, online_q: torch.Tensor, target_q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """ū for the bootstrap: (..., A) -> (...). With ``double_q`` the online agents pick it (the
+        target nets then value it), which curbs max-operator overestimation; else the target agents."""
+        return greedy_actions(online_q.detach() if self.cfg.double_q else target_q, avail)
+
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
@@ -109,55 +122,3 @@ class Learner:
         self.target_mixer.load_state_dict(sd["target_mixer"])
         self.optimizer.load_state_dict(sd["optimizer"])
         self.updates = sd["updates"]
-
-
-def mix_live(
-    mixer: nn.Module, qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor, mask: torch.Tensor,
-) -> torch.Tensor:
-    """Mix only the live steps of a padded batch; padding gets 0 (it is masked out of every loss).
-
-    qs (B, T, N), state (B, T, S), feats (B, T, N, F), mask (B, T) -> (B, T, K). Mixers act per
-    step, so this is the same maths as mixing everything, minus the padding's share of the work.
-    """
-    b, t = mask.shape
-    idx = mask.reshape(-1).nonzero().squeeze(1)  # (M,) flat indices of live steps
-    live = mixer(
-        qs.reshape(b * t, -1).index_select(0, idx),  # (M, N)
-        state.reshape(b * t, -1).index_select(0, idx),  # (M, S)
-        feats.reshape(b * t, *feats.shape[2:]).index_select(0, idx),  # (M, N, F)
-    )  # (M, K)
-    return live.new_zeros(b * t, live.shape[-1]).index_copy(0, idx, live).view(b, t, -1)
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of x over entries where mask is 1 (x and mask broadcast to the same shape)."""
-    mask = mask.expand_as(x)
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
-
-
-def greedy_actions(q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
-    """argmax over available actions: q, avail (..., A) -> (...) long."""
-    return q.masked_fill(~avail, float("-inf")).argmax(-1)
-
-
-def lambda_returns(
-    reward: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor, next_q: torch.Tensor,
-    gamma: float, lam: float,
-) -> torch.Tensor:
-    """TD(λ) targets. All (B, T, K); next_q[t] = target value of the state after step t.
-
-    G_t = r_t + γ(1 − term_t)[(1 − λ) Q'_t + λ G_{t+1}], where G_{t+1} is replaced by Q'_t at the
-    episode's last step. The recursion is inherently sequential over time; each step is
-    vectorised over the batch and the value heads.
-    """
-    if lam == 0.0:
-        return reward + gamma * (1.0 - terminated) * next_q
-    t_len = reward.shape[1]
-    out = torch.empty_like(next_q)
-    g_next = next_q[:, -1]
-    for t in range(t_len - 1, -1, -1):
-        cont = mask[:, t + 1] if t + 1 < t_len else torch.zeros_like(mask[:, t])
-        boot = cont * (lam * g_next + (1 - lam) * next_q[:, t]) + (1 - cont) * next_q[:, t]
-        out[:, t] = reward[:, t] + gamma * (1.0 - terminated[:, t]) * boot
-        g_next = out[:, t]
-    return out

@@ -14,19 +14,14 @@ from torch import nn
 
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners.base import Learner, LearnerConfig, greedy_actions, lambda_returns, masked_mean
-
-
-def usable_avail(avail: torch.Tensor) -> torch.Tensor:
-    """avail (..., A) bool with padded rows (no action available) opened up, so masked max/min and
-    softmax stay finite there; those rows are masked out of every loss anyway."""
-    return avail | ~avail.any(-1, keepdim=True)
+from decomp.learners.base import Learner, LearnerConfig
+from decomp.learners.ops import gather_actions, masked_mean, td_targets, usable_avail
 
 
 def qplex_q_tot(mixer: nn.Module, q: torch.Tensor, actions: torch.Tensor, state: torch.Tensor,
                 feats: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
     """q (B, T, N, A), actions (B, T, N), state (B, T, S), avail (B, T, N, A) -> Q_tot (B, T, 1)."""
-    chosen = q.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+    chosen = gather_actions(q, actions)  # (B, T, N)
     max_q = q.masked_fill(~usable_avail(avail), float("-inf")).max(-1).values  # (B, T, N)
     onehot = F.one_hot(actions, q.shape[-1]).to(q.dtype)  # (B, T, N, A)
     return mixer(chosen, state, feats, onehot, max_q)
@@ -54,11 +49,9 @@ class QPlexLearner(Learner):
 
         with torch.no_grad():
             target_q, _ = self.unroll(self.target_agent, inputs, batch)  # (B, T+1, N, A)
-            source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
-            next_act = greedy_actions(source, usable_avail(av[:, 1:]))  # (B, T, N)
+            next_act = self.next_greedy(q_all[:, 1:], target_q[:, 1:], usable_avail(av[:, 1:]))  # (B, T, N)
             next_tot = qplex_q_tot(self.target_mixer, target_q[:, 1:], next_act, st[:, 1:], ft[:, 1:], av[:, 1:])
-            targets = lambda_returns(batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1),
-                                     batch.mask.unsqueeze(-1), next_tot, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
+            targets = td_targets(batch, next_tot, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
 
         mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
         loss = masked_mean((q_tot - targets).pow(2), mask)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from decomp.buffer import EpisodeBatch
-from decomp.learners.base import Learner, greedy_actions, lambda_returns, masked_mean, mix_live
+from decomp.learners.base import Learner
+from decomp.learners.ops import gather_actions, masked_mean, mix_live, td_targets
 
 
 class TDLearner(Learner):
@@ -19,7 +20,7 @@ class TDLearner(Learner):
         cfg = self.cfg
         inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
         q_all, _ = self.unroll(self.agent, inputs, batch)  # (B, T+1, N, A)
-        chosen = q_all[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+        chosen = gather_actions(q_all[:, :-1], batch.actions)  # (B, T, N)
         q_tot = mix_live(self.mixer, chosen, batch.state[:, :-1], batch.feats[:, :-1], batch.mask)  # (B, T, K)
         aux = self.mixer.extras.get("aux_loss")
         extras = dict(self.mixer.extras)
@@ -27,15 +28,10 @@ class TDLearner(Learner):
         with torch.no_grad():
             target_q, _ = self.unroll(self.target_agent, inputs, batch)  # (B, T+1, N, A)
             next_avail = batch.avail[:, 1:]  # (B, T, N, A)
-            source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
-            next_act = greedy_actions(source, next_avail)  # (B, T, N)
-            next_q = target_q[:, 1:].gather(-1, next_act.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+            next_act = self.next_greedy(q_all[:, 1:], target_q[:, 1:], next_avail)  # (B, T, N)
+            next_q = gather_actions(target_q[:, 1:], next_act)  # (B, T, N)
             next_tot = mix_live(self.target_mixer, next_q, batch.state[:, 1:], batch.feats[:, 1:], batch.mask)  # (B, T, K)
-            k = next_tot.shape[-1]
-            targets = lambda_returns(
-                batch.reward.unsqueeze(-1).expand(-1, -1, k), batch.terminated.unsqueeze(-1).expand(-1, -1, k),
-                batch.mask.unsqueeze(-1).expand(-1, -1, k), next_tot, cfg.gamma, cfg.td_lambda,
-            )
+            targets = td_targets(batch, next_tot, cfg.gamma, cfg.td_lambda)  # (B, T, K)
 
         mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
         td = q_tot - targets

@@ -19,7 +19,8 @@ from torch import nn
 
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners.base import Learner, LearnerConfig, greedy_actions, lambda_returns, make_optimizer, masked_mean
+from decomp.learners.base import Learner, LearnerConfig, make_optimizer
+from decomp.learners.ops import gather_actions, greedy_actions, masked_mean, td_targets
 from decomp.mixers.wqmix import WQMixMixer
 
 WEIGHTINGS = ("ow", "cw")
@@ -32,11 +33,6 @@ def fresh_copy(module: nn.Module) -> nn.Module:
         if hasattr(m, "reset_parameters"):
             m.reset_parameters()
     return clone
-
-
-def gather_actions(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """q (..., N, A), actions (..., N) -> (..., N)."""
-    return q.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
 
 
 class WQMixLearner(Learner):
@@ -73,8 +69,7 @@ class WQMixLearner(Learner):
                 target_q, _ = self.unroll(self.target_agent, inputs, batch)
                 greedy = greedy_actions(target_q, av)
             next_star = self.target_mixer.central(gather_actions(target_central_q[:, 1:], greedy[:, 1:]), st[:, 1:])
-            targets = lambda_returns(batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1),
-                                     batch.mask.unsqueeze(-1), next_star, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
+            targets = td_targets(batch, next_star, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
             td = q_tot.detach() - targets  # (B, T, 1)
             if self.weighting == "ow":
                 full = td < 0
