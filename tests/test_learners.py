@@ -1,14 +1,19 @@
-"""The learner skeleton: one TD(λ) helper for every head layout."""
+"""The learner skeleton: one TD(λ) helper for every head layout, one registry of trainable modules."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from decomp.agents import RNNAgent, agent_input_dim
 from decomp.buffer import EpisodeBatch
+from decomp.envs.base import EnvInfo
+from decomp.learners import Learner, LearnerConfig, WQMixLearner, make_learner
 from decomp.learners.ops import td_targets
+from decomp.mixers import MIXERS, make_mixer
 
-N, A, OBS, STATE, FEAT, T = 3, 4, 5, 6, 2, 6
+N, A, OBS, STATE, FEAT, H, T = 3, 4, 5, 6, 2, 8, 6
+INFO = EnvInfo(n_agents=N, n_actions=A, obs_dim=OBS, state_dim=STATE, feat_dim=FEAT, episode_limit=T, n_envs=1)
 
 
 def step_batch(reward: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor) -> EpisodeBatch:
@@ -71,3 +76,60 @@ def test_td_targets_rejects_other_layouts() -> None:
     batch = step_batch(torch.zeros(2, T), torch.zeros(2, T), torch.ones(2, T))
     with pytest.raises(ValueError, match="next_value"):
         td_targets(batch, torch.zeros(2, T, 1, 1), 0.9, 0.0)
+
+
+def build(mixer: str) -> Learner:
+    torch.manual_seed(0)
+    agent = RNNAgent(agent_input_dim(OBS, N, A, True, True), A, H)
+    return make_learner(mixer, agent, make_mixer(mixer, N, STATE, FEAT, A), INFO, LearnerConfig())
+
+
+@pytest.mark.parametrize("mixer", sorted(MIXERS))
+def test_optimizer_covers_every_trainable_param_exactly_once(mixer: str) -> None:
+    learner = build(mixer)
+    in_opt = [p for group in learner.optimizer.param_groups for p in group["params"]]
+    assert len({id(p) for p in in_opt}) == len(in_opt), "a parameter is in the optimiser twice"
+    online = {id(p) for m, _ in learner.pairs.values() for p in m.parameters() if p.requires_grad}
+    assert {id(p) for p in in_opt} == online
+    assert [id(p) for p in learner.params] == [id(p) for p in in_opt]  # grad clipping sees the same set
+    for _, target in learner.pairs.values():  # targets are frozen and never optimised
+        assert not any(p.requires_grad for p in target.parameters())
+        assert not {id(p) for p in target.parameters()} & online
+
+
+def test_wqmix_central_agents_are_registered_trained_and_synced() -> None:
+    learner = build("ow_qmix")
+    assert isinstance(learner, WQMixLearner)
+    assert list(learner.pairs) == ["agent", "mixer", "central_agent"]
+    assert learner.pairs["central_agent"] == (learner.central_agent, learner.target_central_agent)
+    central = {id(p) for p in learner.central_agent.parameters()}
+    assert central <= {id(p) for g in learner.optimizer.param_groups for p in g["params"]}
+    with torch.no_grad():
+        for p in learner.central_agent.parameters():
+            p.add_(1.0)
+    learner.updates = learner.cfg.target_update_interval
+    learner.update_targets()
+    for p, tp in zip(learner.central_agent.parameters(), learner.target_central_agent.parameters()):
+        assert torch.equal(p, tp)
+
+
+@pytest.mark.parametrize("mixer, extra", [("qmix", []), ("ow_qmix", ["central_agent", "target_central_agent"])])
+def test_checkpoint_keys_are_unchanged_and_round_trip(mixer: str, extra: list[str]) -> None:
+    learner, other = build(mixer), build(mixer)
+    sd = learner.state_dict()
+    base = ["agent", "mixer", "target_agent", "target_mixer", "optimizer", "updates"]
+    assert sorted(sd) == sorted(base + extra)
+    with torch.no_grad():
+        for online, _ in other.pairs.values():
+            for p in online.parameters():
+                p.zero_()
+    other.load_state_dict(sd)
+    for (a, ta), (b, tb) in zip(learner.pairs.values(), other.pairs.values()):
+        for x, y in zip([*a.parameters(), *ta.parameters()], [*b.parameters(), *tb.parameters()]):
+            assert torch.equal(x, y)
+
+
+def test_register_after_the_optimizer_is_refused() -> None:
+    learner = build("vdn")
+    with pytest.raises(RuntimeError, match="optimiser is already built"):
+        learner.register("late", torch.nn.Linear(2, 2))

@@ -45,16 +45,41 @@ def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.op
 
 
 class Learner:
-    """Owns the trainable modules; subclasses implement :meth:`loss`."""
+    """Owns the trainable modules; subclasses implement :meth:`loss`.
+
+    Every trainable module is registered once as an (online, target) pair under a name; target
+    sync, the optimiser, gradient clipping and checkpoints all walk that one registry, so a
+    method with extra networks (WQMIX's central agents) only names them in :meth:`extra_modules`.
+    Checkpoint keys are the names and ``target_<name>`` ("agent", "mixer", "target_agent", ...).
+    """
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig) -> None:
         self.agent, self.mixer, self.info, self.cfg = agent, mixer, info, cfg
         self.n_actions = info.n_actions
-        self.target_agent = copy.deepcopy(agent).requires_grad_(False)
-        self.target_mixer = copy.deepcopy(mixer).requires_grad_(False)
-        self.params = list(agent.parameters()) + list(mixer.parameters())
+        self.pairs: dict[str, tuple[nn.Module, nn.Module]] = {}  # name -> (online, target), in params order
+        self.target_agent = self.register("agent", agent)
+        self.target_mixer = self.register("mixer", mixer)
+        for name, module in self.extra_modules().items():
+            setattr(self, name, module)
+            setattr(self, f"target_{name}", self.register(name, module))
+        self.params = [p for online, _ in self.pairs.values() for p in online.parameters()]
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr)
         self.updates = 0
+
+    def register(self, name: str, online: nn.Module) -> nn.Module:
+        """Add a trainable module and return its frozen target copy (synced with the others)."""
+        if hasattr(self, "optimizer"):
+            raise RuntimeError(f"register {name!r} from extra_modules(): the optimiser is already built")
+        if name in self.pairs:
+            raise ValueError(f"module {name!r} is already registered")
+        target = copy.deepcopy(online).requires_grad_(False)
+        self.pairs[name] = (online, target)
+        return target
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Trainable modules beyond agent and mixer, by name (becomes ``self.<name>`` and
+        ``self.target_<name>``); called once, before the optimiser is built, so it covers them."""
+        return {}
 
     # ---- helpers shared by the losses --------------------------------------------------------
     def agent_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
@@ -99,26 +124,26 @@ class Learner:
 
     @torch.no_grad()
     def update_targets(self) -> None:
+        """Polyak every update when ``target_tau`` > 0, else a hard copy every ``target_update_interval``."""
         if self.cfg.target_tau > 0:
             tau = self.cfg.target_tau
-            for online, target in ((self.agent, self.target_agent), (self.mixer, self.target_mixer)):
+            for online, target in self.pairs.values():
                 for p, tp in zip(online.parameters(), target.parameters()):
                     tp.lerp_(p, tau)
         elif self.updates % self.cfg.target_update_interval == 0:
-            self.target_agent.load_state_dict(self.agent.state_dict())
-            self.target_mixer.load_state_dict(self.mixer.state_dict())
+            for online, target in self.pairs.values():
+                target.load_state_dict(online.state_dict())
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "agent": self.agent.state_dict(), "mixer": self.mixer.state_dict(),
-            "target_agent": self.target_agent.state_dict(), "target_mixer": self.target_mixer.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "updates": self.updates,
-        }
+        sd: dict[str, Any] = {}
+        for name, (online, target) in self.pairs.items():
+            sd[name], sd[f"target_{name}"] = online.state_dict(), target.state_dict()
+        sd["optimizer"], sd["updates"] = self.optimizer.state_dict(), self.updates
+        return sd
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
-        self.agent.load_state_dict(sd["agent"])
-        self.mixer.load_state_dict(sd["mixer"])
-        self.target_agent.load_state_dict(sd["target_agent"])
-        self.target_mixer.load_state_dict(sd["target_mixer"])
+        for name, (online, target) in self.pairs.items():
+            online.load_state_dict(sd[name])
+            target.load_state_dict(sd[f"target_{name}"])
         self.optimizer.load_state_dict(sd["optimizer"])
         self.updates = sd["updates"]
