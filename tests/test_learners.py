@@ -10,7 +10,7 @@ from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.learners import Learner, LearnerConfig, WQMixLearner, make_learner
 from decomp.learners.ops import td_targets
-from decomp.mixers import MIXERS, make_mixer
+from decomp.mixers import MIXERS, VDNMixer, make_mixer
 
 N, A, OBS, STATE, FEAT, H, T = 3, 4, 5, 6, 2, 8, 6
 INFO = EnvInfo(n_agents=N, n_actions=A, obs_dim=OBS, state_dim=STATE, feat_dim=FEAT, episode_limit=T, n_envs=1)
@@ -133,3 +133,36 @@ def test_register_after_the_optimizer_is_refused() -> None:
     learner = build("vdn")
     with pytest.raises(RuntimeError, match="optimiser is already built"):
         learner.register("late", torch.nn.Linear(2, 2))
+
+
+def live_batch(b: int = 3) -> EpisodeBatch:
+    g = torch.Generator().manual_seed(5)
+    mask = torch.ones(b, T)
+    mask[0, 2:] = 0
+    batch = step_batch(torch.randn(b, T, generator=g), torch.zeros(b, T), mask)
+    batch.obs, batch.state = torch.randn(b, T + 1, N, OBS, generator=g), torch.randn(b, T + 1, STATE, generator=g)
+    batch.feats = torch.randn(b, T + 1, N, FEAT, generator=g)
+    batch.actions = torch.randint(0, A, (b, T, N), generator=g)
+    return batch
+
+
+@pytest.mark.parametrize("mixer, keys", [("qatten", {"head_entropy", "lambda"}), ("qplex", {"lambda"})])
+def test_mixer_diagnostics_are_logged_under_the_mixers_prefix(mixer: str, keys: set[str]) -> None:
+    _, logs = build(mixer).loss(live_batch())
+    logged = {k.split("/")[1] for k in logs if k.startswith(f"{mixer}/")}
+    assert logged == keys and not any(k.startswith("mixer/") for k in logs)
+
+
+def test_log_prefix_comes_from_the_mixer_not_the_learner() -> None:
+    class Tagged(VDNMixer):
+        log_prefix = "tagged"
+
+        def mix(self, qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor | None) -> torch.Tensor:
+            self.extras = {"share": (qs / qs.sum(-1, keepdim=True)).mean(0).detach()}  # (N,)
+            return super().mix(qs, state, feats)
+
+    torch.manual_seed(0)
+    agent = RNNAgent(agent_input_dim(OBS, N, A, True, True), A, H)
+    learner = make_learner("tagged", agent, Tagged(N, STATE, FEAT), INFO, LearnerConfig())
+    _, logs = learner.loss(live_batch())
+    assert [k for k in logs if "/share/" in k] == [f"tagged/share/{i}" for i in range(N)]

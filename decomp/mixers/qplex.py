@@ -24,6 +24,7 @@ class QPlexMixer(nn.Module):
     monotone = False
     joint = False
     needs_actions = True  # forward needs the joint action one-hot and each agent's max Q
+    log_prefix = "qplex"  # extras logged as qplex/lambda/<i>
 
     def __init__(
         self,
