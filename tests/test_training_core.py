@@ -8,7 +8,7 @@ import torch
 from decomp.agents import RNNAgent, build_inputs
 from decomp.buffer import ReplayBuffer
 from decomp.envs.matrix import MatrixEnv
-from decomp.learners.base import lambda_returns
+from decomp.learners.ops import lambda_returns
 from decomp.runner import Runner, select_actions
 from games import TwoStepGame
 

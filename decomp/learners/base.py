@@ -12,6 +12,14 @@ from torch import nn
 from decomp.agents import build_inputs
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
+from decomp.learners.ops import (  # re-exported: older callers import these from here
+    gather_actions, greedy_actions, lambda_returns, masked_mean, mix_live, td_targets, usable_avail,
+)
+
+__all__ = [
+    "Learner", "LearnerConfig", "make_optimizer", "gather_actions", "greedy_actions", "lambda_returns",
+    "masked_mean", "mix_live", "td_targets", "usable_avail",
+]
 
 
 @dataclass
@@ -37,16 +45,41 @@ def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.op
 
 
 class Learner:
-    """Owns the trainable modules; subclasses implement :meth:`loss`."""
+    """Owns the trainable modules; subclasses implement :meth:`loss`.
+
+    Every trainable module is registered once as an (online, target) pair under a name; target
+    sync, the optimiser, gradient clipping and checkpoints all walk that one registry, so a
+    method with extra networks (WQMIX's central agents) only names them in :meth:`extra_modules`.
+    Checkpoint keys are the names and ``target_<name>`` ("agent", "mixer", "target_agent", ...).
+    """
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig) -> None:
         self.agent, self.mixer, self.info, self.cfg = agent, mixer, info, cfg
         self.n_actions = info.n_actions
-        self.target_agent = copy.deepcopy(agent).requires_grad_(False)
-        self.target_mixer = copy.deepcopy(mixer).requires_grad_(False)
-        self.params = list(agent.parameters()) + list(mixer.parameters())
+        self.pairs: dict[str, tuple[nn.Module, nn.Module]] = {}  # name -> (online, target), in params order
+        self.target_agent = self.register("agent", agent)
+        self.target_mixer = self.register("mixer", mixer)
+        for name, module in self.extra_modules().items():
+            setattr(self, name, module)
+            setattr(self, f"target_{name}", self.register(name, module))
+        self.params = [p for online, _ in self.pairs.values() for p in online.parameters()]
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr)
         self.updates = 0
+
+    def register(self, name: str, online: nn.Module) -> nn.Module:
+        """Add a trainable module and return its frozen target copy (synced with the others)."""
+        if hasattr(self, "optimizer"):
+            raise RuntimeError(f"register {name!r} from extra_modules(): the optimiser is already built")
+        if name in self.pairs:
+            raise ValueError(f"module {name!r} is already registered")
+        target = copy.deepcopy(online).requires_grad_(False)
+        self.pairs[name] = (online, target)
+        return target
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Trainable modules beyond agent and mixer, by name (becomes ``self.<name>`` and
+        ``self.target_<name>``); called once, before the optimiser is built, so it covers them."""
+        return {}
 
     # ---- helpers shared by the losses --------------------------------------------------------
     def agent_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
@@ -65,6 +98,11 @@ class Learner:
         t1 = inputs.shape[1]
         lengths = (batch.mask.sum(1).long() + 1).clamp(max=t1)  # (B,)
         return agent(inputs, lengths=lengths)
+
+    def next_greedy(self, online_q: torch.Tensor, target_q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """ū for the bootstrap: (..., A) -> (...). With ``double_q`` the online agents pick it (the
+        target nets then value it), which curbs max-operator overestimation; else the target agents."""
+        return greedy_actions(online_q.detach() if self.cfg.double_q else target_q, avail)
 
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
@@ -86,78 +124,26 @@ class Learner:
 
     @torch.no_grad()
     def update_targets(self) -> None:
+        """Polyak every update when ``target_tau`` > 0, else a hard copy every ``target_update_interval``."""
         if self.cfg.target_tau > 0:
             tau = self.cfg.target_tau
-            for online, target in ((self.agent, self.target_agent), (self.mixer, self.target_mixer)):
+            for online, target in self.pairs.values():
                 for p, tp in zip(online.parameters(), target.parameters()):
                     tp.lerp_(p, tau)
         elif self.updates % self.cfg.target_update_interval == 0:
-            self.target_agent.load_state_dict(self.agent.state_dict())
-            self.target_mixer.load_state_dict(self.mixer.state_dict())
+            for online, target in self.pairs.values():
+                target.load_state_dict(online.state_dict())
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "agent": self.agent.state_dict(), "mixer": self.mixer.state_dict(),
-            "target_agent": self.target_agent.state_dict(), "target_mixer": self.target_mixer.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "updates": self.updates,
-        }
+        sd: dict[str, Any] = {}
+        for name, (online, target) in self.pairs.items():
+            sd[name], sd[f"target_{name}"] = online.state_dict(), target.state_dict()
+        sd["optimizer"], sd["updates"] = self.optimizer.state_dict(), self.updates
+        return sd
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
-        self.agent.load_state_dict(sd["agent"])
-        self.mixer.load_state_dict(sd["mixer"])
-        self.target_agent.load_state_dict(sd["target_agent"])
-        self.target_mixer.load_state_dict(sd["target_mixer"])
+        for name, (online, target) in self.pairs.items():
+            online.load_state_dict(sd[name])
+            target.load_state_dict(sd[f"target_{name}"])
         self.optimizer.load_state_dict(sd["optimizer"])
         self.updates = sd["updates"]
-
-
-def mix_live(
-    mixer: nn.Module, qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor, mask: torch.Tensor,
-) -> torch.Tensor:
-    """Mix only the live steps of a padded batch; padding gets 0 (it is masked out of every loss).
-
-    qs (B, T, N), state (B, T, S), feats (B, T, N, F), mask (B, T) -> (B, T, K). Mixers act per
-    step, so this is the same maths as mixing everything, minus the padding's share of the work.
-    """
-    b, t = mask.shape
-    idx = mask.reshape(-1).nonzero().squeeze(1)  # (M,) flat indices of live steps
-    live = mixer(
-        qs.reshape(b * t, -1).index_select(0, idx),  # (M, N)
-        state.reshape(b * t, -1).index_select(0, idx),  # (M, S)
-        feats.reshape(b * t, *feats.shape[2:]).index_select(0, idx),  # (M, N, F)
-    )  # (M, K)
-    return live.new_zeros(b * t, live.shape[-1]).index_copy(0, idx, live).view(b, t, -1)
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of x over entries where mask is 1 (x and mask broadcast to the same shape)."""
-    mask = mask.expand_as(x)
-    return (x * mask).sum() / mask.sum().clamp(min=1.0)
-
-
-def greedy_actions(q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
-    """argmax over available actions: q, avail (..., A) -> (...) long."""
-    return q.masked_fill(~avail, float("-inf")).argmax(-1)
-
-
-def lambda_returns(
-    reward: torch.Tensor, terminated: torch.Tensor, mask: torch.Tensor, next_q: torch.Tensor,
-    gamma: float, lam: float,
-) -> torch.Tensor:
-    """TD(λ) targets. All (B, T, K); next_q[t] = target value of the state after step t.
-
-    G_t = r_t + γ(1 − term_t)[(1 − λ) Q'_t + λ G_{t+1}], where G_{t+1} is replaced by Q'_t at the
-    episode's last step. The recursion is inherently sequential over time; each step is
-    vectorised over the batch and the value heads.
-    """
-    if lam == 0.0:
-        return reward + gamma * (1.0 - terminated) * next_q
-    t_len = reward.shape[1]
-    out = torch.empty_like(next_q)
-    g_next = next_q[:, -1]
-    for t in range(t_len - 1, -1, -1):
-        cont = mask[:, t + 1] if t + 1 < t_len else torch.zeros_like(mask[:, t])
-        boot = cont * (lam * g_next + (1 - lam) * next_q[:, t]) + (1 - cont) * next_q[:, t]
-        out[:, t] = reward[:, t] + gamma * (1.0 - terminated[:, t]) * boot
-        g_next = out[:, t]
-    return out

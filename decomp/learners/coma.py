@@ -19,8 +19,8 @@ from torch import nn
 
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners.base import Learner, LearnerConfig, greedy_actions, lambda_returns, masked_mean
-from decomp.learners.qplex import usable_avail
+from decomp.learners.base import Learner, LearnerConfig
+from decomp.learners.ops import gather_actions, greedy_actions, masked_mean, td_targets, usable_avail
 from decomp.mixers.coma import ComaCritic
 
 _MASKED_LOGIT = -1e10  # finite, so log π of an unavailable action times π = 0 stays 0 (not nan)
@@ -62,7 +62,7 @@ class ComaLearner(Learner):
         actions = batch.actions  # (B, T, N)
         state = batch.state
         q = self.mixer(state[:, :-1], F.one_hot(actions, self.n_actions).float())  # (B, T, N, A)
-        q_taken = q.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+        q_taken = gather_actions(q, actions)  # (B, T, N)
 
         with torch.no_grad():
             # next taken joint action; where the episode ended at t (no u_{t+1}) the policy's argmax
@@ -71,16 +71,14 @@ class ComaLearner(Learner):
             shifted = torch.cat([actions[:, 1:], greedy[:, -1:]], dim=1)  # (B, T, N)
             next_act = torch.where(cont.unsqueeze(-1), shifted, greedy[:, 1:])  # (B, T, N)
             next_q = self.target_mixer(state[:, 1:], F.one_hot(next_act, self.n_actions).float())  # (B, T, N, A)
-            next_q = next_q.gather(-1, next_act.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
-            n = next_q.shape[-1]
-            per_agent = [x.unsqueeze(-1).expand(-1, -1, n) for x in (batch.reward, batch.terminated, batch.mask)]
-            targets = lambda_returns(*per_agent, next_q, cfg.gamma, cfg.td_lambda)  # (B, T, N)
+            next_q = gather_actions(next_q, next_act)  # (B, T, N)
+            targets = td_targets(batch, next_q, cfg.gamma, cfg.td_lambda)  # (B, T, N): one head per agent
             baseline = (pi[:, :-1] * q).sum(-1)  # (B, T, N) counterfactual baseline
             advantage = q_taken - baseline  # (B, T, N)
 
         mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
         critic_loss = masked_mean((q_taken - targets).pow(2), mask)
-        log_pi_taken = log_pi[:, :-1].gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
+        log_pi_taken = gather_actions(log_pi[:, :-1], actions)  # (B, T, N)
         pg_loss = -masked_mean(log_pi_taken * advantage, mask)
         entropy = masked_mean(-(pi[:, :-1] * log_pi[:, :-1]).sum(-1), mask)
         loss = pg_loss + self.critic_coef * critic_loss - self.entropy_coef * entropy

@@ -14,27 +14,17 @@ from torch import nn
 
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners.base import Learner, LearnerConfig, greedy_actions, lambda_returns, masked_mean
+from decomp.learners.base import LearnerConfig
+from decomp.learners.ops import gather_actions, usable_avail
+from decomp.learners.td import TDLearner
 
 
-def usable_avail(avail: torch.Tensor) -> torch.Tensor:
-    """avail (..., A) bool with padded rows (no action available) opened up, so masked max/min and
-    softmax stay finite there; those rows are masked out of every loss anyway."""
-    return avail | ~avail.any(-1, keepdim=True)
-
-
-def qplex_q_tot(mixer: nn.Module, q: torch.Tensor, actions: torch.Tensor, state: torch.Tensor,
-                feats: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
-    """q (B, T, N, A), actions (B, T, N), state (B, T, S), avail (B, T, N, A) -> Q_tot (B, T, 1)."""
-    chosen = q.gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
-    max_q = q.masked_fill(~usable_avail(avail), float("-inf")).max(-1).values  # (B, T, N)
-    onehot = F.one_hot(actions, q.shape[-1]).to(q.dtype)  # (B, T, N, A)
-    return mixer(chosen, state, feats, onehot, max_q)
-
-
-class QPlexLearner(Learner):
+class QPlexLearner(TDLearner):
     """``lr`` / ``grad_clip`` (learner options, None = the run's) override the run's values for QPLEX
     only, so a shared setting (the matrix report's lr) can be kept for every other method."""
+
+    # the mixer runs on every slot, padding included, so its max Q^i needs finite rows there
+    open_padded_avail = True
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
                  lr: float | None = None, grad_clip: float | None = None) -> None:
@@ -44,26 +34,12 @@ class QPlexLearner(Learner):
                                   grad_clip=cfg.grad_clip if grad_clip is None else grad_clip)
         super().__init__(agent, mixer, info, cfg)
 
-    def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg = self.cfg
-        inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
-        q_all, _ = self.unroll(self.agent, inputs, batch)  # (B, T+1, N, A)
-        st, ft, av = batch.state, batch.feats, batch.avail
-        q_tot = qplex_q_tot(self.mixer, q_all[:, :-1], batch.actions, st[:, :-1], ft[:, :-1], av[:, :-1])  # (B, T, 1)
-        lam = self.mixer.extras.get("lambda")
-
-        with torch.no_grad():
-            target_q, _ = self.unroll(self.target_agent, inputs, batch)  # (B, T+1, N, A)
-            source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
-            next_act = greedy_actions(source, usable_avail(av[:, 1:]))  # (B, T, N)
-            next_tot = qplex_q_tot(self.target_mixer, target_q[:, 1:], next_act, st[:, 1:], ft[:, 1:], av[:, 1:])
-            targets = lambda_returns(batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1),
-                                     batch.mask.unsqueeze(-1), next_tot, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
-
-        mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
-        loss = masked_mean((q_tot - targets).pow(2), mask)
-        logs = {"losses/td": float(loss.detach()), "train/q_tot_mean": float(masked_mean(q_tot.detach(), mask)),
-                "train/target_mean": float(masked_mean(targets, mask))}
-        if lam is not None:
-            logs.update({f"qplex/lambda/{i}": v for i, v in enumerate(lam.tolist())})
-        return loss, logs
+    def mix_chosen(
+        self, mixer: nn.Module, q: torch.Tensor, actions: torch.Tensor, batch: EpisodeBatch, steps: slice,
+    ) -> torch.Tensor:
+        """q (B, T, N, A), actions (B, T, N) -> Q_tot (B, T, 1); the mixer also gets the joint action
+        one-hot and each agent's max Q^i over its available actions (V_i and A_i need it)."""
+        avail = usable_avail(batch.avail[:, steps])  # (B, T, N, A)
+        max_q = q.masked_fill(~avail, float("-inf")).max(-1).values  # (B, T, N)
+        onehot = F.one_hot(actions, q.shape[-1]).to(q.dtype)  # (B, T, N, A)
+        return mixer(gather_actions(q, actions), batch.state[:, steps], batch.feats[:, steps], onehot, max_q)

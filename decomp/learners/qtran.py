@@ -14,7 +14,8 @@ from torch import nn
 
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners.base import Learner, LearnerConfig, greedy_actions, lambda_returns, masked_mean
+from decomp.learners.base import Learner, LearnerConfig
+from decomp.learners.ops import gather_actions, greedy_actions, masked_mean, td_targets
 
 
 class QTranLearner(Learner):
@@ -43,25 +44,22 @@ class QTranLearner(Learner):
             # double_q (pymarl's qtran_learner): the online agents pick ū_{t+1}, the target nets value it;
             # otherwise the target agents pick it too
             target_q, target_hs = self.unroll(self.target_agent, inputs, batch)  # (B, T+1, N, A), (…, H)
-            source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
-            next_greedy = greedy_actions(source, avail[:, 1:])  # (B, T, N)
+            next_greedy = self.next_greedy(q_all[:, 1:], target_q[:, 1:], avail[:, 1:])  # (B, T, N)
             h_next = target_hs[:, 1:] if self.use_hidden else None
             next_jt = self.target_mixer.q_jt(state[:, 1:], self._onehot(next_greedy), h_next)  # (B, T, 1)
-            targets = lambda_returns(
-                batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1), mask, next_jt, cfg.gamma, cfg.td_lambda
-            )
+            targets = td_targets(batch, next_jt, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
         l_td = masked_mean((q_jt - targets).pow(2), mask)
 
         # --- opt: at the greedy joint action ū --------------------------------------------------
         q_now = q_all[:, :-1]  # (B, T, N, A)
         greedy = greedy_actions(q_now.detach(), avail[:, :-1])  # (B, T, N)
-        q_prime_opt = q_now.gather(-1, greedy.unsqueeze(-1)).squeeze(-1).sum(-1, keepdim=True)  # (B, T, 1)
+        q_prime_opt = gather_actions(q_now, greedy).sum(-1, keepdim=True)  # (B, T, 1)
         q_jt_opt = self.mixer.q_jt(state[:, :-1], self._onehot(greedy), h_now).detach()  # (B, T, 1)
         v = self.mixer.v(state[:, :-1])  # (B, T, 1)
         l_opt = masked_mean((q_prime_opt - q_jt_opt + v).pow(2), mask)
 
         # --- nopt: at the taken joint action u ----------------------------------------------------
-        q_prime = q_now.gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1).sum(-1, keepdim=True)  # (B, T, 1)
+        q_prime = gather_actions(q_now, batch.actions).sum(-1, keepdim=True)  # (B, T, 1)
         gap = q_prime - q_jt.detach() + v
         l_nopt = masked_mean(gap.clamp(max=0.0).pow(2), mask)
 

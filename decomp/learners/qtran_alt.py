@@ -13,8 +13,8 @@ from torch import nn
 
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners.base import LearnerConfig, masked_mean
-from decomp.learners.qplex import usable_avail
+from decomp.learners.base import LearnerConfig
+from decomp.learners.ops import gather_actions, masked_mean, usable_avail
 from decomp.learners.qtran import QTranLearner
 
 
@@ -48,7 +48,7 @@ class QTranAltLearner(QTranLearner):
         """The counterfactual L_nopt-min, vectorised over agents and actions."""
         q_all, hs = self.unroll(self.agent, self.agent_inputs(batch), batch)  # (B, T+1, N, A), (B, T+1, N, H)
         q_now = q_all[:, :-1]  # (B, T, N, A)
-        chosen = q_now.gather(-1, batch.actions.unsqueeze(-1))  # (B, T, N, 1)
+        chosen = gather_actions(q_now, batch.actions).unsqueeze(-1)  # (B, T, N, 1)
         q_prime = chosen.sum(-2, keepdim=True)  # (B, T, 1, 1)
         q_prime_cf = q_prime - chosen + q_now  # (B, T, N, A): agent i switches to a
         state = batch.state[:, :-1]  # (B, T, S)

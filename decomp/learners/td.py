@@ -1,41 +1,55 @@
-"""Masked TD learning of Q_tot for value-mixing methods (IQL, VDN, QMIX, Qatten, ...)."""
+"""Masked TD learning of Q_tot for value-mixing methods (IQL, VDN, QMIX, Qatten, QPLEX, ...)."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
+from torch import nn
 
 from decomp.buffer import EpisodeBatch
-from decomp.learners.base import Learner, greedy_actions, lambda_returns, masked_mean, mix_live
+from decomp.learners.base import Learner
+from decomp.learners.ops import gather_actions, masked_mean, mix_live, td_targets, usable_avail
+
+NOW, NEXT = slice(None, -1), slice(1, None)  # the batch's observation slots of step t and of t+1
 
 
 class TDLearner(Learner):
     """Q_tot(s_t, u_t) regressed on r_t + γ Q_tot^target(s_{t+1}, ū_{t+1}), masked over padding.
 
     With double-Q, ū is the online agents' greedy action and the target nets evaluate it.
-    Mixers may add an auxiliary loss via ``mixer.extras["aux_loss"]`` (Qatten's regulariser).
+    Methods differ only in how a joint action's Q^i become Q_tot: :meth:`mix_chosen`.
+    Mixers may add an auxiliary loss via ``mixer.extras["aux_loss"]`` (Qatten's regulariser); their
+    other extras are per-index diagnostics, logged as ``<mixer.log_prefix>/<key>/<i>``.
     """
+
+    # open padded rows (nothing available) before the greedy next action, for mixers that see them
+    open_padded_avail: ClassVar[bool] = False
+
+    def mix_chosen(
+        self, mixer: nn.Module, q: torch.Tensor, actions: torch.Tensor, batch: EpisodeBatch, steps: slice,
+    ) -> torch.Tensor:
+        """Q_tot of a joint action: q (B, T, N, A) all Q^i at the batch's slots ``steps`` (NOW or NEXT),
+        actions (B, T, N) -> (B, T, K). Value mixers see only the chosen Q^i, on live steps."""
+        chosen = gather_actions(q, actions)  # (B, T, N)
+        return mix_live(mixer, chosen, batch.state[:, steps], batch.feats[:, steps], batch.mask)  # (B, T, K)
 
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
         inputs = self.agent_inputs(batch)  # (B, T+1, N, in)
         q_all, _ = self.unroll(self.agent, inputs, batch)  # (B, T+1, N, A)
-        chosen = q_all[:, :-1].gather(-1, batch.actions.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
-        q_tot = mix_live(self.mixer, chosen, batch.state[:, :-1], batch.feats[:, :-1], batch.mask)  # (B, T, K)
+        q_tot = self.mix_chosen(self.mixer, q_all[:, NOW], batch.actions, batch, NOW)  # (B, T, K)
         aux = self.mixer.extras.get("aux_loss")
         extras = dict(self.mixer.extras)
 
         with torch.no_grad():
             target_q, _ = self.unroll(self.target_agent, inputs, batch)  # (B, T+1, N, A)
-            next_avail = batch.avail[:, 1:]  # (B, T, N, A)
-            source = q_all[:, 1:].detach() if cfg.double_q else target_q[:, 1:]
-            next_act = greedy_actions(source, next_avail)  # (B, T, N)
-            next_q = target_q[:, 1:].gather(-1, next_act.unsqueeze(-1)).squeeze(-1)  # (B, T, N)
-            next_tot = mix_live(self.target_mixer, next_q, batch.state[:, 1:], batch.feats[:, 1:], batch.mask)  # (B, T, K)
-            k = next_tot.shape[-1]
-            targets = lambda_returns(
-                batch.reward.unsqueeze(-1).expand(-1, -1, k), batch.terminated.unsqueeze(-1).expand(-1, -1, k),
-                batch.mask.unsqueeze(-1).expand(-1, -1, k), next_tot, cfg.gamma, cfg.td_lambda,
-            )
+            next_avail = batch.avail[:, NEXT]  # (B, T, N, A)
+            if self.open_padded_avail:
+                next_avail = usable_avail(next_avail)
+            next_act = self.next_greedy(q_all[:, NEXT], target_q[:, NEXT], next_avail)  # (B, T, N)
+            next_tot = self.mix_chosen(self.target_mixer, target_q[:, NEXT], next_act, batch, NEXT)  # (B, T, K)
+            targets = td_targets(batch, next_tot, cfg.gamma, cfg.td_lambda)  # (B, T, K)
 
         mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
         td = q_tot - targets
@@ -48,8 +62,8 @@ class TDLearner(Learner):
         if aux is not None:
             loss = loss + aux
             logs["losses/aux"] = float(aux.detach())
+        prefix = getattr(self.mixer, "log_prefix", "mixer")
         for key, value in extras.items():
-            if key in ("head_entropy", "lambda"):
-                for i, v in enumerate(value.tolist()):
-                    logs[f"qatten/{key}/{i}"] = v
+            if key != "aux_loss":
+                logs.update({f"{prefix}/{key}/{i}": v for i, v in enumerate(value.tolist())})
         return loss, logs

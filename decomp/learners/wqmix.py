@@ -19,7 +19,8 @@ from torch import nn
 
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners.base import Learner, LearnerConfig, greedy_actions, lambda_returns, make_optimizer, masked_mean
+from decomp.learners.base import Learner, LearnerConfig
+from decomp.learners.ops import gather_actions, greedy_actions, masked_mean, td_targets
 from decomp.mixers.wqmix import WQMixMixer
 
 WEIGHTINGS = ("ow", "cw")
@@ -34,12 +35,13 @@ def fresh_copy(module: nn.Module) -> nn.Module:
     return clone
 
 
-def gather_actions(q: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """q (..., N, A), actions (..., N) -> (..., N)."""
-    return q.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-
-
 class WQMixLearner(Learner):
+    """The central agents are registered as an extra (online, target) pair, so they share the
+    optimiser, the target schedule and the checkpoint (keys "central_agent", "target_central_agent")."""
+
+    central_agent: nn.Module
+    target_central_agent: nn.Module
+
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
                  weighting: str = "ow", alpha: float = 0.1, central_loss: float = 1.0) -> None:
         if not isinstance(mixer, WQMixMixer):
@@ -52,10 +54,10 @@ class WQMixLearner(Learner):
             raise ValueError(f"central_loss must be > 0, got {central_loss}")
         super().__init__(agent, mixer, info, cfg)
         self.weighting, self.alpha, self.central_loss = weighting, alpha, central_loss
-        self.central_agent = fresh_copy(agent)
-        self.target_central_agent = copy.deepcopy(self.central_agent).requires_grad_(False)
-        self.params = self.params + list(self.central_agent.parameters())
-        self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr)
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Q̂*'s agents: same architecture, own weights, so Q̂* is not tied to QMIX's utilities."""
+        return {"central_agent": fresh_copy(self.agent)}
 
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.cfg
@@ -73,8 +75,7 @@ class WQMixLearner(Learner):
                 target_q, _ = self.unroll(self.target_agent, inputs, batch)
                 greedy = greedy_actions(target_q, av)
             next_star = self.target_mixer.central(gather_actions(target_central_q[:, 1:], greedy[:, 1:]), st[:, 1:])
-            targets = lambda_returns(batch.reward.unsqueeze(-1), batch.terminated.unsqueeze(-1),
-                                     batch.mask.unsqueeze(-1), next_star, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
+            targets = td_targets(batch, next_star, cfg.gamma, cfg.td_lambda)  # (B, T, 1)
             td = q_tot.detach() - targets  # (B, T, 1)
             if self.weighting == "ow":
                 full = td < 0
@@ -95,24 +96,3 @@ class WQMixLearner(Learner):
             "train/q_star_mean": float(masked_mean(q_star.detach(), mask)),
             "wqmix/weight_mean": float(masked_mean(w, mask)),
         }
-
-    # ---- the central agents follow the same target schedule and are checkpointed -------------
-    @torch.no_grad()
-    def update_targets(self) -> None:
-        super().update_targets()
-        if self.cfg.target_tau > 0:
-            for p, tp in zip(self.central_agent.parameters(), self.target_central_agent.parameters()):
-                tp.lerp_(p, self.cfg.target_tau)
-        elif self.updates % self.cfg.target_update_interval == 0:
-            self.target_central_agent.load_state_dict(self.central_agent.state_dict())
-
-    def state_dict(self) -> dict:
-        sd = super().state_dict()
-        sd["central_agent"] = self.central_agent.state_dict()
-        sd["target_central_agent"] = self.target_central_agent.state_dict()
-        return sd
-
-    def load_state_dict(self, sd: dict) -> None:
-        super().load_state_dict(sd)
-        self.central_agent.load_state_dict(sd["central_agent"])
-        self.target_central_agent.load_state_dict(sd["target_central_agent"])

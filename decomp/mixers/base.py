@@ -30,12 +30,14 @@ class Mixer(nn.Module):
 
     ``monotone`` mixers guarantee ∂Q_tot/∂Q^i ≥ 0 (hence IGM) and expose :meth:`local_weights`.
     ``extras`` holds diagnostics and auxiliary losses of the last forward pass (e.g. Qatten's
-    attention-logit regulariser); it is overwritten on every call.
+    attention-logit regulariser); it is overwritten on every call. Every entry but ``aux_loss`` is a
+    1-D diagnostic the TD learner logs as ``<log_prefix>/<key>/<i>``, so metric names are the method's.
     """
 
     kind: ClassVar[Kind] = Kind.VALUE
     monotone: bool = False
     needs_feats: bool = False
+    log_prefix: str = "mixer"
 
     @classmethod
     def from_dims(cls, dims: Dims, **options: Any) -> "Mixer":

@@ -19,6 +19,7 @@ from decomp.mixers.base import Mixer
 
 class QattenMixer(Mixer):
     needs_feats = True
+    log_prefix = "qatten"  # extras logged as qatten/head_entropy/<h>, qatten/lambda/<i>
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ class QPlexMixer(ActionModule):
     """forward needs the joint action one-hot and each agent's max Q^i besides the chosen Q^i."""
 
     kind: ClassVar[Kind] = Kind.ACTION
+    log_prefix = "qplex"  # extras logged as qplex/lambda/<i>
 
     def __init__(
         self,
