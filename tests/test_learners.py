@@ -8,9 +8,10 @@ import torch
 from decomp.agents import RNNAgent, agent_input_dim
 from decomp.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners import Learner, LearnerConfig, WQMixLearner, make_learner
+from decomp.learners import Learner, LearnerConfig, TDLearner, WQMixLearner
 from decomp.learners.ops import td_targets
-from decomp.mixers import MIXERS, VDNMixer, make_mixer
+from decomp.methods import METHODS, make_learner, make_mixer
+from decomp.mixers import VDNMixer
 
 N, A, OBS, STATE, FEAT, H, T = 3, 4, 5, 6, 2, 8, 6
 INFO = EnvInfo(n_agents=N, n_actions=A, obs_dim=OBS, state_dim=STATE, feat_dim=FEAT, episode_limit=T, n_envs=1)
@@ -84,7 +85,7 @@ def build(mixer: str) -> Learner:
     return make_learner(mixer, agent, make_mixer(mixer, N, STATE, FEAT, A), INFO, LearnerConfig())
 
 
-@pytest.mark.parametrize("mixer", sorted(MIXERS))
+@pytest.mark.parametrize("mixer", sorted(METHODS))
 def test_optimizer_covers_every_trainable_param_exactly_once(mixer: str) -> None:
     learner = build(mixer)
     in_opt = [p for group in learner.optimizer.param_groups for p in group["params"]]
@@ -163,6 +164,6 @@ def test_log_prefix_comes_from_the_mixer_not_the_learner() -> None:
 
     torch.manual_seed(0)
     agent = RNNAgent(agent_input_dim(OBS, N, A, True, True), A, H)
-    learner = make_learner("tagged", agent, Tagged(N, STATE, FEAT), INFO, LearnerConfig())
+    learner = TDLearner(agent, Tagged(N, STATE, FEAT), INFO, LearnerConfig())
     _, logs = learner.loss(live_batch())
     assert [k for k in logs if "/share/" in k] == [f"tagged/share/{i}" for i in range(N)]
