@@ -6,6 +6,7 @@ Files are written to a temporary name in the same folder and moved into place wi
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -24,8 +25,14 @@ class CheckpointError(RuntimeError):
 
 
 def atomic_write_bytes(path: Path, write: Any) -> None:
-    """Call ``write(fileobj)`` on a temp file next to ``path`` and move it into place."""
+    """Call ``write(fileobj)`` on a temp file next to ``path`` and move it into place.
+
+    A process killed mid-write leaves its temp file behind; a run has one writer per file, so the next
+    write of the same file removes such leftovers first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:

@@ -73,3 +73,14 @@ def test_resume_onto_a_different_env_names_the_mismatch(tmp_path: Path) -> None:
     other.env.game = "qplex3"  # 3 agents instead of 2
     with pytest.raises(CheckpointError, match=r"n_agents: checkpoint 2 vs env 3"):
         Trainer(other, run_dir=run, resume_from=run)
+
+
+def test_a_write_removes_temp_files_left_by_a_killed_writer(tmp_path: Path) -> None:
+    from decomp.checkpoint import atomic_write_text
+
+    target = tmp_path / "latest.pt"
+    (tmp_path / ".latest.pt.abc123.tmp").write_bytes(b"half")  # what SIGKILL mid-write leaves
+    (tmp_path / ".other.pt.abc123.tmp").write_bytes(b"not ours")
+    atomic_write_text(target, "x")
+    assert target.read_text() == "x"
+    assert [p.name for p in tmp_path.glob(".*.tmp")] == [".other.pt.abc123.tmp"]
