@@ -80,7 +80,7 @@ def game_tables(agent: nn.Module, mixer: nn.Module, cfg: Config, env: MatrixEnv,
     -> q_tot (k_1..k_n), agent_qs [(k_i,)], extra tables, state (S,), feats (N, F)
     """
     info = env.info
-    ob = env._observe(np.array([state_index]))
+    ob = env.observe(np.array([state_index]))
     obs = torch.from_numpy(ob.obs)  # (1, N, O)
     inputs = build_inputs(obs, torch.full((1, info.n_agents), -1), info.n_actions, cfg.agent_id, cfg.last_action)
     q, hs = agent(inputs.unsqueeze(1))  # (1, 1, N, A)

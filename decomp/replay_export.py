@@ -32,7 +32,7 @@ def record_smax_replay(map_name: str, agent: nn.Module, agent_id: bool, last_act
     frames: list[tuple[np.ndarray, np.ndarray]] = []
     gen = torch.Generator().manual_seed(seed)
     for _ in range(info.episode_limit):
-        inner = env._state.state  # jaxmarl's per-unit arrays, allies first; batch of 1 env
+        inner = env.snapshot().states.state  # jaxmarl's per-unit arrays, allies first; batch of 1 env
         frames.append((np.asarray(inner.unit_positions)[0].copy(), np.asarray(inner.unit_health)[0].copy()))
         q, h = agent.step(build_inputs(as_tensor(ob.obs), last, info.n_actions, agent_id, last_action), h)
         last = select_actions(q, as_tensor(ob.avail), 0.0, gen)

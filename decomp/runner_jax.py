@@ -21,7 +21,7 @@ from torch import nn
 from decomp.agents import RNNAgent
 from decomp.buffer import ReplayBuffer
 from decomp.envs.base import BatchedEnv, Observation, StepResult
-from decomp.envs.smax import SmaxEnv
+from decomp.envs.smax import SmaxEnv, SmaxSnapshot
 from decomp.envs.smax_policy import Carry, PackedLayout, export_params, get_rollout
 from decomp.runner import EpisodeStats, Runner, select_actions
 
@@ -63,10 +63,11 @@ class JaxPolicyRunner(Runner):
         jax, info, cur = self._jax, self.info, self.current
         assert cur is not None
         e, n = info.n_envs, info.n_agents
+        snap = self.env.snapshot()
         self._carry = Carry(
-            env_key=self.env._key,
+            env_key=snap.key,
             policy_key=jax.random.fold_in(jax.random.PRNGKey(self.seed), _POLICY_STREAM),
-            states=self.env._state,
+            states=snap.states,
             current=jax.device_put({"obs": cur.obs, "state": cur.state, "avail": cur.avail, "feats": cur.feats}),
             h=jax.device_put(np.zeros((e, n, self.agent.hidden_dim), np.float32)),  # (E, N, H)
             last=jax.device_put(np.full((e, n), -1, np.int32)),  # (E, N)
@@ -139,8 +140,7 @@ class JaxPolicyRunner(Runner):
     def _sync_env(self) -> None:
         """Hand the advanced env states/key back to the SmaxEnv so it stays consistent on its own."""
         assert self._carry is not None and self.current is not None
-        self.env._key, self.env._state = self._carry.env_key, self._carry.states
-        self.env._avail = self.current.avail
+        self.env.restore(SmaxSnapshot(self._carry.env_key, self._carry.states, self.current.avail))
 
     def compile_count(self) -> int:
         """Compiled variants of the fused rollout (1 = never recompiled)."""

@@ -132,7 +132,7 @@ def test_collection_well_formed_uniform_and_never_recompiled(smax_env) -> None:
     assert runner.env_steps == (160 + 40 + 7 + CHUNK) * N_ENVS
     assert runner.episodes == buf.episodes_added == len(lengths) == len(buf)
     assert sum(lengths) + int(runner.t.sum()) == runner.env_steps
-    assert runner.current is not None and np.array_equal(smax_env._avail, runner.current.avail)
+    assert runner.current is not None and np.array_equal(smax_env.snapshot().avail, runner.current.avail)
 
     d, n = buf.data, len(buf)
     L = buf.lengths[:n]  # (B,)
