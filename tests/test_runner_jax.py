@@ -14,7 +14,8 @@ import torch
 from decomp.agents import MLPAgent, RNNAgent, agent_input_dim, build_inputs
 from decomp.buffer import ReplayBuffer
 from decomp.envs import smax_policy as sp
-from decomp.runner import Runner, select_actions
+from decomp.policy import Policy, select_actions
+from decomp.runner import Runner
 from decomp.runner_jax import JaxPolicyRunner, make_runner
 
 N_ENVS = 16
@@ -25,6 +26,10 @@ HIDDEN = 32
 def make_agent(info, seed: int = 0) -> RNNAgent:
     torch.manual_seed(seed)
     return RNNAgent(agent_input_dim(info.obs_dim, info.n_agents, info.n_actions, True, True), info.n_actions, HIDDEN)
+
+
+def make_policy(info, seed: int = 0) -> Policy:
+    return Policy(make_agent(info, seed), info.n_actions, True, True)
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +79,15 @@ def test_make_runner_picks_jax_only_when_equivalent(smax_env) -> None:
 
     info = smax_env.info
     agent = make_agent(info)
-    assert type(make_runner(smax_env, agent, True, True, seed=0, chunk=CHUNK)) is JaxPolicyRunner
-    other = lambda q, avail, eps, gen: select_actions(q, avail, eps, gen)  # noqa: E731  (e.g. COMA's sampler)
-    assert type(make_runner(smax_env, agent, True, True, seed=0, selector=other)) is Runner
-    assert type(make_runner(smax_env, MLPAgent(10, info.n_actions, 8), True, True)) is Runner
+    egreedy = Policy(agent, info.n_actions, True, True)
+    assert egreedy.jax_exportable and type(make_runner(smax_env, egreedy, seed=0, chunk=CHUNK)) is JaxPolicyRunner
+    sampled = Policy(agent, info.n_actions, True, True, kind="sampled")  # COMA's softmax sampling
+    assert not sampled.jax_exportable and type(make_runner(smax_env, sampled, seed=0)) is Runner
+    assert type(make_runner(smax_env, Policy(MLPAgent(10, info.n_actions, 8), info.n_actions, True, True))) is Runner
     matrix = MatrixEnv(make_game("climbing"), n_envs=2)
-    assert type(make_runner(matrix, RNNAgent(10, 3, 8), True, True)) is Runner
+    assert type(make_runner(matrix, Policy(RNNAgent(10, 3, 8), 3, True, True))) is Runner
+    with pytest.raises(TypeError, match="ε-greedy RNNAgent"):
+        JaxPolicyRunner(smax_env, sampled)
 
 
 # -- collection -----------------------------------------------------------------------------------
@@ -88,12 +96,12 @@ def test_greedy_collection_equals_torch_runner(smax_env) -> None:
     from decomp.envs.smax import SmaxEnv
 
     info = smax_env.info
-    agent = make_agent(info, seed=3)
+    policy = make_policy(info, seed=3)
     results = []
     for cls in (Runner, JaxPolicyRunner):
         env = SmaxEnv("3m", N_ENVS, seed=11)  # same compiled step, same env key
         kwargs = {"chunk": CHUNK} if cls is JaxPolicyRunner else {}
-        runner = cls(env, agent, True, True, seed=0, **kwargs)
+        runner = cls(env, policy, seed=0, **kwargs)
         buf = ReplayBuffer(info, 500)
         stats = [runner.collect(n, 0.0, buf) for n in (70, 45)]  # partial chunks, state kept across calls
         results.append((runner, buf, stats))
@@ -117,7 +125,7 @@ def test_greedy_collection_equals_torch_runner(smax_env) -> None:
 def test_collection_well_formed_uniform_and_never_recompiled(smax_env) -> None:
     info = smax_env.info
     agent = make_agent(info, seed=1)
-    runner = JaxPolicyRunner(smax_env, agent, True, True, seed=5, chunk=CHUNK)
+    runner = JaxPolicyRunner(smax_env, Policy(agent, info.n_actions, True, True), seed=5, chunk=CHUNK)
     buf = ReplayBuffer(info, 2000)
     stats = runner.collect(160, 1.0, buf)
     n_uniform = len(buf)

@@ -39,6 +39,8 @@ def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.op
 class Learner:
     """Owns the trainable modules; subclasses implement :meth:`loss`."""
 
+    policy_kind = "egreedy"  # the behaviour policy it trains (decomp.policy.PolicyKind): ε-greedy on Q-values
+
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig) -> None:
         self.agent, self.mixer, self.info, self.cfg = agent, mixer, info, cfg
         self.n_actions = info.n_actions
