@@ -1,4 +1,5 @@
-"""JAX-side acting for SMAX: forward pass == torch, collection == Runner's protocol, no recompiles.
+"""JAX-side acting for SMAX: forward pass == torch, collection and evaluation act like the torch Policy,
+collection == Runner's protocol, no recompiles.
 
 Compiling SMAX (~10 s) and the fused rollout (~10 s) dominate: the env has the shape of
 tests/test_env_smax.py's (3m, 16 envs) so a full run compiles the step once, and every runner here
@@ -120,6 +121,61 @@ def test_greedy_collection_equals_torch_runner(smax_env) -> None:
     for name, v in r_t.staging.items():  # episodes still running
         np.testing.assert_allclose(r_j.staging[name], v, atol=1e-6, err_msg=name)
     np.testing.assert_allclose(r_j.current.obs, r_t.current.obs, atol=1e-6)
+
+
+# -- evaluation -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("epsilon", [0.0, 0.3])
+def test_evaluate_acts_like_the_jax_twin(smax_env, monkeypatch, epsilon: float) -> None:
+    """Runner.evaluate (torch Policy) and ``policy_step`` (the acting of the JAX ``one_step``) choose the
+    same actions on every observation of a whole evaluation, the recurrent state carried on both sides.
+
+    For ε > 0 each torch step is handed the uniforms that step's JAX key gives (``egreedy_draws``), so
+    any difference in the ε-greedy rule, the draw order or the inputs shows up as a different action.
+    """
+    import jax
+    import jax.numpy as jnp
+    from decomp.envs.smax import SmaxEnv
+
+    info = smax_env.info
+    policy = make_policy(info, seed=4)
+    key = jax.random.PRNGKey(9)
+    steps: list[tuple[np.ndarray, np.ndarray, object, np.ndarray]] = []  # obs, avail, key, torch's actions
+    draws: list[torch.Tensor] = []
+    real_act = Policy.act
+
+    def act(self, ob, state, eps, gen):
+        nonlocal key
+        key, k_act = jax.random.split(key)
+        draws[:] = [torch.from_numpy(np.array(u)) for u in sp.egreedy_draws(k_act, ob.avail.shape)]
+        decision = real_act(self, ob, state, eps, gen)
+        assert not draws or eps <= 0.0, "torch drew fewer uniforms than JAX"
+        steps.append((ob.obs.copy(), ob.avail.copy(), k_act, decision.actions.numpy().copy()))
+        return decision
+
+    def rand(shape, generator=None):
+        assert draws, "torch drew more uniforms than JAX"
+        u = draws.pop(0)
+        assert tuple(u.shape) == tuple(shape)
+        return u
+
+    monkeypatch.setattr(Policy, "act", act)
+    monkeypatch.setattr(torch, "rand", rand)
+    stats = Runner(smax_env, policy, seed=0).evaluate(SmaxEnv("3m", N_ENVS, seed=21), epsilon=epsilon)
+    monkeypatch.undo()
+    assert len(stats) == N_ENVS and len(steps) >= 10
+
+    twin = policy.export_jax()
+    step = jax.jit(sp.policy_step, static_argnums=(7, 8, 9))
+    options = (twin.n_actions, twin.agent_id, twin.last_action)
+    h = jnp.zeros((N_ENVS, info.n_agents, twin.hidden_dim), jnp.float32)
+    last = jnp.full((N_ENVS, info.n_agents), -1, jnp.int32)
+    explored = 0
+    for t, (obs, avail, k_act, actions) in enumerate(steps):
+        greedy, _ = step(twin.params, k_act, obs, avail, h, last, jnp.float32(0.0), *options)
+        last, h = step(twin.params, k_act, obs, avail, h, last, jnp.float32(epsilon), *options)
+        np.testing.assert_array_equal(np.asarray(last), actions, err_msg=f"step {t}")
+        explored += int((np.asarray(greedy) != actions).sum())
+    assert (explored > 0) == (epsilon > 0)
 
 
 def test_collection_well_formed_uniform_and_never_recompiled(smax_env) -> None:
