@@ -36,6 +36,7 @@ from decomp.buffer import ReplayBuffer  # noqa: E402
 from decomp.build import build_learner  # noqa: E402
 from decomp.compose import compose_config  # noqa: E402
 from decomp.envs.smax import SmaxEnv  # noqa: E402
+from decomp.policy import Policy  # noqa: E402
 from decomp.runner import Runner  # noqa: E402
 from decomp.runner_jax import DEFAULT_CHUNK, JaxPolicyRunner  # noqa: E402
 
@@ -43,11 +44,11 @@ from decomp.runner_jax import DEFAULT_CHUNK, JaxPolicyRunner  # noqa: E402
 def collectors(map_name: str, n_envs: int, chunk: int) -> dict[str, Runner]:
     """Both runners on their own env (same compiled step), same QMIX-preset agent weights."""
     cfg = compose_config(["env=smac", "env.backend=smax", f"env.map_name={map_name}", "mixer=qmix"])
-    agent = build_learner(cfg, SmaxEnv(map_name, n_envs, seed=0).info).agent
+    policy = Policy.of(build_learner(cfg, SmaxEnv(map_name, n_envs, seed=0).info))
     torch_env, jax_env = SmaxEnv(map_name, n_envs, seed=0), SmaxEnv(map_name, n_envs, seed=0)
     return {
-        "collection (torch)": Runner(torch_env, agent, cfg.agent_id, cfg.last_action, seed=0),
-        "collection (JAX)": JaxPolicyRunner(jax_env, agent, cfg.agent_id, cfg.last_action, seed=0, chunk=chunk),
+        "collection (torch)": Runner(torch_env, policy, seed=0),
+        "collection (JAX)": JaxPolicyRunner(jax_env, policy, seed=0, chunk=chunk),
     }
 
 

@@ -28,6 +28,7 @@ from decomp.compose import compose_config  # noqa: E402
 from decomp.build import build_learner  # noqa: E402
 from decomp.envs.smax import SmaxEnv  # noqa: E402
 from decomp.learners.base import Learner, mix_live  # noqa: E402
+from decomp.policy import Policy  # noqa: E402
 from decomp.runner_jax import make_runner  # noqa: E402
 
 
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     env = SmaxEnv(args.map, cfg.env.n_envs, seed=args.seed, reward_scale=cfg.env.reward_scale)
     learner = build_learner(cfg, env.info)
     buf = ReplayBuffer(env.info, cfg.buffer_size, seed=args.seed)
-    make_runner(env, learner.agent, cfg.agent_id, cfg.last_action, seed=args.seed).collect(args.collect, 1.0, buf)
+    make_runner(env, Policy.of(learner), seed=args.seed).collect(args.collect, 1.0, buf)
     if args.timeout_terminal:
         n = len(buf)
         buf.data.terminated[torch.arange(n), buf.lengths[:n] - 1] = 1.0

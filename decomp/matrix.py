@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from decomp.agents import build_inputs
 from decomp.config import Config
 from decomp.envs.matrix import MatrixEnv
 from decomp.methods import kind_of
 from decomp.mixers import JointCritic, Kind, describe
+from decomp.policy import Policy
 from games import Payoff, TwoStepGame, make_game
 
 DIVERGENCE_FACTOR = 10.0
@@ -46,7 +46,7 @@ class MatrixRun:
     payoff: np.ndarray  # (k_1, ..., k_n) true team reward (two-step: the 2B stage)
     q_tot: np.ndarray  # (k_1, ..., k_n) learned joint value (Q_jt for qtran, Σ Q^i for none)
     agent_qs: list[np.ndarray]  # per agent (k_i,)
-    greedy: tuple[int, ...]  # argmax of each agent's Q^i
+    greedy: tuple[int, ...]  # the policy's ε = 0 pick: argmax of each agent's Q^i over its available actions
     optimal: bool  # the greedy policy earns the optimal return and the run has not diverged
     losses: np.ndarray  # (n_updates,) total loss per update
     extra_tables: dict[str, np.ndarray] = field(default_factory=dict)
@@ -73,19 +73,29 @@ class MatrixRun:
         return out[..., 0].numpy()
 
 
-@torch.no_grad()
-def game_tables(agent: nn.Module, mixer: nn.Module, cfg: Config, env: MatrixEnv, state_index: int = 0
-                ) -> tuple[np.ndarray, list[np.ndarray], dict[str, np.ndarray], torch.Tensor, torch.Tensor]:
-    """Learned tables at one state: Q_tot over all joint actions, each agent's Q^i.
+class StateTables(NamedTuple):
+    """The learned tables at one state of a matrix game, and the policy's greedy pick there."""
 
-    -> q_tot (k_1..k_n), agent_qs [(k_i,)], extra tables, state (S,), feats (N, F)
+    q_tot: np.ndarray  # (k_1, ..., k_n) learned joint value
+    agent_qs: list[np.ndarray]  # per agent (k_i,)
+    extras: dict[str, np.ndarray]
+    state: torch.Tensor  # (S,)
+    feats: torch.Tensor  # (N, F)
+    greedy: tuple[int, ...]  # the policy's ε = 0 action of each agent
+
+
+@torch.no_grad()
+def game_tables(policy: Policy, mixer: nn.Module, env: MatrixEnv, state_index: int = 0) -> StateTables:
+    """Learned tables at one state: Q_tot over all joint actions, each agent's Q^i, the greedy pick.
+
+    The agent's outputs and the greedy pick come from the acting ``policy`` (first step of an
+    episode, ε = 0), so the tables show what the trained policy does.
     """
     info = env.info
-    ob = env._observe(np.array([state_index]))
-    obs = torch.from_numpy(ob.obs)  # (1, N, O)
-    inputs = build_inputs(obs, torch.full((1, info.n_agents), -1), info.n_actions, cfg.agent_id, cfg.last_action)
-    q, hs = agent(inputs.unsqueeze(1))  # (1, 1, N, A)
-    q = q[0, 0]  # (N, A)
+    ob = env.observe(np.array([state_index]))
+    acting = policy.initial_state(1, info.n_agents)
+    pick, q = policy.act(ob, acting, 0.0, torch.Generator())  # (1, N), (1, N, A)
+    q, h = q[0], acting.h[0]  # (N, A), (N, H)
     counts = env.action_counts
     agent_qs = [q[i, :k].numpy().copy() for i, k in enumerate(counts)]
     joint = torch.tensor(list(itertools.product(*[range(k) for k in counts])))  # (K, N)
@@ -98,7 +108,7 @@ def game_tables(agent: nn.Module, mixer: nn.Module, cfg: Config, env: MatrixEnv,
     kind = kind_of(mixer)
     if isinstance(mixer, JointCritic):  # qtran's Q_jt, COMA's critic
         onehot = torch.nn.functional.one_hot(joint, info.n_actions).float()  # (K, N, A)
-        hidden = hs[0, 0].expand(k, -1, -1) if mixer.hidden_dim else None
+        hidden = h.expand(k, -1, -1) if mixer.hidden_dim else None
         q_tot = mixer.q_jt(state.expand(k, -1), onehot, hidden)[:, 0].reshape(counts).numpy()
         extras["sum_qi"] = sum_q
         v = mixer.state_value(state)
@@ -114,7 +124,7 @@ def game_tables(agent: nn.Module, mixer: nn.Module, cfg: Config, env: MatrixEnv,
         q_tot = q_tot.reshape(counts).numpy()
     else:
         q_tot = mixer(chosen, state.expand(k, -1), feats.expand(k, -1, -1))[:, 0].reshape(counts).numpy()
-    return q_tot, agent_qs, extras, state, feats
+    return StateTables(q_tot, agent_qs, extras, state, feats, tuple(pick[0].tolist()))
 
 
 def train_matrix(
@@ -165,16 +175,14 @@ def matrix_config(game: str, mixer: str, seed: int, steps: int, data: str, epsil
 def matrix_result(trainer: Any, cfg: Config) -> MatrixRun:
     """Read the learned tables out of a finished matrix-game trainer."""
     env: MatrixEnv = trainer.env
-    agent, mixer = trainer.learner.agent, trainer.learner.mixer
+    policy, mixer = trainer.policy, trainer.learner.mixer
     two_step = isinstance(env.game, TwoStepGame)
-    q_tot, agent_qs, extras, state, feats = game_tables(agent, mixer, cfg, env, 2 if two_step else 0)
+    q_tot, agent_qs, extras, state, feats, greedy = game_tables(policy, mixer, env, 2 if two_step else 0)
     payoff = env.stages[-1].values if two_step else env.stages[0].values
     if two_step:
-        q1, a1, _, _, _ = game_tables(agent, mixer, cfg, env, 0)
-        extras["state1_q_tot"], extras["state1_agent_qs"] = q1, np.stack(a1)
-        q2a, _, _, _, _ = game_tables(agent, mixer, cfg, env, 1)
-        extras["state2A_q_tot"] = q2a
-    greedy = tuple(int(np.argmax(q)) for q in agent_qs)
+        first = game_tables(policy, mixer, env, 0)
+        extras["state1_q_tot"], extras["state1_agent_qs"] = first.q_tot, np.stack(first.agent_qs)
+        extras["state2A_q_tot"] = game_tables(policy, mixer, env, 1).q_tot
     ret = trainer.runner.evaluate(MatrixEnv(env.game, n_envs=1)).returns[0]
     # values checked for divergence: every Q_tot table, and the Q^i unless they are policy logits (COMA)
     values = [q_tot] + [v for k, v in extras.items() if k.endswith("q_tot")]
@@ -200,5 +208,6 @@ def tables_from_model(model: Any) -> tuple[list[np.ndarray], torch.Tensor, torch
     from decomp.envs import make_env
 
     env = make_env(cfg.env, 1)
-    _, agent_qs, _, state, feats = game_tables(model.agent, model.mixer, cfg, env, 0)
-    return agent_qs, state, feats
+    # any policy kind: the tables take the ε = 0 pick, the masked argmax for both
+    tables = game_tables(Policy(model.agent, env.info.n_actions, cfg.agent_id, cfg.last_action), model.mixer, env, 0)
+    return tables.agent_qs, tables.state, tables.feats

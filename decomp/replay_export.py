@@ -11,32 +11,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from decomp.agents import build_inputs
 from decomp.checkpoint import atomic_write_bytes
+from decomp.policy import Policy
 
 
-@torch.no_grad()
-def record_smax_replay(map_name: str, agent: nn.Module, agent_id: bool, last_action: bool, path: Path,
-                       seed: int = 0) -> int:
-    """Play one greedy episode of ``map_name`` with ``agent``; returns its length."""
+def record_smax_replay(map_name: str, policy: Policy, path: Path, seed: int = 0) -> int:
+    """Play one greedy episode of ``map_name`` with ``policy``; returns its length."""
     from decomp.envs.smax import SmaxEnv
-    from decomp.runner import as_tensor, select_actions
 
     env = SmaxEnv(map_name, 1, seed=seed)
     info = env.info
     ob = env.reset()
-    h = agent.init_hidden(1, info.n_agents)
-    last = torch.full((1, info.n_agents), -1, dtype=torch.long)
+    acting = policy.initial_state(info.n_envs, info.n_agents)
     frames: list[tuple[np.ndarray, np.ndarray]] = []
     gen = torch.Generator().manual_seed(seed)
     for _ in range(info.episode_limit):
-        inner = env._state.state  # jaxmarl's per-unit arrays, allies first; batch of 1 env
+        inner = env.snapshot().states.state  # jaxmarl's per-unit arrays, allies first; batch of 1 env
         frames.append((np.asarray(inner.unit_positions)[0].copy(), np.asarray(inner.unit_health)[0].copy()))
-        q, h = agent.step(build_inputs(as_tensor(ob.obs), last, info.n_actions, agent_id, last_action), h)
-        last = select_actions(q, as_tensor(ob.avail), 0.0, gen)
-        res = env.step(last.numpy())
+        actions = policy.act(ob, acting, 0.0, gen).actions  # (1, N)
+        res = env.step(actions.numpy())
         if res.done[0]:
             alive = res.next.feats[0, :, 0] > 0  # final frame: allies' health from the last observation
             pos, health = frames[-1]

@@ -1,4 +1,4 @@
-"""Vectorised episode collection over a BatchedEnv: ε-greedy with action masks, auto-reset.
+"""Vectorised episode collection over a BatchedEnv: a :class:`~decomp.policy.Policy` acts, auto-reset.
 
 All ``n_envs`` envs keep stepping; each writes into its own staging row, and a finished episode is
 copied to the replay at once (vectorised over the envs that finished), so no env waits for the
@@ -12,31 +12,10 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch import nn
 
-from decomp.agents import build_inputs
 from decomp.buffer import ReplayBuffer
 from decomp.envs.base import BatchedEnv, BattleEnv, Observation, StepResult
-
-
-def as_tensor(a: np.ndarray) -> torch.Tensor:
-    """Zero-copy when possible; arrays handed out by JAX are read-only, which torch warns about."""
-    return torch.from_numpy(a if a.flags.writeable else a.copy())
-
-
-def select_actions(
-    q: torch.Tensor, avail: torch.Tensor, epsilon: float, generator: torch.Generator
-) -> torch.Tensor:
-    """ε-greedy over available actions. q (E, N, A), avail (E, N, A) bool -> actions (E, N) long."""
-    masked = q.masked_fill(~avail, float("-inf"))
-    greedy = masked.argmax(-1)  # (E, N)
-    if epsilon <= 0.0:
-        return greedy
-    noise = torch.rand(avail.shape, generator=generator)  # (E, N, A)
-    random = (noise * avail).argmax(-1)  # uniform over available actions
-    explore = torch.rand(greedy.shape, generator=generator) < epsilon  # (E, N)
-    return torch.where(explore, random, greedy)
-
+from decomp.policy import Policy, PolicyState, as_tensor
 
 # chosen Q^i (E, N), state (E, S), feats (E, N, F) -> Q_tot (E,): the learner's value of a joint action
 ValueFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -65,22 +44,14 @@ class EpisodeStats:
 
 
 class Runner:
-    """Drives ``agent`` in ``env``; ``collect`` stores finished episodes in ``buffer``."""
+    """Drives ``policy`` in ``env``; ``collect`` stores finished episodes in ``buffer``.
 
-    def __init__(
-        self,
-        env: BatchedEnv,
-        agent: nn.Module,
-        agent_id: bool,
-        last_action: bool,
-        seed: int = 0,
-        selector: Callable[[torch.Tensor, torch.Tensor, float, torch.Generator], torch.Tensor] = select_actions,
-    ) -> None:
-        """``selector(agent_out (E,N,A), avail (E,N,A), epsilon, generator) -> actions (E,N)``:
-        ε-greedy on Q-values by default; policy-gradient learners (COMA) pass a sampler."""
-        self.env, self.agent, self.selector = env, agent, selector
+    Collection and evaluation draw from the same generator ``gen`` (seeded by ``seed``).
+    """
+
+    def __init__(self, env: BatchedEnv, policy: Policy, seed: int = 0) -> None:
+        self.env, self.policy = env, policy
         self.info = info = env.info
-        self.agent_id, self.last_action = agent_id, last_action
         self.gen = torch.Generator().manual_seed(seed)
         e, t, n = info.n_envs, info.episode_limit, info.n_agents
         self.rows = np.arange(e)
@@ -103,8 +74,7 @@ class Runner:
         self.current = self.env.reset()
         self.t = np.zeros(info.n_envs, np.int64)
         self.ret = np.zeros(info.n_envs, np.float64)
-        self.h = self.agent.init_hidden(info.n_envs, info.n_agents)  # (E, N, H)
-        self.last = torch.full((info.n_envs, info.n_agents), -1, dtype=torch.long)
+        self.acting: PolicyState = self.policy.initial_state(info.n_envs, info.n_agents)
         for v in self.staging.values():
             v[...] = 0
 
@@ -115,15 +85,9 @@ class Runner:
         self.staging["avail"][rows, t] = src(ob.avail)
         self.staging["feats"][rows, t] = src(ob.feats)
 
-    @torch.no_grad()
     def act(self, ob: Observation, epsilon: float) -> np.ndarray:
         """One acting step for all envs; updates the recurrent state. -> actions (E, N)."""
-        obs = as_tensor(ob.obs)
-        inputs = build_inputs(obs, self.last, self.info.n_actions, self.agent_id, self.last_action)
-        q, self.h = self.agent.step(inputs, self.h)  # (E, N, A), (E, N, H)
-        actions = self.selector(q, as_tensor(ob.avail), epsilon, self.gen)
-        self.last = actions
-        return actions.numpy()
+        return self.policy.act(ob, self.acting, epsilon, self.gen).actions.numpy()
 
     def collect(self, n_steps: int, epsilon: float, buffer: ReplayBuffer | None) -> EpisodeStats:
         """Step every env ``n_steps`` times; finished episodes go to ``buffer`` (if given)."""
@@ -137,9 +101,7 @@ class Runner:
             res = self.env.step(actions)
             finished = self.record(ob, actions, res, buffer, stats)
             if len(finished):
-                rows = torch.from_numpy(finished)
-                self.h[rows] = 0.0
-                self.last[rows] = -1
+                self.acting.reset(torch.from_numpy(finished))
             self.current = res.restart
         return stats
 
@@ -191,8 +153,7 @@ class Runner:
         info = env.info
         e, limit = info.n_envs, info.episode_limit
         ob = env.reset()
-        h = self.agent.init_hidden(e, info.n_agents)
-        last = torch.full((e, info.n_agents), -1, dtype=torch.long)
+        acting = self.policy.initial_state(e, info.n_agents)
         live = np.ones(e, bool)
         valid = np.ones(e, bool)  # episodes that ended for a real reason
         ret = np.zeros(e)
@@ -204,10 +165,7 @@ class Runner:
         q_tot = np.zeros((e, limit))  # (E, T)
         battle = {}
         for t in range(limit):
-            inputs = build_inputs(as_tensor(ob.obs), last, info.n_actions, self.agent_id, self.last_action)
-            q, h = self.agent.step(inputs, h)  # (E, N, A)
-            avail = as_tensor(ob.avail)
-            last = self.selector(q, avail, epsilon, self.gen)  # (E, N)
+            last, q = self.policy.act(ob, acting, epsilon, self.gen)  # (E, N), (E, N, A)
             if kinds is not None:
                 chooses = (ob.avail.sum(-1) > 1) & live[:, None]  # (E, N) agents with a real choice
                 picked = kinds[last.numpy()]  # (E, N)

@@ -6,24 +6,23 @@ step in one jitted scan (:mod:`decomp.envs.smax_policy`) and then replays each s
 through the inherited :meth:`Runner.record`, so staging, the replay, ``env_steps``, ``episodes``
 and the episode statistics follow exactly the same protocol as :meth:`Runner.collect`.
 
-Learning stays in torch: weights are exported once per ``collect`` call. The recurrent state,
+Learning stays in torch: the :class:`~decomp.policy.Policy` exports its JAX twin (weights and input
+options) once per ``collect`` call. The recurrent state,
 last actions, env states and RNG keys live on the device between calls (``self._carry``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from decomp.agents import RNNAgent
 from decomp.buffer import ReplayBuffer
 from decomp.envs.base import BatchedEnv, Observation, StepResult
-from decomp.envs.smax import SmaxEnv
-from decomp.envs.smax_policy import Carry, PackedLayout, export_params, get_rollout
-from decomp.runner import EpisodeStats, Runner, select_actions
+from decomp.envs.smax import SmaxEnv, SmaxSnapshot
+from decomp.envs.smax_policy import Carry, PackedLayout, get_rollout
+from decomp.policy import Policy
+from decomp.runner import EpisodeStats, Runner
 
 # Vector steps per dispatch. With collect(n_steps >= 2K) the host bookkeeping of one chunk overlaps
 # the computation of the next, so the trainer's steps_per_collect should be a multiple >= 2 of K
@@ -33,19 +32,19 @@ _POLICY_STREAM = 0x5EED  # folded into the runner seed so policy and env keys di
 
 
 class JaxPolicyRunner(Runner):
-    """A :class:`Runner` for ``SmaxEnv`` + ``RNNAgent`` + ε-greedy whose acting runs inside JAX.
+    """A :class:`Runner` for ``SmaxEnv`` + a ``jax_exportable`` Policy whose acting runs inside JAX.
 
-    The policy state lives in ``self._carry`` (device); the torch ``self.h`` / ``self.last`` of the
-    base class are only set by ``_start`` and not used. ``evaluate`` keeps the torch path.
+    The policy state lives in ``self._carry`` (device); the torch ``self.acting`` of the base class
+    is only set by ``_start`` and not used. ``evaluate`` keeps the torch path (the same Policy).
     """
 
-    def __init__(self, env: SmaxEnv, agent: RNNAgent, agent_id: bool, last_action: bool, seed: int = 0,
-                 chunk: int = DEFAULT_CHUNK) -> None:
+    def __init__(self, env: SmaxEnv, policy: Policy, seed: int = 0, chunk: int = DEFAULT_CHUNK) -> None:
         if not isinstance(env, SmaxEnv):
             raise TypeError(f"JaxPolicyRunner needs a SmaxEnv, got {type(env).__name__}; use Runner instead")
-        if not isinstance(agent, RNNAgent):
-            raise TypeError(f"JaxPolicyRunner needs an RNNAgent, got {type(agent).__name__}; use Runner instead")
-        super().__init__(env, agent, agent_id, last_action, seed=seed, selector=select_actions)
+        if not policy.jax_exportable:
+            raise TypeError(f"JaxPolicyRunner needs an ε-greedy RNNAgent policy, got a {policy.kind!r} policy of a "
+                            f"{type(policy.agent).__name__}; use Runner instead")
+        super().__init__(env, policy, seed=seed)
         import jax  # noqa: PLC0415
 
         self._jax = jax
@@ -53,7 +52,10 @@ class JaxPolicyRunner(Runner):
         self.chunk = int(chunk)
         info = env.info
         self.layout = PackedLayout(info.n_agents, info.n_actions, info.obs_dim, info.state_dim, info.feat_dim)
-        self.rollout = get_rollout(env.fns, info.n_actions, info.episode_limit, self.chunk, agent_id, last_action)
+        twin = policy.export_jax()  # its input options and sizes are fixed; weights are exported per collect
+        self.rollout = get_rollout(env.fns, twin.n_actions, info.episode_limit, self.chunk, twin.agent_id,
+                                   twin.last_action)
+        self.hidden_dim = twin.hidden_dim
         self.seed = seed
         self._carry: Carry | None = None
 
@@ -63,12 +65,13 @@ class JaxPolicyRunner(Runner):
         jax, info, cur = self._jax, self.info, self.current
         assert cur is not None
         e, n = info.n_envs, info.n_agents
+        snap = self.env.snapshot()
         self._carry = Carry(
-            env_key=self.env._key,
+            env_key=snap.key,
             policy_key=jax.random.fold_in(jax.random.PRNGKey(self.seed), _POLICY_STREAM),
-            states=self.env._state,
+            states=snap.states,
             current=jax.device_put({"obs": cur.obs, "state": cur.state, "avail": cur.avail, "feats": cur.feats}),
-            h=jax.device_put(np.zeros((e, n, self.agent.hidden_dim), np.float32)),  # (E, N, H)
+            h=jax.device_put(np.zeros((e, n, self.hidden_dim), np.float32)),  # (E, N, H)
             last=jax.device_put(np.full((e, n), -1, np.int32)),  # (E, N)
             t=jax.device_put(np.zeros(e, np.int32)),  # (E,) == self.t
         )
@@ -84,7 +87,7 @@ class JaxPolicyRunner(Runner):
         if self.current is None:
             self._start()
         stats = EpisodeStats()
-        params = self._jax.device_put(export_params(self.agent))  # weights change between calls
+        params = self._jax.device_put(self.policy.export_jax().params)  # weights change between calls
         eps = np.asarray(epsilon, np.float32)  # an f32 array: a new ε never recompiles
         sizes = [self.chunk] * (n_steps // self.chunk) + ([n_steps % self.chunk] if n_steps % self.chunk else [])
         pending: tuple[Any, int] | None = None
@@ -139,18 +142,15 @@ class JaxPolicyRunner(Runner):
     def _sync_env(self) -> None:
         """Hand the advanced env states/key back to the SmaxEnv so it stays consistent on its own."""
         assert self._carry is not None and self.current is not None
-        self.env._key, self.env._state = self._carry.env_key, self._carry.states
-        self.env._avail = self.current.avail
+        self.env.restore(SmaxSnapshot(self._carry.env_key, self._carry.states, self.current.avail))
 
     def compile_count(self) -> int:
         """Compiled variants of the fused rollout (1 = never recompiled)."""
         return int(self.rollout._cache_size())
 
 
-def make_runner(env: BatchedEnv, agent: nn.Module, agent_id: bool, last_action: bool, seed: int = 0,
-                selector: Callable[[torch.Tensor, torch.Tensor, float, torch.Generator], torch.Tensor] = select_actions,
-                chunk: int = DEFAULT_CHUNK) -> Runner:
+def make_runner(env: BatchedEnv, policy: Policy, seed: int = 0, chunk: int = DEFAULT_CHUNK) -> Runner:
     """The fast JAX-side runner when it computes exactly what ``Runner`` would, else ``Runner``."""
-    if isinstance(env, SmaxEnv) and isinstance(agent, RNNAgent) and selector is select_actions:
-        return JaxPolicyRunner(env, agent, agent_id, last_action, seed=seed, chunk=chunk)
-    return Runner(env, agent, agent_id, last_action, seed=seed, selector=selector)
+    if isinstance(env, SmaxEnv) and policy.jax_exportable:
+        return JaxPolicyRunner(env, policy, seed=seed, chunk=chunk)
+    return Runner(env, policy, seed=seed)

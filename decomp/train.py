@@ -123,8 +123,7 @@ def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
         from decomp.replay_export import record_smax_replay
 
         with trainer.best.swapped_in(trainer.learner) if use_best else contextlib.nullcontext():
-            record_smax_replay(cfg.env.map_name, trainer.learner.agent, cfg.agent_id, cfg.last_action,
-                               run_dir / "replay.npz", seed=cfg.seed)
+            record_smax_replay(cfg.env.map_name, trainer.policy, run_dir / "replay.npz", seed=cfg.seed)
     episodes = cfg.final_eval_rounds * cfg.env.eval_envs
     print(f"[decomp] {summary.env_steps:,} env steps, {summary.updates:,} updates in {summary.seconds:.1f}s; "
           f"final policy: test win rate {summary.eval_win_rate:.2f}, return {summary.eval_return:.3g} "

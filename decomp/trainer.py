@@ -23,7 +23,8 @@ from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv, EnvInfo
 from decomp.metrics import MetricLogger
 from decomp.mixers.base import Mixer
-from decomp.runner import EpisodeStats, ValueFn, select_actions
+from decomp.policy import Policy
+from decomp.runner import EpisodeStats, ValueFn
 from decomp.runner_jax import make_runner
 
 
@@ -81,8 +82,8 @@ class Trainer:
         self._eval_env: BatchedEnv | None = None
         self.buffer = ReplayBuffer(self.info, cfg.buffer_size, seed=cfg.seed)
         self.learner = build_learner(cfg, self.info)
-        self.runner = make_runner(self.env, self.learner.agent, cfg.agent_id, cfg.last_action, seed=cfg.seed,
-                             selector=getattr(self.learner, "select_actions", select_actions))
+        self.policy = Policy.of(self.learner)  # the one acting policy: collection, evaluation, tables, replay
+        self.runner = make_runner(self.env, self.policy, seed=cfg.seed)
         self.recent: collections.deque[tuple[float, int, bool]] = collections.deque(maxlen=100)
         self.losses: list[float] = []
         self.pending_episodes = 0

@@ -157,13 +157,16 @@ def test_coma_sampling_respects_availability_and_is_greedy_at_eps_zero() -> None
 
     cfg = compose_config(["env=matrix", "mixer=coma"])
     info = EnvInfo(n_agents=2, n_actions=4, obs_dim=1, state_dim=1, feat_dim=2, episode_limit=1, n_envs=4)
-    learner = build_learner(cfg, info)
+    from decomp.policy import Policy
+
+    policy = Policy.of(build_learner(cfg, info))
+    assert policy.kind == "sampled" and not policy.jax_exportable
     logits = torch.tensor([[5.0, 0.0, 9.0, 1.0], [0.0, 3.0, 0.0, 2.0]]).expand(1000, 2, 4)
     avail = torch.tensor([[True, True, False, True], [True, True, True, True]]).expand(1000, 2, 4)
     gen = torch.Generator().manual_seed(0)
-    greedy = learner.select_actions(logits, avail, 0.0, gen)
+    greedy = policy.selector(logits, avail, 0.0, gen)
     assert (greedy == torch.tensor([0, 1])).all()  # action 2 of agent 0 is unavailable
-    sampled = learner.select_actions(logits, avail, 0.5, gen)
+    sampled = policy.selector(logits, avail, 0.5, gen)
     assert not (sampled[:, 0] == 2).any()
     assert len(set(sampled[:, 1].tolist())) == 4  # ε-uniform reaches every available action
 

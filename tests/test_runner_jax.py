@@ -1,4 +1,5 @@
-"""JAX-side acting for SMAX: forward pass == torch, collection == Runner's protocol, no recompiles.
+"""JAX-side acting for SMAX: forward pass == torch, collection and evaluation act like the torch Policy,
+collection == Runner's protocol, no recompiles.
 
 Compiling SMAX (~10 s) and the fused rollout (~10 s) dominate: the env has the shape of
 tests/test_env_smax.py's (3m, 16 envs) so a full run compiles the step once, and every runner here
@@ -14,7 +15,8 @@ import torch
 from decomp.agents import MLPAgent, RNNAgent, agent_input_dim, build_inputs
 from decomp.buffer import ReplayBuffer
 from decomp.envs import smax_policy as sp
-from decomp.runner import Runner, select_actions
+from decomp.policy import Policy, select_actions
+from decomp.runner import Runner
 from decomp.runner_jax import JaxPolicyRunner, make_runner
 
 N_ENVS = 16
@@ -25,6 +27,10 @@ HIDDEN = 32
 def make_agent(info, seed: int = 0) -> RNNAgent:
     torch.manual_seed(seed)
     return RNNAgent(agent_input_dim(info.obs_dim, info.n_agents, info.n_actions, True, True), info.n_actions, HIDDEN)
+
+
+def make_policy(info, seed: int = 0) -> Policy:
+    return Policy(make_agent(info, seed), info.n_actions, True, True)
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +80,15 @@ def test_make_runner_picks_jax_only_when_equivalent(smax_env) -> None:
 
     info = smax_env.info
     agent = make_agent(info)
-    assert type(make_runner(smax_env, agent, True, True, seed=0, chunk=CHUNK)) is JaxPolicyRunner
-    other = lambda q, avail, eps, gen: select_actions(q, avail, eps, gen)  # noqa: E731  (e.g. COMA's sampler)
-    assert type(make_runner(smax_env, agent, True, True, seed=0, selector=other)) is Runner
-    assert type(make_runner(smax_env, MLPAgent(10, info.n_actions, 8), True, True)) is Runner
+    egreedy = Policy(agent, info.n_actions, True, True)
+    assert egreedy.jax_exportable and type(make_runner(smax_env, egreedy, seed=0, chunk=CHUNK)) is JaxPolicyRunner
+    sampled = Policy(agent, info.n_actions, True, True, kind="sampled")  # COMA's softmax sampling
+    assert not sampled.jax_exportable and type(make_runner(smax_env, sampled, seed=0)) is Runner
+    assert type(make_runner(smax_env, Policy(MLPAgent(10, info.n_actions, 8), info.n_actions, True, True))) is Runner
     matrix = MatrixEnv(make_game("climbing"), n_envs=2)
-    assert type(make_runner(matrix, RNNAgent(10, 3, 8), True, True)) is Runner
+    assert type(make_runner(matrix, Policy(RNNAgent(10, 3, 8), 3, True, True))) is Runner
+    with pytest.raises(TypeError, match="ε-greedy RNNAgent"):
+        JaxPolicyRunner(smax_env, sampled)
 
 
 # -- collection -----------------------------------------------------------------------------------
@@ -88,12 +97,12 @@ def test_greedy_collection_equals_torch_runner(smax_env) -> None:
     from decomp.envs.smax import SmaxEnv
 
     info = smax_env.info
-    agent = make_agent(info, seed=3)
+    policy = make_policy(info, seed=3)
     results = []
     for cls in (Runner, JaxPolicyRunner):
         env = SmaxEnv("3m", N_ENVS, seed=11)  # same compiled step, same env key
         kwargs = {"chunk": CHUNK} if cls is JaxPolicyRunner else {}
-        runner = cls(env, agent, True, True, seed=0, **kwargs)
+        runner = cls(env, policy, seed=0, **kwargs)
         buf = ReplayBuffer(info, 500)
         stats = [runner.collect(n, 0.0, buf) for n in (70, 45)]  # partial chunks, state kept across calls
         results.append((runner, buf, stats))
@@ -114,10 +123,65 @@ def test_greedy_collection_equals_torch_runner(smax_env) -> None:
     np.testing.assert_allclose(r_j.current.obs, r_t.current.obs, atol=1e-6)
 
 
+# -- evaluation -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("epsilon", [0.0, 0.3])
+def test_evaluate_acts_like_the_jax_twin(smax_env, monkeypatch, epsilon: float) -> None:
+    """Runner.evaluate (torch Policy) and ``policy_step`` (the acting of the JAX ``one_step``) choose the
+    same actions on every observation of a whole evaluation, the recurrent state carried on both sides.
+
+    For ε > 0 each torch step is handed the uniforms that step's JAX key gives (``egreedy_draws``), so
+    any difference in the ε-greedy rule, the draw order or the inputs shows up as a different action.
+    """
+    import jax
+    import jax.numpy as jnp
+    from decomp.envs.smax import SmaxEnv
+
+    info = smax_env.info
+    policy = make_policy(info, seed=4)
+    key = jax.random.PRNGKey(9)
+    steps: list[tuple[np.ndarray, np.ndarray, object, np.ndarray]] = []  # obs, avail, key, torch's actions
+    draws: list[torch.Tensor] = []
+    real_act = Policy.act
+
+    def act(self, ob, state, eps, gen):
+        nonlocal key
+        key, k_act = jax.random.split(key)
+        draws[:] = [torch.from_numpy(np.array(u)) for u in sp.egreedy_draws(k_act, ob.avail.shape)]
+        decision = real_act(self, ob, state, eps, gen)
+        assert not draws or eps <= 0.0, "torch drew fewer uniforms than JAX"
+        steps.append((ob.obs.copy(), ob.avail.copy(), k_act, decision.actions.numpy().copy()))
+        return decision
+
+    def rand(shape, generator=None):
+        assert draws, "torch drew more uniforms than JAX"
+        u = draws.pop(0)
+        assert tuple(u.shape) == tuple(shape)
+        return u
+
+    monkeypatch.setattr(Policy, "act", act)
+    monkeypatch.setattr(torch, "rand", rand)
+    stats = Runner(smax_env, policy, seed=0).evaluate(SmaxEnv("3m", N_ENVS, seed=21), epsilon=epsilon)
+    monkeypatch.undo()
+    assert len(stats) == N_ENVS and len(steps) >= 10
+
+    twin = policy.export_jax()
+    step = jax.jit(sp.policy_step, static_argnums=(7, 8, 9))
+    options = (twin.n_actions, twin.agent_id, twin.last_action)
+    h = jnp.zeros((N_ENVS, info.n_agents, twin.hidden_dim), jnp.float32)
+    last = jnp.full((N_ENVS, info.n_agents), -1, jnp.int32)
+    explored = 0
+    for t, (obs, avail, k_act, actions) in enumerate(steps):
+        greedy, _ = step(twin.params, k_act, obs, avail, h, last, jnp.float32(0.0), *options)
+        last, h = step(twin.params, k_act, obs, avail, h, last, jnp.float32(epsilon), *options)
+        np.testing.assert_array_equal(np.asarray(last), actions, err_msg=f"step {t}")
+        explored += int((np.asarray(greedy) != actions).sum())
+    assert (explored > 0) == (epsilon > 0)
+
+
 def test_collection_well_formed_uniform_and_never_recompiled(smax_env) -> None:
     info = smax_env.info
     agent = make_agent(info, seed=1)
-    runner = JaxPolicyRunner(smax_env, agent, True, True, seed=5, chunk=CHUNK)
+    runner = JaxPolicyRunner(smax_env, Policy(agent, info.n_actions, True, True), seed=5, chunk=CHUNK)
     buf = ReplayBuffer(info, 2000)
     stats = runner.collect(160, 1.0, buf)
     n_uniform = len(buf)
@@ -132,7 +196,7 @@ def test_collection_well_formed_uniform_and_never_recompiled(smax_env) -> None:
     assert runner.env_steps == (160 + 40 + 7 + CHUNK) * N_ENVS
     assert runner.episodes == buf.episodes_added == len(lengths) == len(buf)
     assert sum(lengths) + int(runner.t.sum()) == runner.env_steps
-    assert runner.current is not None and np.array_equal(smax_env._avail, runner.current.avail)
+    assert runner.current is not None and np.array_equal(smax_env.snapshot().avail, runner.current.avail)
 
     d, n = buf.data, len(buf)
     L = buf.lengths[:n]  # (B,)

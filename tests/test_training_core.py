@@ -9,7 +9,8 @@ from decomp.agents import RNNAgent, build_inputs
 from decomp.buffer import ReplayBuffer
 from decomp.envs.matrix import MatrixEnv
 from decomp.learners.ops import lambda_returns
-from decomp.runner import Runner, select_actions
+from decomp.policy import Policy, select_actions
+from decomp.runner import Runner
 from games import TwoStepGame
 
 
@@ -50,7 +51,7 @@ def test_runner_stores_whole_episodes_without_dead_steps() -> None:
     env = MatrixEnv(TwoStepGame(), n_envs=4)
     agent = RNNAgent(env.info.obs_dim + 2, 2, 8)
     buf = ReplayBuffer(env.info, capacity=50)
-    runner = Runner(env, agent, agent_id=True, last_action=False)
+    runner = Runner(env, Policy(agent, env.info.n_actions, agent_id=True, last_action=False))
     stats = runner.collect(6, epsilon=1.0, buffer=buf)
     assert len(stats) == 12 and len(buf) == 12  # 6 steps × 4 envs / 2 steps per episode
     assert buf.data.mask[:12].sum(1).tolist() == [2.0] * 12

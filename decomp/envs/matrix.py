@@ -39,7 +39,8 @@ class MatrixEnv:
         self._feats = np.eye(n_agents, dtype=np.float32)  # (N, N)
         self.s = np.zeros(n_envs, dtype=np.int64)  # (E,) current state index
 
-    def _observe(self, s: np.ndarray) -> Observation:
+    def observe(self, s: np.ndarray) -> Observation:
+        """What the agents see in states ``s`` (E,): also used to read learned tables at a chosen state."""
         e, n = len(s), self.info.n_agents
         state = np.eye(self.n_states, dtype=np.float32)[s]  # (E, S)
         return Observation(
@@ -51,11 +52,11 @@ class MatrixEnv:
 
     def reset(self, seed: int | None = None) -> Observation:
         self.s[:] = 0
-        return self._observe(self.s)
+        return self.observe(self.s)
 
     def step(self, actions: np.ndarray) -> StepResult:
         actions = np.asarray(actions, dtype=np.int64)
-        check_actions(actions, self._observe(self.s).avail)
+        check_actions(actions, self.observe(self.s).avail)
         e = self.info.n_envs
         reward = np.zeros(e, dtype=np.float32)
         if len(self.stages) == 1:
@@ -69,11 +70,11 @@ class MatrixEnv:
                 here = self.s == k
                 reward[here] = stage.values[tuple(actions[here].T)]
             done = ~first
-        next_obs = self._observe(nxt)
+        next_obs = self.observe(nxt)
         self.s = np.where(done, 0, nxt)
         return StepResult(
             next=next_obs, reward=reward, terminated=done.copy(), done=done,
-            won=done & (reward >= self.game.optimum), restart=self._observe(self.s),
+            won=done & (reward >= self.game.optimum), restart=self.observe(self.s),
         )
 
     def close(self) -> None:

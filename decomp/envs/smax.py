@@ -99,6 +99,18 @@ def _scenario(map_name: str) -> Any:
         ) from None
 
 
+class SmaxSnapshot(NamedTuple):
+    """Where a :class:`SmaxEnv` stands: enough to continue stepping it elsewhere and hand it back.
+
+    The JAX rollout (``decomp.runner_jax``) advances key and states on the device itself, then
+    restores the env; the replay export reads the units out of ``states``.
+    """
+
+    key: Any  # device PRNG key of the next step
+    states: Any  # batched jaxmarl env states (device); ``states.state`` holds the per-unit arrays
+    avail: np.ndarray | None  # (n_envs, n_agents, n_actions) the last observation's avail (validation)
+
+
 class SmaxEnv:
     """``n_envs`` HeuristicEnemySMAX battles stepped in lockstep (numpy in, numpy out)."""
 
@@ -177,6 +189,14 @@ class SmaxEnv:
 
     def close(self) -> None:
         self._state = None
+
+    def snapshot(self) -> SmaxSnapshot:
+        """The current key, env states and avail (device values are shared, not copied)."""
+        return SmaxSnapshot(self._key, self._state, self._avail)
+
+    def restore(self, snap: SmaxSnapshot) -> None:
+        """Continue from ``snap`` (e.g. after stepping its states outside this object)."""
+        self._key, self._state, self._avail = snap.key, snap.states, snap.avail
 
     def battle_stats(self, ob: Observation) -> dict[str, np.ndarray]:
         """Allies alive and enemy health lost, read from the (scaled) world state (module docstring)."""

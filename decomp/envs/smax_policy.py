@@ -1,4 +1,4 @@
-"""The acting policy of :class:`~decomp.agents.RNNAgent` re-implemented in JAX, fused with SMAX.
+"""The JAX twin of the ε-greedy :class:`~decomp.policy.Policy` of an ``RNNAgent``, fused with SMAX.
 
 Why: a host round-trip per vector step (dispatch the env step, fetch ~26 output leaves, run the torch
 GRU) costs ~3x the env step itself. Here K vector steps (agent forward + ε-greedy + SMAX step with
@@ -73,20 +73,40 @@ def agent_step(params: Params, inputs: Any, h: Any) -> tuple[Any, Any]:
     return q, h_new
 
 
+def egreedy_draws(key: Any, shape: tuple[int, ...]) -> tuple[Any, Any]:
+    """The uniforms ε-greedy draws for avail of ``shape`` (E, N, A): noise (E, N, A), coins (E, N).
+
+    The same two draws, in the same order, as ``decomp.policy.select_actions`` makes from torch.
+    """
+    import jax  # noqa: PLC0415
+
+    k_noise, k_explore = jax.random.split(key)
+    return jax.random.uniform(k_noise, shape), jax.random.uniform(k_explore, shape[:-1])
+
+
 def egreedy(key: Any, q: Any, avail: Any, epsilon: Any) -> Any:
     """ε-greedy over available actions: q, avail (E, N, A) -> actions (E, N) int32.
 
     Random = uniform over available actions; greedy = masked argmax (first max, like torch).
     """
-    import jax  # noqa: PLC0415
     import jax.numpy as jnp  # noqa: PLC0415
 
     greedy = jnp.argmax(jnp.where(avail, q, -jnp.inf), axis=-1)  # (E, N)
-    k_noise, k_explore = jax.random.split(key)
-    noise = jax.random.uniform(k_noise, avail.shape)  # (E, N, A)
+    noise, coins = egreedy_draws(key, avail.shape)  # (E, N, A), (E, N)
     random = jnp.argmax(jnp.where(avail, noise, -1.0), axis=-1)  # (E, N) uniform over available
-    explore = jax.random.uniform(k_explore, greedy.shape) < epsilon  # (E, N)
+    explore = coins < epsilon  # (E, N)
     return jnp.where(explore, random, greedy).astype(jnp.int32)
+
+
+def policy_step(params: Params, key: Any, obs: Any, avail: Any, h: Any, last: Any, epsilon: Any, n_actions: int,
+                agent_id: bool, last_action: bool) -> tuple[Any, Any]:
+    """The JAX twin of ``decomp.policy.Policy.act`` (ε-greedy RNNAgent): one step for all envs.
+
+    obs (E, N, O), avail (E, N, A), h (E, N, H), last (E, N) (-1 = none) -> actions (E, N) int32, h'.
+    """
+    inputs = build_inputs(obs, last, n_actions, agent_id, last_action)  # (E, N, in)
+    q, h = agent_step(params, inputs, h)  # (E, N, A), (E, N, H)
+    return egreedy(key, q, avail, epsilon), h
 
 
 # -- packed trajectory layout ---------------------------------------------------------------------
@@ -174,10 +194,9 @@ def make_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, a
 
     def one_step(params: Params, carry: Carry, epsilon: Any) -> tuple[Carry, Any]:
         ob = carry.current
-        inputs = build_inputs(ob["obs"], carry.last, n_actions, agent_id, last_action)  # (E, N, in)
-        q, h = agent_step(params, inputs, carry.h)  # (E, N, A), (E, N, H)
         policy_key, k_act = jax.random.split(carry.policy_key)
-        actions = egreedy(k_act, q, ob["avail"], epsilon)  # (E, N)
+        actions, h = policy_step(params, k_act, ob["obs"], ob["avail"], carry.h, carry.last, epsilon, n_actions,
+                                 agent_id, last_action)  # (E, N), (E, N, H)
         no_reset = jnp.zeros(actions.shape[:1], dtype=jnp.bool_)
         env_key, states, out = fns.jitted_step(carry.env_key, carry.states, actions, no_reset)
         done = out["done"]  # (E,)

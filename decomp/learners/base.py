@@ -53,6 +53,8 @@ class Learner:
     Checkpoint keys are the names and ``target_<name>`` ("agent", "mixer", "target_agent", ...).
     """
 
+    policy_kind = "egreedy"  # the behaviour policy it trains (decomp.policy.PolicyKind): ε-greedy on Q-values
+
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig) -> None:
         self.agent, self.mixer, self.info, self.cfg = agent, mixer, info, cfg
         self.n_actions = info.n_actions

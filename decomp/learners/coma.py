@@ -32,6 +32,8 @@ def masked_log_policy(logits: torch.Tensor, avail: torch.Tensor) -> torch.Tensor
 
 
 class ComaLearner(Learner):
+    policy_kind = "sampled"  # acts by sampling its softmax policy (decomp.policy.sample_actions)
+
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
                  critic_coef: float = 1.0, entropy_coef: float = 0.0) -> None:
         if not isinstance(mixer, ComaCritic):
@@ -40,18 +42,6 @@ class ComaLearner(Learner):
             raise ValueError(f"need critic_coef > 0 and entropy_coef >= 0, got {critic_coef}, {entropy_coef}")
         super().__init__(agent, mixer, info, cfg)
         self.critic_coef, self.entropy_coef = critic_coef, entropy_coef
-
-    # ---- acting (the runner's selector) ------------------------------------------------------
-    def select_actions(self, logits: torch.Tensor, avail: torch.Tensor, epsilon: float,
-                       generator: torch.Generator) -> torch.Tensor:
-        """logits, avail (E, N, A) -> actions (E, N): ε-mixed policy samples; argmax at ε = 0."""
-        if epsilon <= 0.0:
-            return greedy_actions(logits, avail)
-        pi = masked_log_policy(logits, avail).exp()  # (E, N, A)
-        uniform = avail.float() / avail.sum(-1, keepdim=True).clamp(min=1)  # (E, N, A)
-        probs = (1.0 - epsilon) * pi + epsilon * uniform
-        flat = probs.reshape(-1, probs.shape[-1])  # (E*N, A)
-        return torch.multinomial(flat, 1, generator=generator).view(probs.shape[:-1])
 
     # ---- losses ---------------------------------------------------------------------------------
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
