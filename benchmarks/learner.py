@@ -20,12 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from decomp.buffer import EpisodeBatch, ReplayBuffer
+from decomp.core.buffer import EpisodeBatch, ReplayBuffer
 from decomp.envs.base import EnvInfo
-from decomp.learners import LearnerConfig, TDLearner
-from decomp.methods import make_mixer
-from decomp.runtime import keep_freed_memory
-from decomp.agents import RNNAgent, agent_input_dim
+from decomp.core.learners import LearnerConfig, TDLearner
+from decomp.core.methods import make_mixer
+from decomp.training.runtime import keep_freed_memory
+from decomp.core.agents import RNNAgent, agent_input_dim
 
 B, T, N, OBS, STATE, A, H = 32, 150, 8, 128, 216, 14, 64
 FEAT = 8
@@ -124,7 +124,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-malloc-tuning", action="store_true",
-                    help="skip decomp.runtime.keep_freed_memory() (applies to both sides: it is process-wide)")
+                    help="skip decomp.training.runtime.keep_freed_memory() (applies to both sides: it is process-wide)")
     args = ap.parse_args()
     tuned = False if args.no_malloc_tuning else keep_freed_memory()
     torch.set_num_threads(args.threads)

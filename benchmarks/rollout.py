@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from raw_smax import protocol_env_steps_per_sec, raw_env_steps_per_sec  # noqa: E402
 
-from decomp.buffer import ReplayBuffer  # noqa: E402
-from decomp.build import build_learner  # noqa: E402
-from decomp.compose import compose_config  # noqa: E402
+from decomp.core.buffer import ReplayBuffer  # noqa: E402
+from decomp.core.build import build_learner  # noqa: E402
+from decomp.config.compose import compose_config  # noqa: E402
 from decomp.envs.smax import SmaxEnv  # noqa: E402
-from decomp.policy import Policy  # noqa: E402
-from decomp.runner import Runner  # noqa: E402
-from decomp.runner_jax import DEFAULT_CHUNK, JaxPolicyRunner  # noqa: E402
+from decomp.rollout.policy import Policy  # noqa: E402
+from decomp.rollout.runner import Runner  # noqa: E402
+from decomp.rollout.runner_jax import DEFAULT_CHUNK, JaxPolicyRunner  # noqa: E402
 
 
 def collectors(map_name: str, n_envs: int, chunk: int) -> dict[str, Runner]:

@@ -23,13 +23,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from decomp.buffer import EpisodeBatch, ReplayBuffer  # noqa: E402
-from decomp.compose import compose_config  # noqa: E402
-from decomp.build import build_learner  # noqa: E402
+from decomp.core.buffer import EpisodeBatch, ReplayBuffer  # noqa: E402
+from decomp.config.compose import compose_config  # noqa: E402
+from decomp.core.build import build_learner  # noqa: E402
 from decomp.envs.smax import SmaxEnv  # noqa: E402
-from decomp.learners.base import Learner, mix_live  # noqa: E402
-from decomp.policy import Policy  # noqa: E402
-from decomp.runner_jax import make_runner  # noqa: E402
+from decomp.core.learners.base import Learner, mix_live  # noqa: E402
+from decomp.rollout.policy import Policy  # noqa: E402
+from decomp.rollout.runner_jax import make_runner  # noqa: E402
 
 
 def discounted_to_go(batch: EpisodeBatch, gamma: float) -> torch.Tensor:

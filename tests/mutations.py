@@ -70,7 +70,7 @@ def _m(name: str, what: str, path: str, old: str, new: str, tests: Sequence[str]
     return Mutation(name, what, (Patch(path, old, new),), tuple(tests))
 
 
-L, M = "decomp/learners/", "decomp/mixers/"
+L, M = "decomp/core/learners/", "decomp/core/mixers/"
 METHOD_MUTATIONS: list[Mutation] = [
     _m("coma-baseline-zero", "COMA: counterfactual baseline replaced by 0 (advantage = Q(s,u))", L + "coma.py",
        "baseline = (pi[:, :-1] * q).sum(-1)", "baseline = torch.zeros_like(q_taken)"),

@@ -1,6 +1,6 @@
 """Beyond monotonic mixing (issue 6): QTRAN-alt, QPLEX, OW/CW-QMIX and COMA.
 
-Training checks use the real pipeline (``decomp.matrix.train_matrix``) on the QTRAN game with
+Training checks use the real pipeline (``decomp.training.matrix_lab.train_matrix``) on the QTRAN game with
 uniform data, where additive/monotone methods provably settle on a sub-optimal joint action.
 """
 
@@ -14,10 +14,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decomp.learners.qtran_alt import counterfactual_joint
-from decomp.matrix import train_matrix
-from decomp.methods import METHODS, make_mixer
-from decomp.mixers import autograd_local_weights
+from decomp.core.learners.qtran_alt import counterfactual_joint
+from decomp.training.matrix_lab import train_matrix
+from decomp.core.methods import METHODS, make_mixer
+from decomp.core.mixers import autograd_local_weights
 
 SEEDS = range(5)
 TRAIN_STEPS = 12_000  # preset lr 0.005; measured: qtran 5/5, qtran_alt 5/5, qplex 5/5, ow_qmix 5/5
@@ -92,7 +92,7 @@ def test_qplex_rejects_missing_or_misshaped_inputs() -> None:
 def test_qplex_is_stable_on_the_matrix_reports_settings() -> None:
     """Issue 12: at the report's lr 0.01 / 9000 steps the former QPLEX (w ≥ 1, w detached in the advantage)
     found 3/5 and diverged in seed 4 (Q_tot(A,A) = 622). Now: ≥ 4/5 optimal, no seed diverged, tables fit."""
-    from decomp.report import REPORT_LR, REPORT_STEPS
+    from decomp.cli.report import REPORT_LR, REPORT_STEPS
 
     runs = [train_matrix("qtran", "qplex", seed=s, steps=REPORT_STEPS, data="uniform", lr=REPORT_LR) for s in SEEDS]
     summary = [(r.optimal, r.diverged, round(float(np.abs(r.q_tot - r.payoff).mean()), 2)) for r in runs]
@@ -103,8 +103,8 @@ def test_qplex_is_stable_on_the_matrix_reports_settings() -> None:
 
 def test_qplex_learner_lr_and_grad_clip_options_override_the_run_for_qplex_only() -> None:
     from decomp.envs.base import EnvInfo
-    from decomp.methods import make_learner
-    from decomp.learners import LearnerConfig
+    from decomp.core.methods import make_learner
+    from decomp.core.learners import LearnerConfig
 
     info = EnvInfo(n_agents=2, n_actions=3, obs_dim=1, state_dim=1, feat_dim=1, episode_limit=1, n_envs=1)
     agent, cfg = torch.nn.Linear(1, 3), LearnerConfig(lr=0.01, grad_clip=10.0)
@@ -151,13 +151,13 @@ def test_local_weights_defined_only_for_monotone_new_mixers() -> None:
 
 # ---- COMA ---------------------------------------------------------------------------------------------
 def test_coma_sampling_respects_availability_and_is_greedy_at_eps_zero() -> None:
-    from decomp.compose import compose_config
-    from decomp.build import build_learner
+    from decomp.config.compose import compose_config
+    from decomp.core.build import build_learner
     from decomp.envs.base import EnvInfo
 
     cfg = compose_config(["env=matrix", "mixer=coma"])
     info = EnvInfo(n_agents=2, n_actions=4, obs_dim=1, state_dim=1, feat_dim=2, episode_limit=1, n_envs=4)
-    from decomp.policy import Policy
+    from decomp.rollout.policy import Policy
 
     policy = Policy.of(build_learner(cfg, info))
     assert policy.kind == "sampled" and not policy.jax_exportable
@@ -179,7 +179,7 @@ def test_coma_learns_qmix_easy_optimum_with_egreedy_data() -> None:
 
 # ---- the report ---------------------------------------------------------------------------------------
 def test_matrix_report_smoke(tmp_path) -> None:
-    from decomp.report import main
+    from decomp.cli.report import main
 
     (tmp_path / "matrix_games.md").write_text("# old report\n\n## Mutation check: kept\n\n| table |\n")
     main(["matrix", "--seeds", "1", "--steps", "640", "--workers", "1", "--games", "qtran",
@@ -194,8 +194,8 @@ def test_matrix_report_smoke(tmp_path) -> None:
 @pytest.mark.slow
 def test_coma_on_smax_3m_beats_random(tmp_path) -> None:
     pytest.importorskip("jaxmarl")
-    from decomp.compose import compose_config
-    from decomp.trainer import Trainer
+    from decomp.config.compose import compose_config
+    from decomp.training.trainer import Trainer
 
     def win_rate(t_max: int, seed: int) -> float:
         cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=3m", "mixer=coma", f"seed={seed}",

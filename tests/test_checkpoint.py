@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from decomp.checkpoint import CheckpointError, load_checkpoint, load_model
-from decomp.matrix import matrix_config
-from decomp.trainer import Trainer, write_config
+from decomp.training.checkpoint import CheckpointError, load_checkpoint, load_model
+from decomp.training.matrix_lab import matrix_config
+from decomp.training.trainer import Trainer, write_config
 
 
 def make_cfg(t_max: int, mixer: str = "qatten"):
@@ -76,7 +76,7 @@ def test_resume_onto_a_different_env_names_the_mismatch(tmp_path: Path) -> None:
 
 
 def test_a_write_removes_temp_files_left_by_a_killed_writer(tmp_path: Path) -> None:
-    from decomp.checkpoint import atomic_write_text
+    from decomp.training.checkpoint import atomic_write_text
 
     target = tmp_path / "latest.pt"
     (tmp_path / ".latest.pt.abc123.tmp").write_bytes(b"half")  # what SIGKILL mid-write leaves

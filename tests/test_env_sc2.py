@@ -128,10 +128,10 @@ def test_time_limit_is_done_not_terminated(fake_smac: None) -> None:
 
 def test_sc2_restart_mid_episode_is_dropped_not_a_terminal(fake_smac: None) -> None:
     """oxwhirl's env returns (0, True, {}) after an SC2 full restart: never stored as a true terminal."""
-    from decomp.buffer import ReplayBuffer
-    from decomp.runner import Runner
-    from decomp.agents import RNNAgent, agent_input_dim
-    from decomp.policy import Policy
+    from decomp.core.buffer import ReplayBuffer
+    from decomp.rollout.runner import Runner
+    from decomp.core.agents import RNNAgent, agent_input_dim
+    from decomp.rollout.policy import Policy
 
     from decomp.envs.sc2 import SC2Env
 

@@ -21,11 +21,11 @@ import pytest
 import torch
 from torch import nn
 
-from decomp.buffer import EpisodeBatch
+from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners import ComaLearner, QTranAltLearner, QTranLearner, TDLearner, WQMixLearner
-from decomp.learners.base import LearnerConfig
-from decomp.mixers import ComaCritic, QattenMixer, QMixMixer, QPlexMixer, QTranJoint, WQMixMixer
+from decomp.core.learners import ComaLearner, QTranAltLearner, QTranLearner, TDLearner, WQMixLearner
+from decomp.core.learners.base import LearnerConfig
+from decomp.core.mixers import ComaCritic, QattenMixer, QMixMixer, QPlexMixer, QTranJoint, WQMixMixer
 
 torch.set_num_threads(1)
 TOL = {"rel": 1e-5, "abs": 1e-5}

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from decomp.agents import RNNAgent, agent_input_dim
-from decomp.buffer import EpisodeBatch
+from decomp.core.agents import RNNAgent, agent_input_dim
+from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.learners import Learner, LearnerConfig, TDLearner, WQMixLearner
-from decomp.learners.ops import td_targets
-from decomp.methods import METHODS, make_learner, make_mixer
-from decomp.mixers import VDNMixer
+from decomp.core.learners import Learner, LearnerConfig, TDLearner, WQMixLearner
+from decomp.core.learners.ops import td_targets
+from decomp.core.methods import METHODS, make_learner, make_mixer
+from decomp.core.mixers import VDNMixer
 
 N, A, OBS, STATE, FEAT, H, T = 3, 4, 5, 6, 2, 8, 6
 INFO = EnvInfo(n_agents=N, n_actions=A, obs_dim=OBS, state_dim=STATE, feat_dim=FEAT, episode_limit=T, n_envs=1)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from decomp.matrix import divergence_bound, is_diverged, matrix_config, matrix_result, train_matrix
-from decomp.report import Job, Outcome, counts_as_optimal, game_table, seed_table
+from decomp.training.matrix_lab import divergence_bound, is_diverged, matrix_config, matrix_result, train_matrix
+from decomp.cli.report import Job, Outcome, counts_as_optimal, game_table, seed_table
 
 SEEDS = range(5)
 
@@ -46,7 +46,7 @@ def test_divergence_bound_flags_huge_and_non_finite_values() -> None:
 def test_a_diverged_run_with_an_optimal_argmax_is_not_optimal() -> None:
     """Train VDN on qmix_easy (optimal), then blow its utilities up ×1e4 (argmax and greedy return kept):
     the tables are read again and the run must come out diverged and not optimal."""
-    from decomp.trainer import Trainer
+    from decomp.training.trainer import Trainer
 
     cfg = matrix_config("qmix_easy", "vdn", 0, 3000, "uniform", 0.2, lr=0.01)
     trainer = Trainer(cfg, run_dir=None)

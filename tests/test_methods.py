@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from decomp.compose import compose_config
-from decomp.config import ConfigError, validate
+from decomp.config.compose import compose_config
+from decomp.config.schema import ConfigError, validate
 from decomp.envs.base import EnvInfo
-from decomp.learners import LearnerConfig
-from decomp.matrix import MatrixRun
-from decomp.methods import METHODS, UnknownMethod, get_method, kind_of, make_learner, make_mixer
-from decomp.agents import agent_input_dim, make_agent
-from decomp.mixers import Kind, describe
+from decomp.core.learners import LearnerConfig
+from decomp.training.matrix_lab import MatrixRun
+from decomp.core.methods import METHODS, UnknownMethod, get_method, kind_of, make_learner, make_mixer
+from decomp.core.agents import agent_input_dim, make_agent
+from decomp.core.mixers import Kind, describe
 from theory.numeric import analyse_mixer, not_defined_reason
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +113,7 @@ def test_preferred_settings_are_applied_unless_given() -> None:
 
 
 def test_cli_prints_the_methods_and_the_preferred_settings(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "decomp.methods"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([sys.executable, "-m", "decomp.core.methods"], capture_output=True, text=True, check=True).stdout
     for name in METHODS:
         assert re.search(rf"^{name}\s", out, re.M)
     assert "preferred: buffer_size=32" in out
@@ -129,7 +129,7 @@ def test_no_flag_reading_outside_the_registry() -> None:
 
 
 def _field_docs() -> dict[str, str]:
-    """{"env.name": docstring, "agent": docstring, ...} parsed from decomp/config.py's dataclasses."""
+    """{"env.name": docstring, "agent": docstring, ...} parsed from decomp/config/schema.py's dataclasses."""
     import ast
 
     prefix = {"EnvConfig": "env.", "MixerConfig": "mixer.", "Config": ""}
@@ -143,10 +143,10 @@ def _field_docs() -> dict[str, str]:
 
 
 def test_schema_docstrings_list_exactly_the_allowed_values() -> None:
-    from decomp.config import CHOICES
+    from decomp.config.schema import CHOICES
 
     docs = _field_docs()
     for key, allowed in CHOICES.items():
         text = re.sub(r"\([^)]*\)", "", docs[key]).split(":")[-1]
         assert tuple(part.strip() for part in text.split("|")) == allowed, (key, docs[key])
-    assert "decomp.methods" in docs["mixer.name"]  # the methods are listed by the registry, not by hand
+    assert "decomp.core.methods" in docs["mixer.name"]  # the methods are listed by the registry, not by hand

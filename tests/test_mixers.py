@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from decomp.methods import METHODS, make_mixer
-from decomp.mixers import QTranJoint, autograd_local_weights
+from decomp.core.methods import METHODS, make_mixer
+from decomp.core.mixers import QTranJoint, autograd_local_weights
 
 STATE, FEAT, ACTIONS = 5, 4, 3
 VALUE_MIXERS = ["none", "vdn", "qmix", "qatten"]

@@ -7,13 +7,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decomp.agents import RNNAgent, agent_input_dim
-from decomp.buffer import EpisodeBatch
+from decomp.core.agents import RNNAgent, agent_input_dim
+from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.methods import make_learner
-from decomp.learners import LearnerConfig
-from decomp.learners import base as learner_base
-from decomp.methods import make_mixer
+from decomp.core.methods import make_learner
+from decomp.core.learners import LearnerConfig
+from decomp.core.learners import base as learner_base
+from decomp.core.methods import make_mixer
 
 N, A, OBS, STATE, FEAT, H = 3, 5, 7, 6, 4, 8
 
@@ -80,7 +80,7 @@ def test_update_equals_full_padding_update(mixer: str, td_lambda: float, monkeyp
         learner = make_learner(mixer, agent, make_mixer(mixer, N, STATE, FEAT, A, **options), info, cfg)
         if patch:
             monkeypatch.setattr(learner_base.Learner, "unroll", staticmethod(full_unroll))
-            monkeypatch.setattr("decomp.learners.td.mix_live", full_mix)
+            monkeypatch.setattr("decomp.core.learners.td.mix_live", full_mix)
         loss, _ = learner.loss(batch)
         monkeypatch.undo()
         return loss, torch.autograd.grad(loss, [p for p in learner.params if p.requires_grad], allow_unused=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from decomp.agents import RNNAgent, agent_input_dim
-from decomp.matrix import game_tables, matrix_config, matrix_result
-from decomp.policy import Policy
-from decomp.trainer import Trainer
+from decomp.core.agents import RNNAgent, agent_input_dim
+from decomp.training.matrix_lab import game_tables, matrix_config, matrix_result
+from decomp.rollout.policy import Policy
+from decomp.training.trainer import Trainer
 
 N_ENVS, CHUNK, HIDDEN = 16, 32, 32  # tests/test_runner_jax.py's shapes: the compiled SMAX step and rollout are shared
 
@@ -67,8 +67,8 @@ def test_matrix_greedy_pick_is_the_policys(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_smax_replay_and_jax_rollout_use_the_policy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from decomp.envs import smax
-    from decomp.replay_export import record_smax_replay
-    from decomp.runner_jax import JaxPolicyRunner
+    from decomp.rollout.replay_export import record_smax_replay
+    from decomp.rollout.runner_jax import JaxPolicyRunner
 
     env = smax.SmaxEnv("3m", N_ENVS, seed=0)
     info = env.info

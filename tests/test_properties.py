@@ -13,8 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decomp.methods import make_mixer
-from decomp.mixers import autograd_local_weights
+from decomp.core.methods import make_mixer
+from decomp.core.mixers import autograd_local_weights
 
 SETTINGS = settings(derandomize=True, deadline=None, max_examples=20, database=None)
 STATE_DIM, FEAT_DIM, BATCH = 5, 3, 64

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from decomp.agents import MLPAgent, RNNAgent, agent_input_dim, build_inputs
-from decomp.buffer import ReplayBuffer
+from decomp.core.agents import MLPAgent, RNNAgent, agent_input_dim, build_inputs
+from decomp.core.buffer import ReplayBuffer
 from decomp.envs import smax_policy as sp
-from decomp.policy import Policy, select_actions
-from decomp.runner import Runner
-from decomp.runner_jax import JaxPolicyRunner, make_runner
+from decomp.rollout.policy import Policy, select_actions
+from decomp.rollout.runner import Runner
+from decomp.rollout.runner_jax import JaxPolicyRunner, make_runner
 
 N_ENVS = 16
 CHUNK = 32

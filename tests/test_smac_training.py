@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from decomp.checkpoint import CheckpointError, load_checkpoint
-from decomp.compose import compose_config
-from decomp.matrix import matrix_config
-from decomp.trainer import Trainer, TrainingDiverged
+from decomp.training.checkpoint import CheckpointError, load_checkpoint
+from decomp.config.compose import compose_config
+from decomp.training.matrix_lab import matrix_config
+from decomp.training.trainer import Trainer, TrainingDiverged
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["env.n_envs=16", "env.eval_envs=16", "t_max=3200", "eval_interval=1600", "save_interval=1600",
@@ -23,7 +23,7 @@ SMALL = ["env.n_envs=16", "env.eval_envs=16", "t_max=3200", "eval_interval=1600"
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "decomp.train", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "decomp.cli.train", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

@@ -13,8 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decomp.methods import make_mixer
-from decomp.mixers import Mixer
+from decomp.core.methods import make_mixer
+from decomp.core.mixers import Mixer
 from theory.check import RunFolderError, check_run, main
 from theory.examples import FAMILIES, bilinear, log_sum_exp, malformed, random_monotone, suite
 from theory.numeric import analyse_mixer
@@ -228,23 +228,23 @@ def test_cli_runs_the_suite_and_writes_plots(tmp_path: Path) -> None:
 
 
 def _fake_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mixer_name: str) -> Path:
-    """A run folder plus stand-ins for decomp.checkpoint.load_model / decomp.matrix.tables_from_model."""
+    """A run folder plus stand-ins for decomp.training.checkpoint.load_model / decomp.training.matrix_lab.tables_from_model."""
     import sys
     import types
 
-    import decomp.matrix
+    import decomp.training.matrix_lab
 
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "config.yaml").write_text("env: matrix\n")
     torch.manual_seed(0)
     mixer = make_mixer(mixer_name, 2, 3, 2, 3)
     model = types.SimpleNamespace(cfg={}, env_info=None, agent=None, mixer=mixer, mixer_name=mixer_name)
-    checkpoint = types.ModuleType("decomp.checkpoint")
+    checkpoint = types.ModuleType("decomp.training.checkpoint")
     checkpoint.load_model = lambda run_dir: model  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "decomp.checkpoint", checkpoint)
+    monkeypatch.setitem(sys.modules, "decomp.training.checkpoint", checkpoint)
     tables = [np.array([1.0, 0.5, -0.2]), np.array([0.0, 0.7, 0.3])]
     monkeypatch.setattr(
-        decomp.matrix, "tables_from_model", lambda m: (tables, torch.zeros(3), torch.ones(2, 2)), raising=False
+        decomp.training.matrix_lab, "tables_from_model", lambda m: (tables, torch.zeros(3), torch.ones(2, 2)), raising=False
     )
     return tmp_path
 

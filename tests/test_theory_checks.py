@@ -14,7 +14,7 @@ import pytest
 import sympy as sp
 import torch
 
-from decomp.methods import make_mixer
+from decomp.core.methods import make_mixer
 from theory.checks import (
     check_attention, check_lambda_exact, check_mixer_lambda, check_mixer_remainder, check_ray_exact,
     check_remainder_exact, check_series_sum, lambda_fd,

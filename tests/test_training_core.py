@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from decomp.agents import RNNAgent, build_inputs
-from decomp.buffer import ReplayBuffer
+from decomp.core.agents import RNNAgent, build_inputs
+from decomp.core.buffer import ReplayBuffer
 from decomp.envs.matrix import MatrixEnv
-from decomp.learners.ops import lambda_returns
-from decomp.policy import Policy, select_actions
-from decomp.runner import Runner
+from decomp.core.learners.ops import lambda_returns
+from decomp.rollout.policy import Policy, select_actions
+from decomp.rollout.runner import Runner
 from games import TwoStepGame
 
 
@@ -94,7 +94,7 @@ def test_lambda_returns_match_naive_recursion() -> None:
 
 
 def test_best_policy_keeps_the_best_weights_and_swaps_them_in_temporarily() -> None:
-    from decomp.best import BestPolicy
+    from decomp.training.best import BestPolicy
 
     class Holder:  # the two modules BestPolicy touches
         def __init__(self) -> None:

@@ -39,8 +39,8 @@ def check_run(run_dir: str | Path, max_order: int = 16) -> tuple[list[str], list
             "python -m decomp.train) holds config.yaml and checkpoints/latest.pt"
         )
     try:
-        from decomp.checkpoint import load_model
-        from decomp.matrix import tables_from_model
+        from decomp.training.checkpoint import load_model
+        from decomp.training.matrix_lab import tables_from_model
     except ImportError as err:
         raise RunFolderError(f"cannot load trained models in this checkout ({err})") from err
     try:

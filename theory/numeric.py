@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from decomp.mixers import ActionModule, Mixer, autograd_local_weights, describe
+from decomp.core.mixers import ActionModule, Mixer, autograd_local_weights, describe
 from theory.checks import OrderFit, lambda_fd, measure_mixer_remainder
 from theory.decay import Decay, classify_decay
 from theory.taylor import taylor_orders

@@ -13,7 +13,7 @@ import numpy as np
 import sympy as sp
 import torch
 
-from decomp.methods import make_mixer
+from decomp.core.methods import make_mixer
 from theory.checks import (
     RAY_TS, SERIES_RTOL, Check, OrderFit, check_attention, check_decay, check_lambda_exact, check_mixer_lambda,
     check_mixer_remainder, check_nonneg, check_ray_exact, check_remainder_exact, check_series_sum, ray_ratios,

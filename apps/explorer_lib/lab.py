@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from decomp import matrix
-from decomp.matrix import MatrixRun
+from decomp.training.matrix_lab import MatrixRun
 from explorer_lib.validate import action_labels
 from games import Payoff
 

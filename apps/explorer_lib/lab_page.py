@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from decomp.matrix import MatrixRun
-from decomp.methods import METHODS, kind_of
-from decomp.mixers import describe
+from decomp.training.matrix_lab import MatrixRun
+from decomp.core.methods import METHODS, kind_of
+from decomp.core.mixers import describe
 from explorer_lib import lab, plots
 from explorer_lib.figures import show
 from explorer_lib.validate import InputError, check_mixers, check_seeds, parse_payoff_grid, payoff_to_grid

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from decomp.matrix import MatrixRun
+from decomp.training.matrix_lab import MatrixRun
 from explorer_lib.lab_page import LabResult
 
 

@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from decomp.matrix import MatrixRun  # noqa: E402
+from decomp.training.matrix_lab import MatrixRun  # noqa: E402
 from explorer_lib.plots import CMAP  # noqa: E402
 from explorer_lib.validate import action_labels  # noqa: E402
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from decomp.matrix import MatrixRun
-from decomp.methods import kind_of
-from decomp.mixers import describe
+from decomp.training.matrix_lab import MatrixRun
+from decomp.core.methods import kind_of
+from decomp.core.mixers import describe
 from theory.numeric import NumericResult, analyse_mixer
 
 MAX_ORDER = 8

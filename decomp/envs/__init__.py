@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decomp.config import EnvConfig
+from decomp.config.schema import EnvConfig
 from decomp.envs.base import BatchedEnv, EnvInfo, Observation, StepResult
 from decomp.envs.matrix import MatrixEnv
 

@@ -102,7 +102,7 @@ def _scenario(map_name: str) -> Any:
 class SmaxSnapshot(NamedTuple):
     """Where a :class:`SmaxEnv` stands: enough to continue stepping it elsewhere and hand it back.
 
-    The JAX rollout (``decomp.runner_jax``) advances key and states on the device itself, then
+    The JAX rollout (``decomp.rollout.runner_jax``) advances key and states on the device itself, then
     restores the env; the replay export reads the units out of ``states``.
     """
 

@@ -1,0 +1,1 @@
+"""Command-line programs (``python -m decomp.train``, ``python -m decomp.report``) and their helpers."""

@@ -1,0 +1,164 @@
+"""`python -m decomp.train env=matrix|smac mixer=… [key=value …]` — train, report, write a run folder.
+
+Examples::
+
+    python -m decomp.train env=matrix env.game=qtran mixer=qtran seed=3
+    python -m decomp.train env=smac env.map_name=3m mixer=qmix
+    python -m decomp.train resume=runs/3m__qmix__0__20261122-101500
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from decomp.training.checkpoint import CheckpointError, load_checkpoint
+from decomp.config.compose import explicit_keys, to_config
+from decomp.config.schema import Config, ConfigError, validate
+from decomp.envs.smac_select import BackendUnavailable
+from decomp.training.trainer import Trainer, TrainingDiverged, write_config
+from decomp.training.runtime import keep_freed_memory
+
+
+def run_name(cfg: Config) -> str:
+    where = cfg.env.game if cfg.env.name == "matrix" else cfg.env.map_name
+    return cfg.run_name or f"{cfg.env.name}-{where}__{cfg.mixer.name}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def make_run_dir(cfg: Config) -> Path:
+    """A fresh folder; never reuses (and so never overwrites) an existing run."""
+    path = Path(cfg.run_dir) / run_name(cfg)
+    suffix = 1
+    while path.exists():
+        path = Path(cfg.run_dir) / f"{run_name(cfg)}-{suffix}"
+        suffix += 1
+    path.mkdir(parents=True)
+    return path
+
+
+RESUME_OVERRIDABLE = ("t_max", "progress", "save_interval", "eval_interval", "log_interval", "threads")
+
+
+def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path, Path]:
+    """resume=<run folder or .pt> -> (the run's own config, run folder, checkpoint).
+
+    The saved config is authoritative; only keys in RESUME_OVERRIDABLE given on the command line
+    change it (e.g. a larger t_max to train longer); anything else is refused.
+    """
+    target = Path(cfg.resume)
+    ckpt = target if target.suffix == ".pt" else target / "checkpoints" / "latest.pt"
+    run_dir = ckpt.parent.parent
+    payload = load_checkpoint(ckpt)
+    saved: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), payload["config"]))  # type: ignore
+    refused = sorted(k for k in explicit if k not in (*RESUME_OVERRIDABLE, "resume"))
+    if refused:
+        raise ConfigError(f"cannot change {', '.join(refused)} when resuming (the run's config.yaml is kept); "
+                          f"allowed with resume=: {', '.join(RESUME_OVERRIDABLE)}")
+    for key in explicit:
+        if key in RESUME_OVERRIDABLE:
+            setattr(saved, key, getattr(cfg, key))
+    saved.resume = str(target)
+    validate(saved)
+    if payload["env_steps"] >= saved.t_max:
+        raise ConfigError(f"{run_dir} already reached t_max={saved.t_max:,} (checkpoint at {payload['env_steps']:,} "
+                          "env steps); pass a larger t_max= to train longer")
+    print(f"[decomp] resuming {run_dir} at env step {payload['env_steps']:,} of {saved.t_max:,}", file=sys.stderr)
+    return saved, run_dir, ckpt
+
+
+def print_matrix_report(result) -> None:
+    """Payoff, learned Q_tot, each agent's Q^i and whether the greedy joint action is optimal."""
+    np.set_printoptions(precision=2, suppress=True, linewidth=120)
+    print(f"\n== {result.game} with {result.mixer_name} (seed {result.seed}, data={result.data}) ==")
+    print("payoff:\n", result.payoff)
+    label = "learned Q_jt" if "sum_qi" in result.extra_tables else "learned Q_tot"
+    print(f"{label}:\n", result.q_tot)
+    if "sum_qi" in result.extra_tables:
+        print("Σ_i Q^i:\n", result.extra_tables["sum_qi"])
+    for i, q in enumerate(result.agent_qs):
+        print(f"Q^{i + 1}: {q}")
+    verdict = "OPTIMAL" if result.optimal else "NOT optimal"
+    print(f"greedy joint action: {result.greedy} -> return {result.greedy_return:g} "
+          f"(optimum {result.payoff.max():g}: {verdict})")
+
+
+def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
+    """Run one training job; ``explicit`` holds the key=value overrides the user typed."""
+    from decomp.training.matrix_lab import matrix_result
+    from decomp.training.run_plots import learning_curves, matrix_heatmap
+
+    if cfg.resume:
+        cfg, run_dir, ckpt = resolve_resume(cfg, explicit or {})
+    else:
+        validate(cfg)
+        run_dir, ckpt = None, None
+    fresh = run_dir is None
+    run_dir = run_dir or make_run_dir(cfg)
+    keep_freed_memory()  # the CLI owns the process: trade idle RSS for fewer page faults per update
+    try:
+        trainer = Trainer(cfg, run_dir=run_dir, resume_from=ckpt)
+    except BaseException:
+        if fresh:
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind
+        raise
+    assert run_dir is not None
+    write_config(run_dir, cfg, trainer.info)
+    print(f"[decomp] run folder: {run_dir}", file=sys.stderr)
+    summary = trainer.run()
+    title = f"{trainer.info.name} · {cfg.mixer.name} · seed {cfg.seed}"
+    if cfg.env.name == "matrix":
+        result = matrix_result(trainer, cfg)
+        print_matrix_report(result)
+        matrix_heatmap(run_dir / "heatmap.png", result.payoff, result.q_tot, result.greedy, title)
+    learning_curves(run_dir / "learning_curve.png", trainer.logger.history, title)
+    use_best = summary.best_policy_win_rate > summary.eval_win_rate
+    if trainer.info.name.startswith("smax:"):
+        from decomp.rollout.replay_export import record_smax_replay
+
+        with trainer.best.swapped_in(trainer.learner) if use_best else contextlib.nullcontext():
+            record_smax_replay(cfg.env.map_name, trainer.policy, run_dir / "replay.npz", seed=cfg.seed)
+    episodes = cfg.final_eval_rounds * cfg.env.eval_envs
+    print(f"[decomp] {summary.env_steps:,} env steps, {summary.updates:,} updates in {summary.seconds:.1f}s; "
+          f"final policy: test win rate {summary.eval_win_rate:.2f}, return {summary.eval_return:.3g} "
+          f"({episodes} episodes)")
+    if 0 <= summary.best_policy_step != summary.env_steps:
+        print(f"[decomp] best policy (evaluation at step {summary.best_policy_step:,}, "
+              f"checkpoints/best.pt) re-evaluated on {episodes} fresh episodes: test win rate "
+              f"{summary.best_policy_win_rate:.2f}, return {summary.best_policy_return:.3g}"
+              + ("; the replay shows it" if use_best and trainer.info.name.startswith("smax:") else ""))
+    print(f"[decomp] outputs in {run_dir}")
+    return 0
+
+
+@hydra.main(version_base=None, config_path="pkg://decomp.conf", config_name="config")
+def _hydra_main(dcfg: DictConfig) -> None:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        explicit = explicit_keys(list(HydraConfig.get().overrides.task))
+        cfg, notes = to_config(dcfg, explicit)
+        if notes and not cfg.resume:
+            print(f"[decomp] mixer={cfg.mixer.name} sets its preferred {', '.join(notes)}; "
+                  "give a key on the command line to keep your own value", file=sys.stderr)
+        code = train(cfg, explicit)
+    except (ConfigError, CheckpointError, TrainingDiverged, BackendUnavailable, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: resume with `python -m decomp.train resume=<run folder>`", file=sys.stderr)
+        code = 130
+    if code:
+        sys.exit(code)
+
+
+def main() -> None:
+    import decomp.config.compose  # noqa: F401  (registers the schema with Hydra's ConfigStore)
+
+    _hydra_main()

@@ -1,0 +1,165 @@
+"""Typed configuration: the schema and defaults of every run (the single source of truth).
+
+Hydra composes ``decomp/conf/config.yaml`` (env and mixer presets) on top of these dataclasses,
+so a typo in a key or a wrong type is refused before any work starts; :func:`validate` then
+checks ranges and names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class EnvConfig:
+    name: str = "matrix"
+    """which env: matrix | smac"""
+    game: str = "qtran"
+    """matrix: preset game (qtran, qmix_easy, climbing, penalty, qplex3, two_step)"""
+    penalty_k: float = -100.0
+    """matrix: mis-coordination penalty of the penalty game"""
+    map_name: str = "3m"
+    """smac: map name (SMAC names; SMAX provides the same ones)"""
+    backend: str = "auto"
+    """smac: auto | sc2 | smax"""
+    n_envs: int = 32
+    """parallel envs stepped together"""
+    eval_envs: int = 32
+    """greedy evaluation episodes (one per env)"""
+    reward_scale: float = 1.0
+    """multiplies the env reward (SMAX rewards are ≤ ~2 per episode)"""
+
+
+@dataclass
+class MixerConfig:
+    name: str = "qmix"
+    """the method: a name registered in decomp.core.methods.METHODS (``python -m decomp.core.methods`` lists them)"""
+    options: dict[str, Any] = field(default_factory=dict)
+    """options of the method's mixer, typed and defaulted by its constructor, e.g. {n_heads: 4} for qatten"""
+    learner: dict[str, Any] = field(default_factory=dict)
+    """options of the method's learner, e.g. {opt_weight: 1.0, nopt_weight: 1.0} for qtran"""
+    init_scale: float = 0.0
+    """0 = PyTorch's default init; > 0 = every Linear layer of the mixer orthogonal with this gain and
+    zero bias, so Q_tot starts near 0 (the SMAC preset uses 1e-3: see docs/benchmarks.md, "What made
+    SMAX learn")"""
+
+
+@dataclass
+class Config:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    mixer: MixerConfig = field(default_factory=MixerConfig)
+    seed: int = 0
+    """seeds torch, numpy and the envs"""
+    t_max: int = 20_000
+    """training budget in env steps (summed over parallel envs)"""
+    agent: str = "rnn"
+    """rnn (GRU over the episode) | mlp"""
+    hidden_dim: int = 64
+    agent_id: bool = True
+    """append the agent's id one-hot to its input"""
+    last_action: bool = True
+    """append the agent's previous action one-hot to its input"""
+    data: str = "egreedy"
+    """egreedy (annealed ε) | uniform (ε = 1 throughout: uniform exploration)"""
+    epsilon_start: float = 1.0
+    epsilon_finish: float = 0.05
+    epsilon_anneal_steps: int = 50_000
+    """env steps over which ε falls linearly from start to finish"""
+    buffer_size: int = 5000
+    """replay capacity in episodes"""
+    batch_size: int = 32
+    """episodes per update"""
+    episodes_per_update: int = 8
+    """collected episodes between two updates"""
+    updates_per_round: int = 1
+    steps_per_collect: int = 1
+    """vector steps per collection call (updates run between calls)"""
+    gamma: float = 0.99
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    """adam | rmsprop"""
+    grad_clip: float = 10.0
+    double_q: bool = True
+    td_lambda: float = 0.0
+    """0 = one-step targets; pymarl2 uses 0.6 on SMAC"""
+    target_update_interval: int = 200
+    """updates between hard target copies"""
+    target_tau: float = 0.0
+    """> 0: soft target updates instead"""
+    eval_interval: int = 10_000
+    """env steps between greedy evaluations (0 = only at the end)"""
+    final_eval_rounds: int = 4
+    """the last evaluation runs this many rounds of eval_envs episodes (less noise in the final number)"""
+    log_interval: int = 2_000
+    save_interval: int = 50_000
+    """env steps between checkpoints (also saved at the end)"""
+    run_dir: str = "runs"
+    """parent folder of run folders"""
+    run_name: str = ""
+    """empty: <env>__<mixer>__<seed>__<time>"""
+    resume: str = ""
+    """run folder or checkpoint file to continue"""
+    progress: bool = True
+    """show a progress bar"""
+    threads: int = 0
+    """torch threads (0 = leave torch's default)"""
+
+
+# The allowed values of the enumerated settings: validate() checks them and a test checks that each
+# field's docstring lists exactly these (so the schema's documentation cannot drift).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "env.name": ("matrix", "smac"),
+    "env.backend": ("auto", "sc2", "smax"),
+    "agent": ("rnn", "mlp"),
+    "data": ("egreedy", "uniform"),
+    "optimizer": ("adam", "rmsprop"),
+}
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of range or unknown; the message says what is allowed."""
+
+
+def validate(cfg: Config) -> None:
+    """Refuse bad settings before any work starts."""
+    from decomp.core.methods import METHODS, BadOptions
+    from games import GAMES
+
+    def need(cond: bool, msg: str) -> None:
+        if not cond:
+            raise ConfigError(msg)
+
+    need(cfg.env.name in CHOICES["env.name"], f"env={cfg.env.name!r} is unknown; valid envs: {', '.join(CHOICES['env.name'])}")
+    need(cfg.mixer.name in METHODS, f"mixer={cfg.mixer.name!r} is unknown; valid methods: {', '.join(sorted(METHODS))}")
+    try:
+        METHODS[cfg.mixer.name].resolve(cfg.mixer.options, cfg.mixer.learner)
+    except BadOptions as err:
+        raise ConfigError(str(err)) from None
+    if cfg.env.name == "matrix":
+        need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
+    for key, value in (("env.backend", cfg.env.backend), ("data", cfg.data), ("agent", cfg.agent),
+                       ("optimizer", cfg.optimizer)):
+        need(value in CHOICES[key], f"{key}={value!r}; allowed: {', '.join(CHOICES[key])}")
+    for name in ("t_max", "batch_size", "buffer_size", "episodes_per_update", "updates_per_round",
+                 "target_update_interval", "hidden_dim", "log_interval", "save_interval", "steps_per_collect", "final_eval_rounds"):
+        need(getattr(cfg, name) > 0, f"{name} must be a positive integer, got {getattr(cfg, name)}")
+    need(cfg.env.n_envs > 0 and cfg.env.eval_envs > 0,
+         f"env.n_envs and env.eval_envs must be >= 1, got {cfg.env.n_envs}, {cfg.env.eval_envs}")
+    need(cfg.eval_interval >= 0, f"eval_interval must be >= 0, got {cfg.eval_interval}")
+    need(cfg.epsilon_anneal_steps > 0, f"epsilon_anneal_steps must be > 0, got {cfg.epsilon_anneal_steps}")
+    for name in ("epsilon_start", "epsilon_finish", "gamma", "td_lambda", "target_tau"):
+        v = getattr(cfg, name)
+        need(0.0 <= v <= 1.0, f"{name} must lie in [0, 1], got {v}")
+    need(cfg.lr > 0, f"lr must be > 0, got {cfg.lr}")
+    need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
+    need(cfg.grad_clip > 0, f"grad_clip must be > 0, got {cfg.grad_clip}")
+    need(cfg.batch_size <= cfg.buffer_size, f"batch_size ({cfg.batch_size}) must be <= buffer_size ({cfg.buffer_size})")
+
+
+def epsilon_at(cfg: Config, env_steps: int) -> float:
+    """Linear ε schedule; ``data=uniform`` explores uniformly (ε = 1) throughout."""
+    if cfg.data == "uniform":
+        return 1.0
+    frac = min(1.0, env_steps / cfg.epsilon_anneal_steps)
+    return cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start)

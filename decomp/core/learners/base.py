@@ -1,0 +1,151 @@
+"""What every learner shares: agent + mixer, their target copies, optimiser, target updates."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from decomp.core.agents import build_inputs
+from decomp.core.buffer import EpisodeBatch
+from decomp.envs.base import EnvInfo
+from decomp.core.learners.ops import (  # re-exported: older callers import these from here
+    gather_actions, greedy_actions, lambda_returns, masked_mean, mix_live, td_targets, usable_avail,
+)
+
+__all__ = [
+    "Learner", "LearnerConfig", "make_optimizer", "gather_actions", "greedy_actions", "lambda_returns",
+    "masked_mean", "mix_live", "td_targets", "usable_avail",
+]
+
+
+@dataclass
+class LearnerConfig:
+    gamma: float = 0.99
+    lr: float = 1e-3
+    optimizer: str = "adam"  # adam | rmsprop
+    grad_clip: float = 10.0
+    double_q: bool = True
+    td_lambda: float = 0.0  # 0 = one-step TD targets
+    target_update_interval: int = 200  # updates between hard target copies (ignored if target_tau > 0)
+    target_tau: float = 0.0  # > 0: soft (Polyak) target update every step
+    agent_id: bool = True
+    last_action: bool = True
+
+
+def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-5)
+    raise ValueError(f"unknown optimizer {name!r}; valid: adam, rmsprop")
+
+
+class Learner:
+    """Owns the trainable modules; subclasses implement :meth:`loss`.
+
+    Every trainable module is registered once as an (online, target) pair under a name; target
+    sync, the optimiser, gradient clipping and checkpoints all walk that one registry, so a
+    method with extra networks (WQMIX's central agents) only names them in :meth:`extra_modules`.
+    Checkpoint keys are the names and ``target_<name>`` ("agent", "mixer", "target_agent", ...).
+    """
+
+    policy_kind = "egreedy"  # the behaviour policy it trains (decomp.rollout.policy.PolicyKind): ε-greedy on Q-values
+
+    def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig) -> None:
+        self.agent, self.mixer, self.info, self.cfg = agent, mixer, info, cfg
+        self.n_actions = info.n_actions
+        self.pairs: dict[str, tuple[nn.Module, nn.Module]] = {}  # name -> (online, target), in params order
+        self.target_agent = self.register("agent", agent)
+        self.target_mixer = self.register("mixer", mixer)
+        for name, module in self.extra_modules().items():
+            setattr(self, name, module)
+            setattr(self, f"target_{name}", self.register(name, module))
+        self.params = [p for online, _ in self.pairs.values() for p in online.parameters()]
+        self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr)
+        self.updates = 0
+
+    def register(self, name: str, online: nn.Module) -> nn.Module:
+        """Add a trainable module and return its frozen target copy (synced with the others)."""
+        if hasattr(self, "optimizer"):
+            raise RuntimeError(f"register {name!r} from extra_modules(): the optimiser is already built")
+        if name in self.pairs:
+            raise ValueError(f"module {name!r} is already registered")
+        target = copy.deepcopy(online).requires_grad_(False)
+        self.pairs[name] = (online, target)
+        return target
+
+    def extra_modules(self) -> dict[str, nn.Module]:
+        """Trainable modules beyond agent and mixer, by name (becomes ``self.<name>`` and
+        ``self.target_<name>``); called once, before the optimiser is built, so it covers them."""
+        return {}
+
+    # ---- helpers shared by the losses --------------------------------------------------------
+    def agent_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
+        """(B, T+1, N, in): obs plus id one-hot and the previous action (-1 at t=0)."""
+        b, t1, n = batch.obs.shape[:3]
+        last = torch.cat([torch.full((b, 1, n), -1, dtype=torch.long), batch.actions], dim=1)[:, :t1]
+        return build_inputs(batch.obs, last, self.n_actions, self.cfg.agent_id, self.cfg.last_action)
+
+    @staticmethod
+    def unroll(agent: nn.Module, inputs: torch.Tensor, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run an agent over a padded batch, skipping padding: (B, T+1, N, in) -> (B, T+1, N, A), (…, H).
+
+        An episode of L live steps needs its first L+1 observation slots (the last one is the
+        bootstrap state); outputs past those are finite and never used.
+        """
+        t1 = inputs.shape[1]
+        lengths = (batch.mask.sum(1).long() + 1).clamp(max=t1)  # (B,)
+        return agent(inputs, lengths=lengths)
+
+    def next_greedy(self, online_q: torch.Tensor, target_q: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+        """ū for the bootstrap: (..., A) -> (...). With ``double_q`` the online agents pick it (the
+        target nets then value it), which curbs max-operator overestimation; else the target agents."""
+        return greedy_actions(online_q.detach() if self.cfg.double_q else target_q, avail)
+
+    def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        raise NotImplementedError
+
+    # ---- one update ----------------------------------------------------------------------------
+    def train(self, batch: EpisodeBatch) -> dict[str, float]:
+        loss, logs = self.loss(batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss is {loss.item()} at update {self.updates}")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        self.optimizer.step()
+        self.updates += 1
+        self.update_targets()
+        logs["losses/total"] = float(loss.detach())
+        logs["losses/grad_norm"] = float(grad_norm)
+        return logs
+
+    @torch.no_grad()
+    def update_targets(self) -> None:
+        """Polyak every update when ``target_tau`` > 0, else a hard copy every ``target_update_interval``."""
+        if self.cfg.target_tau > 0:
+            tau = self.cfg.target_tau
+            for online, target in self.pairs.values():
+                for p, tp in zip(online.parameters(), target.parameters()):
+                    tp.lerp_(p, tau)
+        elif self.updates % self.cfg.target_update_interval == 0:
+            for online, target in self.pairs.values():
+                target.load_state_dict(online.state_dict())
+
+    def state_dict(self) -> dict[str, Any]:
+        sd: dict[str, Any] = {}
+        for name, (online, target) in self.pairs.items():
+            sd[name], sd[f"target_{name}"] = online.state_dict(), target.state_dict()
+        sd["optimizer"], sd["updates"] = self.optimizer.state_dict(), self.updates
+        return sd
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        for name, (online, target) in self.pairs.items():
+            online.load_state_dict(sd[name])
+            target.load_state_dict(sd[f"target_{name}"])
+        self.optimizer.load_state_dict(sd["optimizer"])
+        self.updates = sd["updates"]

@@ -1,0 +1,210 @@
+"""Vectorised episode collection over a BatchedEnv: a :class:`~decomp.rollout.policy.Policy` acts, auto-reset.
+
+All ``n_envs`` envs keep stepping; each writes into its own staging row, and a finished episode is
+copied to the replay at once (vectorised over the envs that finished), so no env waits for the
+slowest one and no step of a finished episode is stored as live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from decomp.core.buffer import ReplayBuffer
+from decomp.envs.base import BatchedEnv, BattleEnv, Observation, StepResult
+from decomp.rollout.policy import Policy, PolicyState, as_tensor
+
+# chosen Q^i (E, N), state (E, S), feats (E, N, F) -> Q_tot (E,): the learner's value of a joint action
+ValueFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class EpisodeStats:
+    returns: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    wins: list[bool] = field(default_factory=list)
+    extras: dict[str, list[float]] = field(default_factory=dict)  # per-episode diagnostics (evaluate)
+
+    def extend(self, returns: np.ndarray, lengths: np.ndarray, wins: np.ndarray) -> None:
+        self.returns += returns.tolist()
+        self.lengths += lengths.tolist()
+        self.wins += wins.tolist()
+
+    def merge(self, other: "EpisodeStats") -> None:
+        """Append another batch of episodes (diagnostics included)."""
+        self.extend(np.array(other.returns), np.array(other.lengths), np.array(other.wins))
+        for key, values in other.extras.items():
+            self.extras.setdefault(key, []).extend(values)
+
+    def __len__(self) -> int:
+        return len(self.returns)
+
+
+class Runner:
+    """Drives ``policy`` in ``env``; ``collect`` stores finished episodes in ``buffer``.
+
+    Collection and evaluation draw from the same generator ``gen`` (seeded by ``seed``).
+    """
+
+    def __init__(self, env: BatchedEnv, policy: Policy, seed: int = 0) -> None:
+        self.env, self.policy = env, policy
+        self.info = info = env.info
+        self.gen = torch.Generator().manual_seed(seed)
+        e, t, n = info.n_envs, info.episode_limit, info.n_agents
+        self.rows = np.arange(e)
+        self.staging = {
+            "obs": np.zeros((e, t + 1, n, info.obs_dim), np.float32),
+            "state": np.zeros((e, t + 1, info.state_dim), np.float32),
+            "avail": np.zeros((e, t + 1, n, info.n_actions), bool),
+            "feats": np.zeros((e, t + 1, n, info.feat_dim), np.float32),
+            "actions": np.zeros((e, t, n), np.int64),
+            "reward": np.zeros((e, t), np.float32),
+            "terminated": np.zeros((e, t), np.float32),
+            "mask": np.zeros((e, t), np.float32),
+        }
+        self.current: Observation | None = None
+        self.env_steps = 0
+        self.episodes = 0
+
+    def _start(self) -> None:
+        info = self.info
+        self.current = self.env.reset()
+        self.t = np.zeros(info.n_envs, np.int64)
+        self.ret = np.zeros(info.n_envs, np.float64)
+        self.acting: PolicyState = self.policy.initial_state(info.n_envs, info.n_agents)
+        for v in self.staging.values():
+            v[...] = 0
+
+    def _write_obs(self, rows: np.ndarray, t: np.ndarray, ob: Observation, sel: np.ndarray | None = None) -> None:
+        src = (lambda a: a) if sel is None else (lambda a: a[sel])
+        self.staging["obs"][rows, t] = src(ob.obs)
+        self.staging["state"][rows, t] = src(ob.state)
+        self.staging["avail"][rows, t] = src(ob.avail)
+        self.staging["feats"][rows, t] = src(ob.feats)
+
+    def act(self, ob: Observation, epsilon: float) -> np.ndarray:
+        """One acting step for all envs; updates the recurrent state. -> actions (E, N)."""
+        return self.policy.act(ob, self.acting, epsilon, self.gen).actions.numpy()
+
+    def collect(self, n_steps: int, epsilon: float, buffer: ReplayBuffer | None) -> EpisodeStats:
+        """Step every env ``n_steps`` times; finished episodes go to ``buffer`` (if given)."""
+        if self.current is None:
+            self._start()
+        stats = EpisodeStats()
+        for _ in range(n_steps):
+            ob = self.current
+            assert ob is not None
+            actions = self.act(ob, epsilon)
+            res = self.env.step(actions)
+            finished = self.record(ob, actions, res, buffer, stats)
+            if len(finished):
+                self.acting.reset(torch.from_numpy(finished))
+            self.current = res.restart
+        return stats
+
+    def record(self, ob: Observation, actions: np.ndarray, res: StepResult, buffer: ReplayBuffer | None,
+               stats: EpisodeStats) -> np.ndarray:
+        """Write one vector step into the staging rows; move finished episodes to ``buffer``.
+
+        Returns the indices of the envs whose episode ended (their policy state must be reset).
+        Separate from acting so that other acting paths (e.g. a policy run inside JAX) reuse it.
+        """
+        s, rows, t = self.staging, self.rows, self.t
+        self._write_obs(rows, t, ob)
+        s["actions"][rows, t] = actions
+        s["reward"][rows, t] = res.reward
+        s["terminated"][rows, t] = res.terminated
+        s["mask"][rows, t] = 1.0
+        self.ret += res.reward
+        self.t += 1
+        self.env_steps += self.info.n_envs
+        done = res.done | (self.t >= self.info.episode_limit)
+        if not done.any():
+            return np.empty(0, np.int64)
+        d = np.flatnonzero(done)
+        self._write_obs(d, self.t[d], res.next, d)
+        # an aborted episode (the backend crashed mid-battle) is neither stored nor counted
+        keep = d if res.aborted is None else d[~res.aborted[d]]
+        if buffer is not None:
+            buffer.add({k: v[keep] for k, v in s.items()}, self.t[keep].copy())
+        stats.extend(self.ret[keep], self.t[keep], res.won[keep])
+        self.episodes += len(keep)
+        for v in s.values():
+            v[d] = 0
+        self.t[d] = 0
+        self.ret[d] = 0.0
+        return d
+
+    @torch.no_grad()
+    def evaluate(self, env: BatchedEnv, epsilon: float = 0.0, value_fn: ValueFn | None = None,
+                 gamma: float = 0.99) -> EpisodeStats:
+        """One episode in each of ``env``'s envs (a separate env, so training rows keep going).
+
+        Greedy by default (``epsilon=0``); ``epsilon=1`` measures the random policy. Besides return,
+        length and win, ``stats.extras`` holds per-episode diagnostics that show *how* a policy
+        fails: the fractions of move / stop / attack choices (agents with more than one available
+        action), allies alive and enemy health lost at the end (battle envs), and, with ``value_fn``
+        (chosen Q^i (E,N), state (E,S), feats (E,N,F) -> Q_tot (E,)), the mean Q_tot over the
+        episode's steps next to the mean discounted return-to-go from those steps.
+        """
+        info = env.info
+        e, limit = info.n_envs, info.episode_limit
+        ob = env.reset()
+        acting = self.policy.initial_state(e, info.n_agents)
+        live = np.ones(e, bool)
+        valid = np.ones(e, bool)  # episodes that ended for a real reason
+        ret = np.zeros(e)
+        length = np.zeros(e, np.int64)
+        won = np.zeros(e, bool)
+        kinds = np.asarray(info.action_kinds) if info.action_kinds else None
+        kind_counts = {k: np.zeros(e) for k in ("move", "stop", "attack")}
+        rewards = np.zeros((e, limit))  # (E, T)
+        q_tot = np.zeros((e, limit))  # (E, T)
+        battle = {}
+        for t in range(limit):
+            last, q = self.policy.act(ob, acting, epsilon, self.gen)  # (E, N), (E, N, A)
+            if kinds is not None:
+                chooses = (ob.avail.sum(-1) > 1) & live[:, None]  # (E, N) agents with a real choice
+                picked = kinds[last.numpy()]  # (E, N)
+                for k, c in kind_counts.items():
+                    c += (chooses & (picked == k)).sum(-1)
+            if value_fn is not None:
+                chosen = q.gather(-1, last.unsqueeze(-1)).squeeze(-1)  # (E, N)
+                q_tot[:, t] = value_fn(chosen, as_tensor(ob.state), as_tensor(ob.feats)).numpy()
+            res = env.step(last.numpy())
+            rewards[:, t] = res.reward * live
+            ret += res.reward * live
+            length += live
+            finished = live & res.done
+            if res.aborted is not None:
+                valid &= ~(finished & res.aborted)  # crashed mid-battle: not an outcome
+            won |= finished & res.won
+            if isinstance(env, BattleEnv) and finished.any():
+                for key, v in env.battle_stats(res.next).items():
+                    battle.setdefault(key, np.zeros(e))[finished] = v[finished]
+            live &= ~res.done
+            ob = res.restart
+            if not live.any():
+                break
+        stats = EpisodeStats()
+        stats.extend(ret[valid], length[valid], won[valid])
+        if kinds is not None:
+            total = np.maximum(sum(kind_counts.values()), 1)
+            for k, c in kind_counts.items():
+                stats.extras[f"frac_{k}"] = (c / total)[valid].tolist()
+        for key, v in battle.items():
+            stats.extras[key] = v[valid].tolist()
+        if value_fn is not None:
+            steps = np.arange(limit)[None, :] < length[:, None]  # (E, T) live steps
+            to_go = np.zeros_like(rewards)
+            acc = np.zeros(e)
+            for t in range(limit - 1, -1, -1):
+                acc = rewards[:, t] + gamma * acc
+                to_go[:, t] = acc
+            n = np.maximum(steps.sum(1), 1)
+            stats.extras["q_tot"] = ((q_tot * steps).sum(1) / n)[valid].tolist()
+            stats.extras["discounted_return"] = ((to_go * steps).sum(1) / n)[valid].tolist()
+        return stats

@@ -1,0 +1,288 @@
+"""The training loop shared by every env: collect → replay → update → evaluate → log → checkpoint."""
+
+from __future__ import annotations
+
+import collections
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+from tqdm.auto import tqdm
+
+from decomp.training.best import BestPolicy
+from decomp.core.buffer import ReplayBuffer
+from decomp.core.build import build_learner
+from decomp.training.checkpoint import CheckpointError, atomic_write_text, load_checkpoint, save_checkpoint, write_json
+from decomp.config.schema import Config, epsilon_at, validate
+from decomp.envs import make_env
+from decomp.envs.base import BatchedEnv, EnvInfo
+from decomp.training.metrics import MetricLogger
+from decomp.core.mixers.base import Mixer
+from decomp.rollout.policy import Policy
+from decomp.rollout.runner import EpisodeStats, ValueFn
+from decomp.rollout.runner_jax import make_runner
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN/inf; the last good checkpoint is kept untouched."""
+
+
+@dataclass
+class Summary:
+    env_steps: int
+    episodes: int
+    updates: int
+    seconds: float
+    eval_win_rate: float
+    eval_return: float
+    best_eval_win_rate: float
+    run_dir: str | None
+    best_policy_step: int = -1  # env step of the best periodic evaluation's weights (-1: none)
+    best_policy_win_rate: float = float("nan")  # those weights re-evaluated on final_eval_rounds fresh rounds
+    best_policy_return: float = float("nan")
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def config_dict(cfg: Config) -> dict[str, Any]:
+    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)  # type: ignore[return-value]
+
+
+def check_compatible(saved: dict[str, Any], info: EnvInfo, where: str) -> None:
+    """Refuse to resume onto an env whose sizes differ, naming each mismatch."""
+    diffs = [f"{k}: checkpoint {saved.get(k)} vs env {getattr(info, k)}"
+             for k in ("n_agents", "n_actions", "obs_dim", "state_dim", "feat_dim", "episode_limit")
+             if saved.get(k) != getattr(info, k)]
+    if diffs:
+        raise CheckpointError(f"checkpoint {where} does not fit this env ({info.name}): " + "; ".join(diffs))
+
+
+class Trainer:
+    """Builds everything from a :class:`Config` and runs it; ``run_dir=None`` trains in memory."""
+
+    def __init__(self, cfg: Config, run_dir: Path | None = None, resume_from: Path | None = None,
+                 on_progress: Callable[[float], None] | None = None,
+                 env_factory: Callable[[int, int], BatchedEnv] | None = None) -> None:
+        validate(cfg)
+        self.cfg, self.run_dir, self.on_progress = cfg, run_dir, on_progress
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        payload = load_checkpoint(resume_from) if resume_from is not None else None
+        self.make_env = env_factory or (lambda n, seed: make_env(cfg.env, n, seed=seed))
+        self.env: BatchedEnv = self.make_env(cfg.env.n_envs, cfg.seed)
+        self.info = self.env.info
+        if payload is not None:
+            check_compatible(payload["env_info"], self.info, str(resume_from))
+        self._eval_env: BatchedEnv | None = None
+        self.buffer = ReplayBuffer(self.info, cfg.buffer_size, seed=cfg.seed)
+        self.learner = build_learner(cfg, self.info)
+        self.policy = Policy.of(self.learner)  # the one acting policy: collection, evaluation, tables, replay
+        self.runner = make_runner(self.env, self.policy, seed=cfg.seed)
+        self.recent: collections.deque[tuple[float, int, bool]] = collections.deque(maxlen=100)
+        self.losses: list[float] = []
+        self.pending_episodes = 0
+        self.next_log = cfg.log_interval
+        self.next_eval = cfg.eval_interval if cfg.eval_interval > 0 else cfg.t_max
+        self.next_save = cfg.save_interval
+        self.last_saved_step: int | None = None
+        self.last_eval_step = -1
+        self.best = BestPolicy()
+        self.random_return: float | None = None  # mean return of the ε = 1 policy, measured at the start
+        self.below_random = 0  # consecutive evaluations with a greedy return below it
+        self.warned = False
+        if payload is not None:
+            self._restore(payload)
+        self.logger = MetricLogger(run_dir, resume_step=self.runner.env_steps if payload else None)
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "config": config_dict(self.cfg), "env_info": self.info.as_dict(),
+            "learner": self.learner.state_dict(), "buffer": self.buffer.state_dict(),
+            "env_steps": self.runner.env_steps, "episodes": self.runner.episodes,
+            "pending_episodes": self.pending_episodes, "best": self.best.state_dict(),
+            "progress_check": {"random_return": self.random_return, "below_random": self.below_random,
+                               "warned": self.warned},
+            "schedule": {"next_log": self.next_log, "next_eval": self.next_eval, "next_save": self.next_save},
+            "rng": {"torch": torch.get_rng_state(), "runner": self.runner.gen.get_state(),
+                    "numpy": np.random.get_state()},
+        }
+
+    def _restore(self, p: dict[str, Any]) -> None:
+        self.learner.load_state_dict(p["learner"])
+        self.buffer.load_state_dict(p["buffer"])
+        self.runner.env_steps, self.runner.episodes = p["env_steps"], p["episodes"]
+        self.pending_episodes = p["pending_episodes"]
+        if "best" in p:
+            self.best.load_state_dict(p["best"])
+        if "progress_check" in p:
+            pc = p["progress_check"]
+            self.random_return, self.below_random, self.warned = pc["random_return"], pc["below_random"], pc["warned"]
+        s = p["schedule"]
+        self.next_log, self.next_eval, self.next_save = s["next_log"], s["next_eval"], s["next_save"]
+        torch.set_rng_state(p["rng"]["torch"])
+        self.runner.gen.set_state(p["rng"]["runner"])
+        np.random.set_state(p["rng"]["numpy"])
+        self.last_saved_step = p["env_steps"]
+
+    def save(self) -> None:
+        if self.run_dir is None:
+            return
+        save_checkpoint(self.run_dir / "checkpoints" / "latest.pt", self._payload())
+        self.last_saved_step = self.runner.env_steps
+
+    # ---- evaluation -----------------------------------------------------------------------------
+    def evaluate(self, rounds: int = 1, epsilon: float = 0.0) -> dict[str, float]:
+        """``rounds`` × eval_envs episodes, greedy unless ``epsilon`` > 0; returns means of every metric."""
+        if self._eval_env is None:
+            self._eval_env = self.make_env(self.cfg.env.eval_envs, self.cfg.seed + 10_007)
+        stats = EpisodeStats()
+        for _ in range(rounds):
+            stats.merge(self.runner.evaluate(self._eval_env, epsilon=epsilon, value_fn=self._value_fn(),
+                                             gamma=self.cfg.gamma))
+        if epsilon == 0.0:
+            self.last_eval_step = self.runner.env_steps
+        out = {"eval/win_rate": float(np.mean(stats.wins)), "eval/return": float(np.mean(stats.returns)),
+               "eval/episode_length": float(np.mean(stats.lengths))}
+        out.update({f"eval/{k}": float(np.nanmean(v)) for k, v in stats.extras.items()})
+        return out
+
+    def _value_fn(self) -> ValueFn | None:
+        """Q_tot of the chosen joint action for value mixers (a Mixer); None for QTRAN, QPLEX, COMA."""
+        mixer = self.learner.mixer
+        if not isinstance(mixer, Mixer):
+            return None
+        return lambda qs, state, feats: mixer(qs, state, feats).mean(-1)  # heads averaged (IQL: mean Q^i)
+
+    def _check_progress(self, evals: dict[str, float]) -> None:
+        """Warn once when the greedy policy does worse than acting at random after ε has annealed.
+
+        That is how the SMAX 2s3z collapse looked (greedy return 0.2 against 2 for ε = 1), and it is
+        easy to miss when the only number watched is a win rate that stays at 0.
+        """
+        cfg, base = self.cfg, self.random_return
+        if base is None or self.warned or self.runner.env_steps < cfg.epsilon_anneal_steps:
+            return
+        self.below_random = self.below_random + 1 if evals["eval/return"] < base else 0
+        if self.below_random >= 3:
+            self.warned = True
+            tqdm.write(f"[decomp] warning: the greedy return ({evals['eval/return']:.2f}) has stayed below the "
+                       f"random policy's ({base:.2f}, eps = 1) for 3 evaluations: the agents are not learning "
+                       "(see eval/frac_* and eval/q_tot vs eval/discounted_return in metrics.csv)", file=sys.stderr)
+
+    # ---- main loop ----------------------------------------------------------------------------
+    def run(self) -> Summary:
+        cfg, runner = self.cfg, self.runner
+        start, steps0 = time.time(), runner.env_steps
+        bar = tqdm(total=cfg.t_max, initial=runner.env_steps, unit="step", disable=not cfg.progress,
+                   dynamic_ncols=True, file=sys.stderr, desc=f"{self.info.name} {cfg.mixer.name}",
+                   mininterval=0.5 if sys.stderr.isatty() else 15.0)
+        train_logs: dict[str, float] = {}
+        evals: dict[str, float] = {}
+        try:
+            if self.random_return is None and runner.env_steps == 0 and cfg.data == "egreedy":
+                random_evals = self.evaluate(epsilon=1.0)
+                self.random_return = random_evals["eval/return"]
+                self.logger.log(0, {"eval/random_return": self.random_return,
+                                    "eval/random_win_rate": random_evals["eval/win_rate"]})
+            while runner.env_steps < cfg.t_max:
+                before = runner.env_steps
+                eps = epsilon_at(cfg, runner.env_steps)
+                stats = runner.collect(cfg.steps_per_collect, eps, self.buffer)
+                self.recent.extend(zip(stats.returns, stats.lengths, stats.wins))
+                self.pending_episodes += len(stats)
+                while self.pending_episodes >= cfg.episodes_per_update and len(self.buffer) >= cfg.batch_size:
+                    self.pending_episodes -= cfg.episodes_per_update
+                    for _ in range(cfg.updates_per_round):
+                        train_logs = self._update()
+                bar.update(runner.env_steps - before)
+                if self.on_progress is not None:
+                    self.on_progress(min(1.0, runner.env_steps / cfg.t_max))
+                if runner.env_steps >= self.next_log:
+                    self.next_log += cfg.log_interval
+                    self._log_charts(eps, train_logs, start, steps0)
+                if runner.env_steps >= self.next_eval:
+                    self.next_eval += cfg.eval_interval if cfg.eval_interval > 0 else cfg.t_max
+                    evals = self.evaluate()
+                    self.logger.log(runner.env_steps, evals)
+                    self._offer_best(evals)
+                    self._check_progress(evals)
+                if runner.env_steps >= self.next_save:
+                    self.next_save += cfg.save_interval
+                    self.save()
+                bar.set_postfix(eps=f"{eps:.2f}", win=f"{evals.get('eval/win_rate', float('nan')):.2f}",
+                                sps=f"{(runner.env_steps - steps0) / max(time.time() - start, 1e-9):.0f}",
+                                refresh=False)
+            if self.last_eval_step != runner.env_steps or cfg.final_eval_rounds > 1:
+                evals = self.evaluate(cfg.final_eval_rounds)
+                self.logger.log(runner.env_steps, evals)
+            best = self._reevaluate_best(evals)
+            self.save()
+        finally:
+            bar.close()
+        summary = Summary(
+            env_steps=runner.env_steps, episodes=runner.episodes, updates=self.learner.updates,
+            seconds=time.time() - start, eval_win_rate=evals.get("eval/win_rate", float("nan")),
+            eval_return=evals.get("eval/return", float("nan")),
+            best_eval_win_rate=max((v for _, v in self.logger.history.get("eval/win_rate", [])), default=float("nan")),
+            run_dir=str(self.run_dir) if self.run_dir else None,
+            best_policy_step=self.best.step if self.best.weights is not None else -1,
+            best_policy_win_rate=best.get("eval/win_rate", float("nan")),
+            best_policy_return=best.get("eval/return", float("nan")),
+        )
+        if self.run_dir is not None:
+            write_json(self.run_dir / "summary.json", asdict(summary))
+        self.logger.close()
+        return summary
+
+    def _offer_best(self, evals: dict[str, float]) -> None:
+        if self.best.offer(self.runner.env_steps, evals, self.learner) and self.run_dir is not None:
+            save_checkpoint(self.run_dir / "checkpoints" / "best.pt", {
+                "config": config_dict(self.cfg), "env_info": self.info.as_dict(), "best": self.best.state_dict()})
+
+    def _reevaluate_best(self, final: dict[str, float]) -> dict[str, float]:
+        """The best periodic evaluation's weights, evaluated again on fresh episodes (unbiased)."""
+        if self.best.weights is None:
+            return {}
+        if self.best.step == self.runner.env_steps:
+            return final  # the final weights are the best ones and were just evaluated
+        with self.best.swapped_in(self.learner):
+            evals = self.evaluate(self.cfg.final_eval_rounds)
+        self.logger.log(self.runner.env_steps, {"eval/best_policy_win_rate": evals["eval/win_rate"],
+                                                "eval/best_policy_return": evals["eval/return"]})
+        return evals
+
+    def _update(self) -> dict[str, float]:
+        try:
+            logs = self.learner.train(self.buffer.sample(self.cfg.batch_size))
+        except FloatingPointError as err:
+            kept = (f"the last good checkpoint (env step {self.last_saved_step}) is kept in "
+                    f"{self.run_dir / 'checkpoints' / 'latest.pt'}" if self.last_saved_step is not None and self.run_dir
+                    else "no checkpoint had been written yet")
+            raise TrainingDiverged(
+                f"training stopped: {err} (env step {self.runner.env_steps}); {kept}. "
+                "Try a lower lr or grad_clip."
+            ) from err
+        self.losses.append(logs["losses/total"])
+        return logs
+
+    def _log_charts(self, eps: float, train_logs: dict[str, float], start: float, steps0: int) -> None:
+        values = dict(train_logs)
+        values["charts/epsilon"] = eps
+        values["charts/steps_per_sec"] = (self.runner.env_steps - steps0) / max(time.time() - start, 1e-9)
+        if self.recent:
+            rets, lens, wins = zip(*self.recent)
+            values.update({"charts/episode_return": float(np.mean(rets)), "charts/episode_length": float(np.mean(lens)),
+                           "charts/win_rate": float(np.mean(wins))})
+        self.logger.log(self.runner.env_steps, values)
+
+
+def write_config(run_dir: Path, cfg: Config, info: EnvInfo) -> None:
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    write_json(run_dir / "env_info.json", info.as_dict())
