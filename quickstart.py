@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
     cmd, rest = argv[0], argv[1:]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if cmd == "train":
-        args = [str(PY), "-m", "decomp.cli.train", *(rest or DEFAULT_TRAIN)]
+        args = [str(PY), "-m", "decomp.train", *(rest or DEFAULT_TRAIN)]
     else:
         marker = []
         if "--slow" in rest:

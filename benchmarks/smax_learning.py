@@ -54,7 +54,7 @@ def run_one(root: Path, map_name: str, mixer: str, seed: int, t_max: int) -> str
                 "threads=1", "progress=false", f"run_dir={root}", f"run_name={name}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(root / f"{name}.log", "a") as log:
-        code = subprocess.call([sys.executable, "-m", "decomp.cli.train", *args], cwd=ROOT, env=env,
+        code = subprocess.call([sys.executable, "-m", "decomp.train", *args], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT)
     return f"{name}: exit {code}"
 

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "decomp.cli.train", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "decomp.train", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -48,7 +48,7 @@ def test_bad_budgets_are_refused_before_any_work(tmp_path: Path) -> None:
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "decomp.cli.train", "env=matrix", "mixer=vdn", "t_max=400000",
+    args = [sys.executable, "-m", "decomp.train", "env=matrix", "mixer=vdn", "t_max=400000",
             "save_interval=3200", "run_name=killme", "progress=false"]
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = tmp_path / "runs" / "killme" / "checkpoints" / "latest.pt"

@@ -88,7 +88,9 @@ def test_train_two_mixers_shows_heatmaps_and_summary() -> None:
     assert any("λ_i" in str(t.value.columns.tolist()) or "λ_i" in str(t.value.index.tolist()) for t in at.table)
 
     at.selectbox(key="surf_mixer").set_value("qtran").run()
-    assert any("Q_jt is not a function of the Q^i" in w.value for w in at.warning)
+    from decomp.core.mixers import Kind, describe
+
+    assert any(describe(Kind.JOINT).no_lambda in w.value for w in at.warning)  # qtran's Q_jt: no surface
     at.selectbox(key="theory_mixer").set_value("qtran").run()
     assert any("not defined" in w.value for w in at.warning)
     assert not at.exception

@@ -134,7 +134,7 @@ def _field_docs() -> dict[str, str]:
 
     prefix = {"EnvConfig": "env.", "MixerConfig": "mixer.", "Config": ""}
     docs: dict[str, str] = {}
-    for node in ast.parse((ROOT / "decomp" / "config.py").read_text()).body:
+    for node in ast.parse((ROOT / "decomp" / "config" / "schema.py").read_text()).body:
         if isinstance(node, ast.ClassDef) and node.name in prefix:
             for field, doc in zip(node.body, node.body[1:]):
                 if isinstance(field, ast.AnnAssign) and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant):

@@ -14,7 +14,7 @@ import torch
 
 from decomp.core.agents import MLPAgent, RNNAgent, agent_input_dim, build_inputs
 from decomp.core.buffer import ReplayBuffer
-from decomp.envs import smax_policy as sp
+from decomp.rollout import jax_policy as sp
 from decomp.rollout.policy import Policy, select_actions
 from decomp.rollout.runner import Runner
 from decomp.rollout.runner_jax import JaxPolicyRunner, make_runner

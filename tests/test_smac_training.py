@@ -23,7 +23,7 @@ SMALL = ["env.n_envs=16", "env.eval_envs=16", "t_max=3200", "eval_interval=1600"
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "decomp.cli.train", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "decomp.train", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

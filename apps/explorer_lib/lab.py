@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from decomp import matrix
+from decomp.training import matrix_lab
 from decomp.training.matrix_lab import MatrixRun
 from explorer_lib.validate import action_labels
 from games import Payoff
@@ -66,7 +66,7 @@ def train_one(
             progress(1.0)
         return hit
     target: str | Payoff = game.name if game.preset else game.payoff
-    run = matrix.train_matrix(
+    run = matrix_lab.train_matrix(
         target, mixer, seed=seed, steps=s.steps, data=s.data, epsilon=s.epsilon, progress=progress
     )
     with lock:

@@ -43,7 +43,7 @@ def select_actions(q: torch.Tensor, avail: torch.Tensor, epsilon: float, generat
     """ε-greedy over available actions. q (E, N, A), avail (E, N, A) bool -> actions (E, N) long.
 
     Draws (only when ε > 0): uniform noise (E, N, A), then uniform explore coins (E, N); the JAX
-    twin (``smax_policy.egreedy``) makes the same two draws and the same decisions.
+    twin (``jax_policy.egreedy``) makes the same two draws and the same decisions.
     """
     greedy = greedy_actions(q, avail)  # (E, N)
     if epsilon <= 0.0:
@@ -88,7 +88,7 @@ class Decision(NamedTuple):
 
 
 class JaxTwin(NamedTuple):
-    """What the JAX rollout needs to act exactly like the Policy (``envs/smax_policy.py``)."""
+    """What the JAX rollout needs to act exactly like the Policy (``rollout/jax_policy.py``)."""
 
     params: dict[str, np.ndarray]  # RNNAgent weights, float32, torch layout
     hidden_dim: int
@@ -128,7 +128,7 @@ class Policy:
 
     @property
     def jax_exportable(self) -> bool:
-        """True when ``envs/smax_policy.py`` computes exactly this policy (ε-greedy GRU agent)."""
+        """True when ``rollout/jax_policy.py`` computes exactly this policy (ε-greedy GRU agent)."""
         return self.kind == "egreedy" and isinstance(self.agent, RNNAgent)
 
     def export_jax(self) -> JaxTwin:
