@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(buf)} random episodes, {args.updates} updates of {cfg.batch_size}")
     for _ in range(args.updates):
         learner.train(buf.sample(cfg.batch_size))
-    for key, value in probe(learner, buf, cfg.gamma).items():
+    for key, value in probe(learner, buf, cfg.learner.gamma).items():
         text = f"{value[0]:.2f} | {value[1]:.2f}" if isinstance(value, tuple) else f"{value:.3f}"
         print(f"  {key}: {text}")
     return 0

@@ -148,7 +148,7 @@ def test_sc2_restart_mid_episode_is_dropped_not_a_terminal(fake_smac: None) -> N
     env = SC2Env("3m", 1, seed=0, smac_kwargs={"restart_at_steps": (4,)})
     info = env.info
     agent = RNNAgent(agent_input_dim(info.obs_dim, info.n_agents, info.n_actions, True, True), info.n_actions, 16)
-    runner = Runner(env, Policy(agent, info.n_actions, True, True), seed=0)
+    runner = Runner(env, Policy(agent, info.n_actions), seed=0)
     buf = ReplayBuffer(info, 50, seed=0)
     stats = runner.collect(4 + 3 * info.episode_limit, 0.5, buf)
     assert len(stats) == len(buf) == runner.episodes >= 1

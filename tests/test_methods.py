@@ -108,7 +108,7 @@ def test_preferred_settings_are_applied_unless_given() -> None:
     user typed wins."""
     smac = compose_config(["env=smac", "mixer=qmix"])
     coma = compose_config(["env=smac", "mixer=coma"])
-    assert smac.buffer_size == 5000 and coma.buffer_size == 32 and coma.td_lambda == 0.8
+    assert smac.buffer_size == 5000 and coma.buffer_size == 32 and coma.learner.td_lambda == 0.8
     assert compose_config(["env=smac", "mixer=coma", "buffer_size=64"]).buffer_size == 64
 
 
@@ -132,7 +132,7 @@ def _field_docs() -> dict[str, str]:
     """{"env.name": docstring, "agent": docstring, ...} parsed from decomp/config/schema.py's dataclasses."""
     import ast
 
-    prefix = {"EnvConfig": "env.", "MixerConfig": "mixer.", "Config": ""}
+    prefix = {"EnvConfig": "env.", "MixerConfig": "mixer.", "LearnerConfig": "learner.", "Config": ""}
     docs: dict[str, str] = {}
     for node in ast.parse((ROOT / "decomp" / "config" / "schema.py").read_text()).body:
         if isinstance(node, ast.ClassDef) and node.name in prefix:
@@ -150,3 +150,17 @@ def test_schema_docstrings_list_exactly_the_allowed_values() -> None:
         text = re.sub(r"\([^)]*\)", "", docs[key]).split(":")[-1]
         assert tuple(part.strip() for part in text.split("|")) == allowed, (key, docs[key])
     assert "decomp.core.methods" in docs["mixer.name"]  # the methods are listed by the registry, not by hand
+
+
+def test_learning_rule_is_one_typed_node_and_old_run_configs_still_load() -> None:
+    from decomp.config.schema import LearnerConfig, config_from_dict
+
+    cfg = compose_config(["env=smac", "learner.lr=0.0001"])
+    assert isinstance(cfg.learner, LearnerConfig) and cfg.learner.lr == 0.0001 and cfg.learner.td_lambda == 0.6
+    with pytest.raises(Exception, match="lr"):  # the flat key of older versions is no longer a CLI key
+        compose_config(["env=smac", "lr=0.0001"])
+    old = {"env": {"name": "smac"}, "mixer": {"name": "qmix"}, "lr": 0.002, "td_lambda": 0.3, "seed": 4}
+    cfg = config_from_dict(old)  # a config.yaml saved before the learner node existed
+    assert (cfg.learner.lr, cfg.learner.td_lambda, cfg.seed) == (0.002, 0.3, 4)
+    with pytest.raises(ConfigError, match="learner.lr must be > 0"):
+        validate(compose_config(["learner.lr=0"]))

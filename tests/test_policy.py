@@ -73,7 +73,7 @@ def test_smax_replay_and_jax_rollout_use_the_policy(monkeypatch: pytest.MonkeyPa
     env = smax.SmaxEnv("3m", N_ENVS, seed=0)
     info = env.info
     in_dim = agent_input_dim(info.obs_dim, info.n_agents, info.n_actions, True, True)
-    policy = Policy(RNNAgent(in_dim, info.n_actions, HIDDEN), info.n_actions, True, True)
+    policy = Policy(RNNAgent(in_dim, info.n_actions, HIDDEN), info.n_actions)
     acts, exports = spy(monkeypatch, "act"), spy(monkeypatch, "export_jax")
 
     # the replay plays env 0 of a batch of one; N_ENVS envs reuse the compiled step (env 0 is recorded)

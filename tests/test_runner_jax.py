@@ -30,7 +30,7 @@ def make_agent(info, seed: int = 0) -> RNNAgent:
 
 
 def make_policy(info, seed: int = 0) -> Policy:
-    return Policy(make_agent(info, seed), info.n_actions, True, True)
+    return Policy(make_agent(info, seed), info.n_actions)
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +80,13 @@ def test_make_runner_picks_jax_only_when_equivalent(smax_env) -> None:
 
     info = smax_env.info
     agent = make_agent(info)
-    egreedy = Policy(agent, info.n_actions, True, True)
+    egreedy = Policy(agent, info.n_actions)
     assert egreedy.jax_exportable and type(make_runner(smax_env, egreedy, seed=0, chunk=CHUNK)) is JaxPolicyRunner
-    sampled = Policy(agent, info.n_actions, True, True, kind="sampled")  # COMA's softmax sampling
+    sampled = Policy(agent, info.n_actions, kind="sampled")  # COMA's softmax sampling
     assert not sampled.jax_exportable and type(make_runner(smax_env, sampled, seed=0)) is Runner
-    assert type(make_runner(smax_env, Policy(MLPAgent(10, info.n_actions, 8), info.n_actions, True, True))) is Runner
+    assert type(make_runner(smax_env, Policy(MLPAgent(10, info.n_actions, 8), info.n_actions))) is Runner
     matrix = MatrixEnv(make_game("climbing"), n_envs=2)
-    assert type(make_runner(matrix, Policy(RNNAgent(10, 3, 8), 3, True, True))) is Runner
+    assert type(make_runner(matrix, Policy(RNNAgent(10, 3, 8), 3))) is Runner
     with pytest.raises(TypeError, match="ε-greedy RNNAgent"):
         JaxPolicyRunner(smax_env, sampled)
 
@@ -181,7 +181,7 @@ def test_evaluate_acts_like_the_jax_twin(smax_env, monkeypatch, epsilon: float) 
 def test_collection_well_formed_uniform_and_never_recompiled(smax_env) -> None:
     info = smax_env.info
     agent = make_agent(info, seed=1)
-    runner = JaxPolicyRunner(smax_env, Policy(agent, info.n_actions, True, True), seed=5, chunk=CHUNK)
+    runner = JaxPolicyRunner(smax_env, Policy(agent, info.n_actions), seed=5, chunk=CHUNK)
     buf = ReplayBuffer(info, 2000)
     stats = runner.collect(160, 1.0, buf)
     n_uniform = len(buf)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from decomp.core.agents import RNNAgent, build_inputs
+from decomp.core.agents import AgentInputs, RNNAgent, build_inputs
 from decomp.core.buffer import ReplayBuffer
 from decomp.envs.matrix import MatrixEnv
 from decomp.core.learners.ops import lambda_returns
@@ -51,7 +51,7 @@ def test_runner_stores_whole_episodes_without_dead_steps() -> None:
     env = MatrixEnv(TwoStepGame(), n_envs=4)
     agent = RNNAgent(env.info.obs_dim + 2, 2, 8)
     buf = ReplayBuffer(env.info, capacity=50)
-    runner = Runner(env, Policy(agent, env.info.n_actions, agent_id=True, last_action=False))
+    runner = Runner(env, Policy(agent, env.info.n_actions, AgentInputs(agent_id=True, last_action=False)))
     stats = runner.collect(6, epsilon=1.0, buffer=buf)
     assert len(stats) == 12 and len(buf) == 12  # 6 steps × 4 envs / 2 steps per episode
     assert buf.data.mask[:12].sum(1).tolist() == [2.0] * 12

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import hydra
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from decomp.training.checkpoint import CheckpointError, load_checkpoint
 from decomp.config.compose import explicit_keys, to_config
-from decomp.config.schema import Config, ConfigError, validate
+from decomp.config.schema import Config, ConfigError, config_from_dict, validate
 from decomp.envs.smac_select import BackendUnavailable
 from decomp.training.trainer import Trainer, TrainingDiverged, write_config
 from decomp.training.runtime import keep_freed_memory
@@ -56,7 +56,7 @@ def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path,
     ckpt = target if target.suffix == ".pt" else target / "checkpoints" / "latest.pt"
     run_dir = ckpt.parent.parent
     payload = load_checkpoint(ckpt)
-    saved: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), payload["config"]))  # type: ignore
+    saved = config_from_dict(payload["config"])
     refused = sorted(k for k in explicit if k not in (*RESUME_OVERRIDABLE, "resume"))
     if refused:
         raise ConfigError(f"cannot change {', '.join(refused)} when resuming (the run's config.yaml is kept); "

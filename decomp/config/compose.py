@@ -14,7 +14,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, OmegaConf
 
-from decomp.config.schema import Config
+from decomp.config.schema import Config, config_from_dict
 from decomp.core.methods import METHODS, apply_preferred
 
 
@@ -32,7 +32,7 @@ def to_config(dcfg: DictConfig, explicit: Mapping[str, str] | None = None) -> tu
     """Hydra's DictConfig -> the typed dataclass (drops the hydra node), with the method's preferred run
     settings applied where the user gave none -> (config, one note per applied setting)."""
     plain = {k: v for k, v in OmegaConf.to_container(dcfg, resolve=True).items() if k != "hydra"}  # type: ignore[union-attr]
-    cfg: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))  # type: ignore[assignment]
+    cfg = config_from_dict(plain)
     notes = apply_preferred(cfg, explicit or {}) if cfg.mixer.name in METHODS else []
     return cfg, notes
 

@@ -46,9 +46,35 @@ class MixerConfig:
 
 
 @dataclass
+class LearnerConfig:
+    """The learning rule every method shares (a method's own options live in ``mixer.learner``)."""
+
+    gamma: float = 0.99
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    """adam | rmsprop"""
+    grad_clip: float = 10.0
+    double_q: bool = True
+    """the online agents pick the next greedy action, the target nets value it"""
+    td_lambda: float = 0.0
+    """0 = one-step targets; pymarl2 uses 0.6 on SMAC"""
+    target_update_interval: int = 200
+    """updates between hard target copies (ignored when target_tau > 0)"""
+    target_tau: float = 0.0
+    """> 0: soft (Polyak) target updates after every update instead"""
+
+
+# Keys that sat at the top level before the ``learner:`` node existed; saved configs of older runs
+# are read with these moved into it (config_from_dict).
+LEARNER_KEYS = ("gamma", "lr", "optimizer", "grad_clip", "double_q", "td_lambda", "target_update_interval",
+                "target_tau")
+
+
+@dataclass
 class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     mixer: MixerConfig = field(default_factory=MixerConfig)
+    learner: LearnerConfig = field(default_factory=LearnerConfig)
     seed: int = 0
     """seeds torch, numpy and the envs"""
     t_max: int = 20_000
@@ -75,18 +101,6 @@ class Config:
     updates_per_round: int = 1
     steps_per_collect: int = 1
     """vector steps per collection call (updates run between calls)"""
-    gamma: float = 0.99
-    lr: float = 1e-3
-    optimizer: str = "adam"
-    """adam | rmsprop"""
-    grad_clip: float = 10.0
-    double_q: bool = True
-    td_lambda: float = 0.0
-    """0 = one-step targets; pymarl2 uses 0.6 on SMAC"""
-    target_update_interval: int = 200
-    """updates between hard target copies"""
-    target_tau: float = 0.0
-    """> 0: soft target updates instead"""
     eval_interval: int = 10_000
     """env steps between greedy evaluations (0 = only at the end)"""
     final_eval_rounds: int = 4
@@ -113,7 +127,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "env.backend": ("auto", "sc2", "smax"),
     "agent": ("rnn", "mlp"),
     "data": ("egreedy", "uniform"),
-    "optimizer": ("adam", "rmsprop"),
+    "learner.optimizer": ("adam", "rmsprop"),
 }
 
 
@@ -139,21 +153,23 @@ def validate(cfg: Config) -> None:
     if cfg.env.name == "matrix":
         need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
     for key, value in (("env.backend", cfg.env.backend), ("data", cfg.data), ("agent", cfg.agent),
-                       ("optimizer", cfg.optimizer)):
+                       ("learner.optimizer", cfg.learner.optimizer)):
         need(value in CHOICES[key], f"{key}={value!r}; allowed: {', '.join(CHOICES[key])}")
     for name in ("t_max", "batch_size", "buffer_size", "episodes_per_update", "updates_per_round",
-                 "target_update_interval", "hidden_dim", "log_interval", "save_interval", "steps_per_collect", "final_eval_rounds"):
+                 "hidden_dim", "log_interval", "save_interval", "steps_per_collect", "final_eval_rounds"):
         need(getattr(cfg, name) > 0, f"{name} must be a positive integer, got {getattr(cfg, name)}")
     need(cfg.env.n_envs > 0 and cfg.env.eval_envs > 0,
          f"env.n_envs and env.eval_envs must be >= 1, got {cfg.env.n_envs}, {cfg.env.eval_envs}")
     need(cfg.eval_interval >= 0, f"eval_interval must be >= 0, got {cfg.eval_interval}")
     need(cfg.epsilon_anneal_steps > 0, f"epsilon_anneal_steps must be > 0, got {cfg.epsilon_anneal_steps}")
-    for name in ("epsilon_start", "epsilon_finish", "gamma", "td_lambda", "target_tau"):
-        v = getattr(cfg, name)
+    for name in ("epsilon_start", "epsilon_finish", "learner.gamma", "learner.td_lambda", "learner.target_tau"):
+        v = get_key(cfg, name)
         need(0.0 <= v <= 1.0, f"{name} must lie in [0, 1], got {v}")
-    need(cfg.lr > 0, f"lr must be > 0, got {cfg.lr}")
+    need(cfg.learner.lr > 0, f"learner.lr must be > 0, got {cfg.learner.lr}")
+    need(cfg.learner.target_update_interval > 0,
+         f"learner.target_update_interval must be a positive integer, got {cfg.learner.target_update_interval}")
     need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
-    need(cfg.grad_clip > 0, f"grad_clip must be > 0, got {cfg.grad_clip}")
+    need(cfg.learner.grad_clip > 0, f"learner.grad_clip must be > 0, got {cfg.learner.grad_clip}")
     need(cfg.batch_size <= cfg.buffer_size, f"batch_size ({cfg.batch_size}) must be <= buffer_size ({cfg.buffer_size})")
 
 
@@ -163,3 +179,36 @@ def epsilon_at(cfg: Config, env_steps: int) -> float:
         return 1.0
     frac = min(1.0, env_steps / cfg.epsilon_anneal_steps)
     return cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start)
+
+
+def get_key(cfg: Any, dotted: str) -> Any:
+    """``get_key(cfg, "learner.lr")`` -> cfg.learner.lr."""
+    for part in dotted.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
+
+
+def set_key(cfg: Any, dotted: str, value: Any) -> None:
+    """``set_key(cfg, "learner.lr", 0.01)``; an unknown key raises ConfigError naming it."""
+    *path, last = dotted.split(".")
+    node = cfg
+    for part in path:
+        node = getattr(node, part, None)
+    if node is None or not hasattr(node, last):
+        raise ConfigError(f"unknown config key {dotted!r}")
+    setattr(node, last, value)
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """A typed Config from a plain dict (a saved config.yaml or a checkpoint's copy), validated by type.
+
+    Older runs saved the learning-rule keys at the top level; they are moved into ``learner`` so those
+    runs still resume and load.
+    """
+    from omegaconf import OmegaConf
+
+    data = dict(data)
+    legacy = {k: data.pop(k) for k in LEARNER_KEYS if k in data}
+    if legacy:
+        data["learner"] = {**legacy, **dict(data.get("learner") or {})}
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), data))  # type: ignore[return-value]

@@ -7,9 +7,20 @@ batch through ``nn.GRU`` in one call (no Python loop over time).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@dataclass(frozen=True)
+class AgentInputs:
+    """What an agent net sees besides its observation. Acting (the Policy) and learning (the Learner's
+    unroll) must build the same inputs, so both read this one object (from ``agent_id`` / ``last_action``)."""
+
+    agent_id: bool = True
+    last_action: bool = True
 
 
 def agent_input_dim(obs_dim: int, n_agents: int, n_actions: int, agent_id: bool, last_action: bool) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from decomp.core.agents import agent_input_dim, make_agent
+from decomp.core.agents import AgentInputs, agent_input_dim, make_agent
 from decomp.config.schema import Config
 from decomp.envs.base import EnvInfo
-from decomp.core.learners import Learner, LearnerConfig
+from decomp.core.learners import Learner
 from decomp.core.methods import get_method
 from decomp.core.mixers import Dims
 
@@ -38,14 +38,8 @@ def scale_init(module: nn.Module, gain: float) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def learner_config(cfg: Config) -> LearnerConfig:
-    return LearnerConfig(
-        gamma=cfg.gamma, lr=cfg.lr, optimizer=cfg.optimizer, grad_clip=cfg.grad_clip, double_q=cfg.double_q,
-        td_lambda=cfg.td_lambda, target_update_interval=cfg.target_update_interval, target_tau=cfg.target_tau,
-        agent_id=cfg.agent_id, last_action=cfg.last_action,
-    )
-
-
 def build_learner(cfg: Config, info: EnvInfo) -> Learner:
     agent, mixer = build_modules(cfg, info)
-    return get_method(cfg.mixer.name).build_learner(agent, mixer, info, learner_config(cfg), cfg.mixer.learner)
+    learner = get_method(cfg.mixer.name).build_learner(agent, mixer, info, cfg.learner, cfg.mixer.learner)
+    learner.inputs = AgentInputs(cfg.agent_id, cfg.last_action)
+    return learner

@@ -108,7 +108,7 @@ def _typed(cls: type, given: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 # COMA is on-policy: the replay holds exactly one update's episodes so every update uses the freshest
 # ones, and ε mixes uniform exploration into the policy's samples (the former coma.yaml's settings).
-COMA_PREFERRED = {"buffer_size": 32, "batch_size": 32, "episodes_per_update": 32, "td_lambda": 0.8,
+COMA_PREFERRED = {"buffer_size": 32, "batch_size": 32, "episodes_per_update": 32, "learner.td_lambda": 0.8,
                   "epsilon_start": 0.5}
 
 METHODS: dict[str, Method] = {m.name: m for m in (
@@ -148,12 +148,14 @@ def kind_of(module: nn.Module) -> Kind:
 
 def apply_preferred(cfg: Any, explicit: Mapping[str, Any]) -> list[str]:
     """Set the method's preferred run settings that were not given explicitly; one note per change."""
+    from decomp.config.schema import get_key, set_key
+
     notes = []
     for key, value in get_method(cfg.mixer.name).preferred.items():
-        if key in explicit or getattr(cfg, key) == value:
+        if key in explicit or get_key(cfg, key) == value:
             continue
-        notes.append(f"{key}={value} (was {getattr(cfg, key)})")
-        setattr(cfg, key, value)
+        notes.append(f"{key}={value} (was {get_key(cfg, key)})")
+        set_key(cfg, key, value)
     return notes
 
 

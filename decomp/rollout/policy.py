@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from decomp.core.agents import RNNAgent, build_inputs
+from decomp.core.agents import AgentInputs, RNNAgent, build_inputs
 from decomp.envs.base import Observation
 from decomp.rollout.jax_policy import export_params
 from decomp.core.learners.ops import greedy_actions
@@ -100,19 +100,17 @@ class JaxTwin(NamedTuple):
 class Policy:
     """Acts for ``n_envs`` envs at once from an :class:`Observation` batch (see module docstring)."""
 
-    def __init__(self, agent: nn.Module, n_actions: int, agent_id: bool, last_action: bool,
+    def __init__(self, agent: nn.Module, n_actions: int, inputs: AgentInputs = AgentInputs(),
                  kind: PolicyKind = "egreedy") -> None:
         if kind not in SELECTORS:
             raise ValueError(f"unknown policy kind {kind!r}; valid: {', '.join(SELECTORS)}")
-        self.agent, self.n_actions, self.kind = agent, n_actions, kind
-        self.agent_id, self.last_action = agent_id, last_action
+        self.agent, self.n_actions, self.inputs, self.kind = agent, n_actions, inputs, kind
         self.selector = SELECTORS[kind]
 
     @classmethod
     def of(cls, learner: Any) -> "Policy":
         """The behaviour policy of a learner: its online agent, input options and declared kind."""
-        return cls(learner.agent, learner.n_actions, learner.cfg.agent_id, learner.cfg.last_action,
-                   learner.policy_kind)
+        return cls(learner.agent, learner.n_actions, learner.inputs, learner.policy_kind)
 
     def initial_state(self, n_envs: int, n_agents: int) -> PolicyState:
         return PolicyState(self.agent.init_hidden(n_envs, n_agents),  # (E, N, H)
@@ -121,7 +119,8 @@ class Policy:
     @torch.no_grad()
     def act(self, ob: Observation, state: PolicyState, epsilon: float, generator: torch.Generator) -> Decision:
         """One step for all envs; advances ``state`` (hidden state, last actions) in place."""
-        inputs = build_inputs(as_tensor(ob.obs), state.last, self.n_actions, self.agent_id, self.last_action)
+        inputs = build_inputs(as_tensor(ob.obs), state.last, self.n_actions, self.inputs.agent_id,
+                              self.inputs.last_action)  # (E, N, in)
         out, state.h = self.agent.step(inputs, state.h)  # (E, N, A), (E, N, H)
         state.last = self.selector(out, as_tensor(ob.avail), epsilon, generator)  # (E, N)
         return Decision(state.last, out)
@@ -136,5 +135,5 @@ class Policy:
         if not self.jax_exportable:
             raise ValueError(f"the JAX rollout mirrors only the ε-greedy RNNAgent policy, not a {self.kind!r} "
                              f"policy of a {type(self.agent).__name__}")
-        return JaxTwin(export_params(self.agent), int(self.agent.hidden_dim), self.n_actions, self.agent_id,
-                       self.last_action)
+        return JaxTwin(export_params(self.agent), int(self.agent.hidden_dim), self.n_actions, self.inputs.agent_id,
+                       self.inputs.last_action)

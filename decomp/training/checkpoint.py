@@ -89,15 +89,14 @@ class TrainedModel:
 def load_model(run_dir: str | Path) -> TrainedModel:
     """Rebuild the agent and mixer of a run folder from its latest checkpoint."""
     from decomp.core.build import build_modules
-    from decomp.config.schema import Config
+    from decomp.config.schema import config_from_dict
     from decomp.envs.base import EnvInfo
-    from omegaconf import OmegaConf
 
     run = Path(run_dir)
     if not (run / "config.yaml").exists():
         raise CheckpointError(f"{run} is not a run folder: it has no config.yaml (expected a folder under runs/)")
     payload = load_checkpoint(run)
-    cfg: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), payload["config"]))  # type: ignore[assignment]
+    cfg = config_from_dict(payload["config"])
     info = EnvInfo(**payload["env_info"])
     agent, mixer = build_modules(cfg, info)
     agent.load_state_dict(payload["learner"]["agent"])

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from decomp.config.schema import Config
+from decomp.config.schema import LEARNER_KEYS, Config, config_from_dict, set_key
+from decomp.core.agents import AgentInputs
 from decomp.envs.matrix import MatrixEnv
 from decomp.core.methods import kind_of
 from decomp.core.mixers import JointCritic, Kind, describe
@@ -166,9 +167,8 @@ def matrix_config(game: str, mixer: str, seed: int, steps: int, data: str, epsil
     cfg.progress = False
     cfg.mixer.options.update(mixer_options or {})
     for key, value in overrides.items():
-        if not hasattr(cfg, key):
-            raise ValueError(f"unknown config key {key!r}")
-        setattr(cfg, key, value)
+        # keyword names cannot hold dots: the learning-rule keys (lr, td_lambda, ...) address cfg.learner
+        set_key(cfg, f"learner.{key}" if key in LEARNER_KEYS else key, value)
     return cfg
 
 
@@ -200,14 +200,13 @@ def matrix_result(trainer: Any, cfg: Config) -> MatrixRun:
 
 def tables_from_model(model: Any) -> tuple[list[np.ndarray], torch.Tensor, torch.Tensor]:
     """(agent_qs per agent, state (S,), feats (N, F)) of a trained matrix-game model from a run folder."""
-    from omegaconf import OmegaConf
-
-    cfg: Config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), model.cfg))  # type: ignore
+    cfg = config_from_dict(model.cfg)
     if cfg.env.name != "matrix":
         raise ValueError(f"tables_from_model needs a matrix-game run, this run used env={cfg.env.name!r}")
     from decomp.envs import make_env
 
     env = make_env(cfg.env, 1)
     # any policy kind: the tables take the ε = 0 pick, the masked argmax for both
-    tables = game_tables(Policy(model.agent, env.info.n_actions, cfg.agent_id, cfg.last_action), model.mixer, env, 0)
+    tables = game_tables(Policy(model.agent, env.info.n_actions, AgentInputs(cfg.agent_id, cfg.last_action)),
+                         model.mixer, env, 0)
     return tables.agent_qs, tables.state, tables.feats

@@ -145,7 +145,7 @@ class Trainer:
         stats = EpisodeStats()
         for _ in range(rounds):
             stats.merge(self.runner.evaluate(self._eval_env, epsilon=epsilon, value_fn=self._value_fn(),
-                                             gamma=self.cfg.gamma))
+                                             gamma=self.cfg.learner.gamma))
         if epsilon == 0.0:
             self.last_eval_step = self.runner.env_steps
         out = {"eval/win_rate": float(np.mean(stats.wins)), "eval/return": float(np.mean(stats.returns)),

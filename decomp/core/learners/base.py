@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
-from decomp.core.agents import build_inputs
+from decomp.config.schema import LearnerConfig
+from decomp.core.agents import AgentInputs, build_inputs
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.learners.ops import (  # re-exported: older callers import these from here
@@ -20,20 +20,6 @@ __all__ = [
     "Learner", "LearnerConfig", "make_optimizer", "gather_actions", "greedy_actions", "lambda_returns",
     "masked_mean", "mix_live", "td_targets", "usable_avail",
 ]
-
-
-@dataclass
-class LearnerConfig:
-    gamma: float = 0.99
-    lr: float = 1e-3
-    optimizer: str = "adam"  # adam | rmsprop
-    grad_clip: float = 10.0
-    double_q: bool = True
-    td_lambda: float = 0.0  # 0 = one-step TD targets
-    target_update_interval: int = 200  # updates between hard target copies (ignored if target_tau > 0)
-    target_tau: float = 0.0  # > 0: soft (Polyak) target update every step
-    agent_id: bool = True
-    last_action: bool = True
 
 
 def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
@@ -54,6 +40,7 @@ class Learner:
     """
 
     policy_kind = "egreedy"  # the behaviour policy it trains (decomp.rollout.policy.PolicyKind): ε-greedy on Q-values
+    inputs = AgentInputs()  # the agents' inputs besides obs; decomp.core.build sets the run's (agent_id, last_action)
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig) -> None:
         self.agent, self.mixer, self.info, self.cfg = agent, mixer, info, cfg
@@ -88,7 +75,7 @@ class Learner:
         """(B, T+1, N, in): obs plus id one-hot and the previous action (-1 at t=0)."""
         b, t1, n = batch.obs.shape[:3]
         last = torch.cat([torch.full((b, 1, n), -1, dtype=torch.long), batch.actions], dim=1)[:, :t1]
-        return build_inputs(batch.obs, last, self.n_actions, self.cfg.agent_id, self.cfg.last_action)
+        return build_inputs(batch.obs, last, self.n_actions, self.inputs.agent_id, self.inputs.last_action)
 
     @staticmethod
     def unroll(agent: nn.Module, inputs: torch.Tensor, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor]:
