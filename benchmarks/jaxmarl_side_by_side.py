@@ -17,8 +17,9 @@ Needs ``flashbax`` (``pip install --no-deps --target DIR flashbax`` and ``--deps
 decomp dependency). Pin both sides to one core each for a fair race, e.g.::
 
     taskset -c 0 python benchmarks/jaxmarl_side_by_side.py run --jaxmarl-src /tmp/JaxMARL --alg qmix_rnn --minutes 30 --out runs/sbs/qmix_rnn &
-    taskset -c 1 python -m decomp.train env=smac env.map_name=2s3z mixer=qmix threads=1 run_dir=runs/sbs run_name=decomp &
-    python benchmarks/jaxmarl_side_by_side.py compare runs/sbs/decomp runs/sbs/qmix_rnn [runs/sbs/pqn_vdn_rnn]
+    date +%s.%N > runs/sbs/decomp.launch_time; taskset -c 1 timeout 30m python -m decomp.train env=smac \
+        env.map_name=2s3z mixer=qmix t_max=1000000 threads=1 run_dir=runs/sbs run_name=decomp &
+    python benchmarks/jaxmarl_side_by_side.py compare --minutes 30 runs/sbs/decomp runs/sbs/qmix_rnn [runs/sbs/pqn_vdn_rnn]
 """
 
 from __future__ import annotations
@@ -113,8 +114,11 @@ def _jaxmarl_curve(folder: Path) -> list[tuple[float, float, float]]:
 
 
 def _decomp_curve(run: Path) -> list[tuple[float, float, float]]:
+    """Wall seconds count from the launch (``launch_time`` in the run's parent folder, written by the
+    race command) when known, as JaxMARL's count from their process start, compilation included."""
     rows = list(csv.DictReader(open(run / "metrics.csv")))
-    t0 = float(rows[0]["wall_time"])
+    launch = run.parent / f"{run.name}.launch_time"
+    t0 = float(launch.read_text()) if launch.exists() else float(rows[0]["wall_time"])
     return [(float(r["wall_time"]) - t0, float(r["step"]), float(r["value"])) for r in rows if r["key"] == "eval/win_rate"]
 
 
@@ -122,6 +126,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     curves = {"decomp " + Path(args.decomp).name: _decomp_curve(Path(args.decomp))}
     for folder in args.jaxmarl:
         curves["jaxmarl " + Path(folder).name] = _jaxmarl_curve(Path(folder))
+    if args.minutes:  # the race's budget: only evaluations finished within it count
+        curves = {name: [p for p in c if p[0] <= args.minutes * 60] for name, c in curves.items()}
     print("| run | evaluations | last: minutes / env steps / greedy win rate | best greedy win rate |")
     print("|---|---|---|---|")
     for name, c in curves.items():
@@ -148,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("compare")
     c.add_argument("decomp", help="a decomp run folder")
     c.add_argument("jaxmarl", nargs="+", help="output folders of `run`")
+    c.add_argument("--minutes", type=float, default=0.0, help="count only evaluations within this budget")
     args = p.parse_args(argv)
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     return cmd_run(args) if args.cmd == "run" else cmd_compare(args)
