@@ -164,3 +164,12 @@ def test_learning_rule_is_one_typed_node_and_old_run_configs_still_load() -> Non
     assert (cfg.learner.lr, cfg.learner.td_lambda, cfg.seed) == (0.002, 0.3, 4)
     with pytest.raises(ConfigError, match="learner.lr must be > 0"):
         validate(compose_config(["learner.lr=0"]))
+
+
+def test_no_private_env_attribute_is_read_outside_the_envs() -> None:
+    """Runners, replay export and the matrix lab use the envs' public accessors (snapshot, observe)."""
+    pattern = re.compile(r"\benv\w*\._[a-z]")
+    hits = [f"{p}:{i}" for folder in ("decomp", "theory", "apps", "games", "benchmarks")
+            for p in (ROOT / folder).rglob("*.py") if "envs" not in p.relative_to(ROOT).parts
+            for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
+    assert hits == []
