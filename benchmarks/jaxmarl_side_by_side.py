@@ -136,7 +136,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
             continue
         t, s, w = c[-1]
         print(f"| {name} | {len(c)} | {t / 60:.1f} / {s:,.0f} / {w:.3f} | {max(x[2] for x in c):.3f} |")
+    if args.plot:
+        plot_race(curves, Path(args.plot), args.minutes)
     return 0
+
+
+def plot_race(curves: dict[str, list[tuple[float, float, float]]], path: Path, minutes: float) -> None:
+    """Greedy win rate against wall-clock minutes, one line per contender."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for name, c in curves.items():
+        if c:
+            ax.plot([p[0] / 60 for p in c], [p[2] for p in c], marker="o" if len(c) < 10 else None, label=name)
+    ax.set(xlabel="wall-clock minutes (one core each)", ylabel="greedy win rate", ylim=(-0.02, 1.02),
+           title="SMAX 2s3z at equal wall-clock" + (f" ({minutes:g} min)" if minutes else ""))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("decomp", help="a decomp run folder")
     c.add_argument("jaxmarl", nargs="+", help="output folders of `run`")
     c.add_argument("--minutes", type=float, default=0.0, help="count only evaluations within this budget")
+    c.add_argument("--plot", default="", help="also draw win rate vs wall-clock to this PNG")
     args = p.parse_args(argv)
     os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     return cmd_run(args) if args.cmd == "run" else cmd_compare(args)
