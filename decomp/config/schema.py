@@ -147,7 +147,8 @@ def validate(cfg: Config) -> None:
     need(cfg.env.name in CHOICES["env.name"], f"env={cfg.env.name!r} is unknown; valid envs: {', '.join(CHOICES['env.name'])}")
     need(cfg.mixer.name in METHODS, f"mixer={cfg.mixer.name!r} is unknown; valid methods: {', '.join(sorted(METHODS))}")
     try:
-        METHODS[cfg.mixer.name].resolve(cfg.mixer.options, cfg.mixer.learner)
+        METHODS[cfg.mixer.name].mixer_options(cfg.mixer.options)
+        METHODS[cfg.mixer.name].learner_options(cfg.mixer.learner)
     except BadOptions as err:
         raise ConfigError(str(err)) from None
     if cfg.env.name == "matrix":

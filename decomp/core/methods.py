@@ -79,19 +79,20 @@ class Method:
         return {"options": dataclasses.asdict(self.options_type()),
                 "learner": dataclasses.asdict(self.learner_options_type())}
 
-    def resolve(self, options: Mapping[str, Any], learner: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Given options merged over the typed defaults; unknown keys and wrong types raise BadOptions."""
-        return (_typed(self.options_type, options, f"mixer.options of {self.name}"),
-                _typed(self.learner_options_type, learner, f"mixer.learner of {self.name}"))
+    def mixer_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """``given`` merged over the typed mixer defaults; unknown keys and wrong types raise BadOptions."""
+        return _typed(self.options_type, given, f"mixer.options of {self.name}")
+
+    def learner_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """``given`` merged over the typed learner defaults; unknown keys and wrong types raise BadOptions."""
+        return _typed(self.learner_options_type, given, f"mixer.learner of {self.name}")
 
     def build_mixer(self, dims: Dims, options: Mapping[str, Any] | None = None) -> nn.Module:
-        opts, _ = self.resolve(options or {}, {})
-        return self.mixer_cls.from_dims(dims, **opts)
+        return self.mixer_cls.from_dims(dims, **self.mixer_options(options or {}))
 
     def build_learner(self, agent: nn.Module, mixer: nn.Module, info: Any, cfg: Any,
                       options: Mapping[str, Any] | None = None) -> Learner:
-        _, opts = self.resolve({}, options or {})
-        return self.learner_cls(agent, mixer, info, cfg, **opts, **self.learner_fixed)
+        return self.learner_cls(agent, mixer, info, cfg, **self.learner_options(options or {}), **self.learner_fixed)
 
 
 def _typed(cls: type, given: Mapping[str, Any], where: str) -> dict[str, Any]:

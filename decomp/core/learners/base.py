@@ -12,14 +12,9 @@ from decomp.config.schema import LearnerConfig
 from decomp.core.agents import AgentInputs, build_inputs
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.core.learners.ops import (  # re-exported: older callers import these from here
-    gather_actions, greedy_actions, lambda_returns, masked_mean, mix_live, td_targets, usable_avail,
-)
+from decomp.core.learners.ops import greedy_actions
 
-__all__ = [
-    "Learner", "LearnerConfig", "make_optimizer", "gather_actions", "greedy_actions", "lambda_returns",
-    "masked_mean", "mix_live", "td_targets", "usable_avail",
-]
+__all__ = ["Learner", "LearnerConfig", "make_optimizer"]
 
 
 def make_optimizer(name: str, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:

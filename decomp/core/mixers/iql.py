@@ -12,7 +12,7 @@ from typing import ClassVar
 import torch
 
 from decomp.core.mixers.base import Mixer
-from decomp.core.mixers.kinds import Kind, describe
+from decomp.core.mixers.kinds import Kind
 
 
 class IQLMixer(Mixer):
@@ -27,10 +27,5 @@ class IQLMixer(Mixer):
 
     def mix(self, qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor | None) -> torch.Tensor:
         return qs
-
-    def local_weights(
-        self, agent_qs: torch.Tensor, state: torch.Tensor, feats: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        raise NotImplementedError(f"IQL: {describe(self.kind).no_lambda}")
 
 
