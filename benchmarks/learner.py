@@ -1,11 +1,22 @@
-"""Learner update time on a 3s5z-sized batch: decomp's TD update vs a pymarl-style update.
+"""Learner update time on a 3s5z-sized batch: decomp's TD update vs a pymarl-style update (and pymarl's own).
 
 Batch: 32 episodes of 75–150 steps (padded to 150) × 8 agents, sampled from the replay buffer, obs 128, state 216, 14 actions, GRU 64, double-Q,
 target networks, padding masks. The pymarl-style reference re-implements the *design* of pymarl's
 ``QLearner.train`` (a Python loop over time steps calling a GRUCell agent for the online and the
 target network, then the mixer), with the same maths, so both are timed side by side in one run, taking turns update by update.
 
-    python benchmarks/learner.py [--repeats 7] [--threads 1]
+Given a pymarl checkout (``--pymarl-src``, https://github.com/oxwhirl/pymarl), pymarl's own
+``QLearner.train()`` with its QMIX is timed too, on the same batch converted to pymarl's
+``EpisodeBatch`` and started from decomp's QMIX weights (the first update's loss and gradient norm
+are printed side by side as a same-maths check). Given the Qatten authors' pymarl fork
+(``--qatten-src``, https://github.com/qattenaaai22/Qatten), that fork's ``QLearner`` with its
+``QattenMixer`` is timed against decomp's Qatten. Their code is imported from the given folder at
+run time (see benchmarks/pymarl_adapter.py), never copied into decomp.
+
+    python benchmarks/learner.py [--repeats 7] [--threads 1] [--pymarl-src DIR] [--qatten-src DIR]
+
+A source folder can be a clone or an export, e.g.
+``git clone https://github.com/oxwhirl/pymarl /tmp/pymarl`` (a clone also lets the commit be printed).
 """
 
 from __future__ import annotations
@@ -13,8 +24,11 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
+import sys
 import time
-from typing import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +40,9 @@ from decomp.core.learners import LearnerConfig, TDLearner
 from decomp.core.methods import make_mixer
 from decomp.training.runtime import keep_freed_memory
 from decomp.core.agents import RNNAgent, agent_input_dim
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pymarl_adapter  # noqa: E402
 
 B, T, N, OBS, STATE, A, H = 32, 150, 8, 128, 216, 14, 64
 FEAT = 8
@@ -119,12 +136,66 @@ def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict
     return out
 
 
+def pymarl_qmix(src: Path, batch: EpisodeBatch, decomp: TDLearner) -> tuple[Callable[[], object], str]:
+    """pymarl's own QLearner + QMixer from ``src``, started from ``decomp``'s weights; (update fn, description)."""
+    api = pymarl_adapter.load_pymarl(src)
+    pb = pymarl_adapter.pymarl_batch(api, batch)
+    args = pymarl_adapter.pymarl_args(N, A, STATE, H, "qmix")
+    learner, logger = pymarl_adapter.build_learner(api, pb, args)
+    pymarl_adapter.copy_decomp_qmix(learner, decomp.agent, decomp.mixer, N, OBS)
+    # same-maths check on the first update from the same weights (it also warms both up)
+    ours = decomp.train(batch)
+    learner.train(pb, 0, 0)  # pymarl logs loss and grad_norm on its first update
+    check = (f"  same weights, first update: loss decomp {ours['losses/total']:.6f} pymarl {logger.stats['loss']:.6f}; "
+             f"grad norm decomp {ours['losses/grad_norm']:.6f} pymarl {logger.stats['grad_norm']:.6f}")
+    desc = (f"pymarl: {src} @ {api.commit}\n"
+            f"  its EpisodeBatch ({pb.batch_size} episodes × {pb.max_seq_length} slots (T+1) × {N} agents, "
+            f"filled as its runner writes it), BasicMAC + RNNAgent (GRUCell {H}, inputs obs + last action + id), "
+            f"QLearner.train(batch, 0, 0) with QMixer\n  args: {_args_line(args)}\n{check}")
+    return functools.partial(learner.train, pb, 0, 0), desc
+
+
+def authors_qatten(src: Path, batch: EpisodeBatch, decomp: TDLearner) -> tuple[Callable[[], object], str]:
+    """The Qatten authors' fork's QLearner + QattenMixer from ``src``, at decomp's Qatten settings; (update fn, description).
+
+    The mixers are parameterised differently (the authors' keys read the first ``unit_dim`` × N
+    entries of the state, decomp's read the per-agent feature tensor; per-head nets vs one batched
+    net), so the weights cannot be shared and only the time is compared.
+    """
+    mixer: Any = decomp.mixer
+    api = pymarl_adapter.load_pymarl(src)
+    pb = pymarl_adapter.pymarl_batch(api, batch)
+    args = pymarl_adapter.pymarl_args(
+        N, A, STATE, H, "qatten", unit_dim=FEAT, n_head=mixer.n_heads, attend_reg_coef=mixer.reg_coef,
+        state_bias=True, mask_dead=mixer.mask_dead, weighted_head=mixer.weighted_head, nonlinear=mixer.nonlinear,
+    )
+    args.mixing_embed_dim, args.hypernet_embed = mixer.attn_dim, mixer.query[0].out_features
+    learner, _ = pymarl_adapter.build_learner(api, pb, args)
+    desc = (f"Qatten authors' fork: {src} @ {api.commit}\n"
+            f"  same batch and agent as pymarl above; its QLearner.train(batch, 0, 0) with its QattenMixer "
+            f"(keys from state[:, :{FEAT}×{N}], unit_dim {FEAT})\n  args: {_args_line(args)}\n"
+            f"  decomp qatten: n_heads {mixer.n_heads}, attn_dim {mixer.attn_dim}, hypernet_embed "
+            f"{mixer.query[0].out_features}, weighted_head {mixer.weighted_head}, nonlinear {mixer.nonlinear}, "
+            f"mask_dead {mixer.mask_dead}, reg_coef {mixer.reg_coef}, keys from feats ({FEAT} per agent)")
+    return functools.partial(learner.train, pb, 0, 0), desc
+
+
+def _args_line(args: SimpleNamespace) -> str:
+    skip = {"n_agents", "n_actions", "state_shape", "rnn_hidden_dim", "agent", "mac", "agent_output_type", "action_selector",
+            "epsilon_start", "epsilon_finish", "epsilon_anneal_time", "learner", "use_cuda", "device"}
+    return ", ".join(f"{k}={v}" for k, v in vars(args).items() if k not in skip)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-malloc-tuning", action="store_true",
                     help="skip decomp.training.runtime.keep_freed_memory() (applies to both sides: it is process-wide)")
+    ap.add_argument("--pymarl-src", type=Path, metavar="DIR",
+                    help="root of a pymarl checkout (oxwhirl/pymarl): also time its own QLearner.train() with QMIX")
+    ap.add_argument("--qatten-src", type=Path, metavar="DIR",
+                    help="root of the Qatten authors' pymarl fork (qattenaaai22/Qatten): also time its QLearner with its QattenMixer")
     args = ap.parse_args()
     tuned = False if args.no_malloc_tuning else keep_freed_memory()
     torch.set_num_threads(args.threads)
@@ -133,7 +204,10 @@ def main() -> None:
     print(f"batch: {B} episodes × {T} steps × {N} agents, obs {OBS}, state {STATE}, {A} actions, GRU {H}; "
           f"torch {torch.__version__}, {args.threads} thread(s), malloc tuning {'on' if tuned else 'off'}; "
           f"median of {args.repeats} updates")
+    print(f"decomp: TDLearner, double_q, RMSprop lr 5e-4 alpha 0.99 eps 1e-5, grad clip 10, gamma 0.99, TD(0), "
+          f"qmix embed 32 / hypernets 2 × 64; {int(batch.mask.sum())} live steps of {B * T}")
     fns: dict[str, Callable[[], object]] = {}
+    own = {"qmix": ("pymarl", args.pymarl_src, pymarl_qmix), "qatten": ("authors", args.qatten_src, authors_qatten)}
     for mixer in ("qmix", "qatten"):
         learner = decomp_learner(mixer)
         fns[f"decomp {mixer}"] = functools.partial(learner.train, batch)
@@ -143,12 +217,21 @@ def main() -> None:
         opt = torch.optim.RMSprop(list(agent.parameters()) + list(ref.mixer.parameters()), lr=5e-4)
         fns[f"pymarl-style {mixer}"] = functools.partial(
             pymarl_style_update, agent, target, ref.mixer, ref.target_mixer, opt, batch, ref.agent_inputs(batch))
+        label, src, build = own[mixer]
+        if src is not None:
+            fns[f"{label} {mixer}"], desc = build(src, batch, learner)
+            print(desc)
     results = time_interleaved(fns, args.repeats)
     for name, times in results.items():
         print(f"{name:22s} median {statistics.median(times):7.1f} ms   (min {min(times):.1f}, max {max(times):.1f})")
+    med = {name: statistics.median(times) for name, times in results.items()}
     for mixer in ("qmix", "qatten"):
-        ratio = statistics.median(results[f"decomp {mixer}"]) / statistics.median(results[f"pymarl-style {mixer}"])
-        print(f"{mixer}: decomp / pymarl-style = {ratio:.2f}")
+        line = f"{mixer}: decomp / pymarl-style = {med[f'decomp {mixer}'] / med[f'pymarl-style {mixer}']:.2f}"
+        label = own[mixer][0]
+        if f"{label} {mixer}" in med:
+            who = "pymarl QLearner" if label == "pymarl" else "authors' Qatten"
+            line += f"; decomp / {who} = {med[f'decomp {mixer}'] / med[f'{label} {mixer}']:.2f}"
+        print(line)
 
 
 if __name__ == "__main__":
