@@ -156,11 +156,13 @@ def pymarl_qmix(src: Path, batch: EpisodeBatch, decomp: TDLearner) -> tuple[Call
 
 
 def authors_qatten(src: Path, batch: EpisodeBatch, decomp: TDLearner) -> tuple[Callable[[], object], str]:
-    """The Qatten authors' fork's QLearner + QattenMixer from ``src``, at decomp's Qatten settings; (update fn, description).
+    """The Qatten authors' QLearner + QattenMixer from ``src`` at decomp's Qatten settings; (update fn, description).
 
-    The mixers are parameterised differently (the authors' keys read the first ``unit_dim`` × N
-    entries of the state, decomp's read the per-agent feature tensor; per-head nets vs one batched
-    net), so the weights cannot be shared and only the time is compared.
+    Same settings (4 heads of 32, 2-layer query hypernets of 64, weighted heads, state bias, logit
+    regulariser 0.01), but parameterised differently: the authors' keys read the first
+    ``unit_dim`` × N entries of the state where decomp's read the per-agent features, their heads
+    are separate nets in a Python loop where decomp's are one batched net, their c(s) has 32 hidden
+    units where decomp's has 64. So weights cannot be shared and only the time is compared.
     """
     mixer: Any = decomp.mixer
     api = pymarl_adapter.load_pymarl(src)
@@ -172,7 +174,7 @@ def authors_qatten(src: Path, batch: EpisodeBatch, decomp: TDLearner) -> tuple[C
     args.mixing_embed_dim, args.hypernet_embed = mixer.attn_dim, mixer.query[0].out_features
     learner, _ = pymarl_adapter.build_learner(api, pb, args)
     desc = (f"Qatten authors' fork: {src} @ {api.commit}\n"
-            f"  same batch and agent as pymarl above; its QLearner.train(batch, 0, 0) with its QattenMixer "
+            f"  same batch conversion and agent as for pymarl; its QLearner.train(batch, 0, 0) with its QattenMixer "
             f"(keys from state[:, :{FEAT}×{N}], unit_dim {FEAT})\n  args: {_args_line(args)}\n"
             f"  decomp qatten: n_heads {mixer.n_heads}, attn_dim {mixer.attn_dim}, hypernet_embed "
             f"{mixer.query[0].out_features}, weighted_head {mixer.weighted_head}, nonlinear {mixer.nonlinear}, "
@@ -181,8 +183,8 @@ def authors_qatten(src: Path, batch: EpisodeBatch, decomp: TDLearner) -> tuple[C
 
 
 def _args_line(args: SimpleNamespace) -> str:
-    skip = {"n_agents", "n_actions", "state_shape", "rnn_hidden_dim", "agent", "mac", "agent_output_type", "action_selector",
-            "epsilon_start", "epsilon_finish", "epsilon_anneal_time", "learner", "use_cuda", "device"}
+    skip = {"n_agents", "n_actions", "state_shape", "rnn_hidden_dim", "agent", "mac", "agent_output_type",
+            "action_selector", "epsilon_start", "epsilon_finish", "epsilon_anneal_time", "learner", "use_cuda", "device"}
     return ", ".join(f"{k}={v}" for k, v in vars(args).items() if k not in skip)
 
 
@@ -195,7 +197,8 @@ def main() -> None:
     ap.add_argument("--pymarl-src", type=Path, metavar="DIR",
                     help="root of a pymarl checkout (oxwhirl/pymarl): also time its own QLearner.train() with QMIX")
     ap.add_argument("--qatten-src", type=Path, metavar="DIR",
-                    help="root of the Qatten authors' pymarl fork (qattenaaai22/Qatten): also time its QLearner with its QattenMixer")
+                    help="root of the Qatten authors' pymarl fork (qattenaaai22/Qatten): "
+                         "also time its QLearner with its QattenMixer")
     args = ap.parse_args()
     tuned = False if args.no_malloc_tuning else keep_freed_memory()
     torch.set_num_threads(args.threads)

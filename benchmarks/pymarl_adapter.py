@@ -91,7 +91,7 @@ def load_pymarl(root: Path) -> SimpleNamespace:
 
 
 class StubLogger:
-    """pymarl's Logger as QLearner uses it: ``log_stat(key, value, t)`` and ``console_logger``; keeps the last values."""
+    """pymarl's Logger as QLearner uses it (``log_stat(key, value, t)``, ``console_logger``); keeps the last values."""
 
     def __init__(self) -> None:
         self.stats: dict[str, float] = {}
@@ -101,7 +101,8 @@ class StubLogger:
         self.stats[key] = float(value)
 
 
-def pymarl_args(n_agents: int, n_actions: int, state_dim: int, hidden: int, mixer: str, **extra: Any) -> SimpleNamespace:
+def pymarl_args(n_agents: int, n_actions: int, state_dim: int, hidden: int, mixer: str,
+                **extra: Any) -> SimpleNamespace:
     """pymarl's config (default.yaml + algs/qmix.yaml) at decomp's benchmark settings.
 
     RMSprop lr 5e-4, alpha 0.99, eps 1e-5, clip 10, γ 0.99, double-Q, QMIX embed 32 with 2-layer
