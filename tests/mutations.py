@@ -111,6 +111,28 @@ METHOD_MUTATIONS: list[Mutation] = [
        "w2 = self.hyper_w2(state).abs()", "w2 = self.hyper_w2(state)", MIXER_TESTS),
 ]
 
+# The TD learner's own maths, against the step-by-step reference in tests/test_learner_reference.py.
+LEARNER_REFERENCE = ("tests/test_learner_reference.py",)
+METHOD_MUTATIONS += [
+    _m("learner-double-q-flipped", "TD: double-Q flag inverted (target nets pick ū when double_q)", L + "base.py",
+       "online_q.detach() if self.cfg.double_q else target_q", "target_q if self.cfg.double_q else online_q.detach()",
+       LEARNER_REFERENCE),
+    _m("learner-greedy-ignores-avail", "TD: greedy next action over all actions, available or not", L + "ops.py",
+       'return q.masked_fill(~avail, float("-inf")).argmax(-1)', "return q.argmax(-1)", LEARNER_REFERENCE),
+    _m("learner-td0-ignores-terminal", "TD(0): bootstraps past a terminal step", L + "ops.py",
+       "return reward + gamma * (1.0 - terminated) * next_q", "return reward + gamma * next_q", LEARNER_REFERENCE),
+    _m("learner-lambda-no-last-bootstrap", "TD(λ): no bootstrap at an episode's last step (time limit lost)",
+       L + "ops.py", "+ (1 - cont) * next_q[:, t]", "+ (1 - cont) * 0.0 * next_q[:, t]", LEARNER_REFERENCE),
+    _m("learner-lambda-swapped", "TD(λ): λ and 1 − λ swapped in the recursion", L + "ops.py",
+       "boot = cont * (lam * g_next + (1 - lam) * next_q[:, t])", "boot = cont * ((1 - lam) * g_next + lam * next_q[:, t])",
+       LEARNER_REFERENCE),
+    _m("learner-loss-unmasked", "TD: squared error averaged over padding too", L + "td.py",
+       "loss = masked_mean(td.pow(2), mask)", "loss = td.pow(2).mean()", LEARNER_REFERENCE),
+    _m("learner-last-action-shifted", "agent inputs: the current action instead of the previous one", L + "base.py",
+       "torch.cat([torch.full((b, 1, n), -1, dtype=torch.long), batch.actions], dim=1)",
+       "torch.cat([batch.actions, torch.full((b, 1, n), -1, dtype=torch.long)], dim=1)", LEARNER_REFERENCE),
+]
+
 
 # ---- theory mutations (registry owned by theory/) ---------------------------------------------------
 # theory.mutations.THEORY_MUTATIONS maps a name to mutate(c, lam) -> (c', lam'): a wrong c / λ fed to the
