@@ -43,7 +43,7 @@ def make_run_dir(cfg: Config) -> Path:
     return path
 
 
-RESUME_OVERRIDABLE = ("t_max", "progress", "save_interval", "eval_interval", "log_interval", "threads")
+RESUME_OVERRIDABLE = ("t_max", "progress", "save_interval", "eval_interval", "log_interval", "threads", "device")
 
 
 def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path, Path]:

@@ -7,6 +7,8 @@ checks ranges and names.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,6 +120,9 @@ class Config:
     """show a progress bar"""
     threads: int = 0
     """torch threads (0 = leave torch's default)"""
+    device: str = "auto"
+    """torch device of the learner (auto = cuda if torch sees a GPU, else cpu; cuda:N also allowed; acting, replay and
+    SMAX, which runs in JAX, stay where they are): auto | cpu | cuda"""
 
 
 # The allowed values of the enumerated settings: validate() checks them and a test checks that each
@@ -128,6 +133,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "agent": ("rnn", "mlp"),
     "data": ("egreedy", "uniform"),
     "learner.optimizer": ("adam", "rmsprop"),
+    "device": ("auto", "cpu", "cuda"),
 }
 
 
@@ -156,6 +162,8 @@ def validate(cfg: Config) -> None:
     for key, value in (("env.backend", cfg.env.backend), ("data", cfg.data), ("agent", cfg.agent),
                        ("learner.optimizer", cfg.learner.optimizer)):
         need(value in CHOICES[key], f"{key}={value!r}; allowed: {', '.join(CHOICES[key])}")
+    need(cfg.device in CHOICES["device"] or re.fullmatch(r"cuda:\d+", cfg.device) is not None,
+         f"device={cfg.device!r}; allowed: {', '.join(CHOICES['device'])} or cuda:N")
     for name in ("t_max", "batch_size", "buffer_size", "episodes_per_update", "updates_per_round",
                  "hidden_dim", "log_interval", "save_interval", "steps_per_collect", "final_eval_rounds"):
         need(getattr(cfg, name) > 0, f"{name} must be a positive integer, got {getattr(cfg, name)}")

@@ -27,6 +27,12 @@ class EpisodeBatch:
     def size(self) -> int:
         return self.obs.shape[0]
 
+    def to(self, device: torch.device) -> "EpisodeBatch":
+        """The batch on ``device`` (itself when it is there already: no copy on CPU)."""
+        if self.obs.device == device:
+            return self
+        return EpisodeBatch(**{f.name: getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)})
+
     def truncate(self, t: int) -> "EpisodeBatch":
         """Keep the first t steps (t+1 observation slots)."""
         return EpisodeBatch(**{

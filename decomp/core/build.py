@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from decomp.core.agents import AgentInputs, agent_input_dim, make_agent
@@ -38,8 +39,11 @@ def scale_init(module: nn.Module, gain: float) -> None:
             nn.init.zeros_(layer.bias)
 
 
-def build_learner(cfg: Config, info: EnvInfo) -> Learner:
+def build_learner(cfg: Config, info: EnvInfo, device: torch.device | None = None) -> Learner:
+    """The run's learner, its modules on ``device`` (default: the CPU)."""
     agent, mixer = build_modules(cfg, info)
+    if device is not None:
+        agent, mixer = agent.to(device), mixer.to(device)
     learner = get_method(cfg.mixer.name).build_learner(agent, mixer, info, cfg.learner, cfg.mixer.learner)
     learner.inputs = AgentInputs(cfg.agent_id, cfg.last_action)
     return learner

@@ -112,8 +112,13 @@ class Policy:
         """The behaviour policy of a learner: its online agent, input options and declared kind."""
         return cls(learner.agent, learner.n_actions, learner.inputs, learner.policy_kind)
 
+    @property
+    def device(self) -> torch.device:
+        """The agent's device (the learner's ``device=``); observations, RNG and actions stay on the CPU."""
+        return next(self.agent.parameters()).device
+
     def initial_state(self, n_envs: int, n_agents: int) -> PolicyState:
-        return PolicyState(self.agent.init_hidden(n_envs, n_agents),  # (E, N, H)
+        return PolicyState(self.agent.init_hidden(n_envs, n_agents, device=self.device),  # (E, N, H)
                            torch.full((n_envs, n_agents), -1, dtype=torch.long))  # (E, N)
 
     @torch.no_grad()
@@ -121,7 +126,8 @@ class Policy:
         """One step for all envs; advances ``state`` (hidden state, last actions) in place."""
         inputs = build_inputs(as_tensor(ob.obs), state.last, self.n_actions, self.inputs.agent_id,
                               self.inputs.last_action)  # (E, N, in)
-        out, state.h = self.agent.step(inputs, state.h)  # (E, N, A), (E, N, H)
+        out, state.h = self.agent.step(inputs.to(self.device), state.h)  # (E, N, A), (E, N, H) on the agent's device
+        out = out.cpu()  # a no-op on the CPU
         state.last = self.selector(out, as_tensor(ob.avail), epsilon, generator)  # (E, N)
         return Decision(state.last, out)
 

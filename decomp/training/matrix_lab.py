@@ -69,9 +69,11 @@ class MatrixRun:
         assert self.mixer is not None and self.state is not None and self.feats is not None
         q = torch.as_tensor(np.asarray(qs), dtype=torch.float32)
         batch = q.shape[:-1]
+        dev = _device_of(self.mixer)
         with torch.no_grad():
-            out = self.mixer(q, self.state.expand(*batch, -1), self.feats.expand(*batch, *self.feats.shape))
-        return out[..., 0].numpy()
+            out = self.mixer(q.to(dev), self.state.to(dev).expand(*batch, -1),
+                             self.feats.to(dev).expand(*batch, *self.feats.shape))
+        return out[..., 0].cpu().numpy()
 
 
 class StateTables(NamedTuple):
@@ -100,17 +102,18 @@ def game_tables(policy: Policy, mixer: nn.Module, env: MatrixEnv, state_index: i
     counts = env.action_counts
     agent_qs = [q[i, :k].numpy().copy() for i, k in enumerate(counts)]
     joint = torch.tensor(list(itertools.product(*[range(k) for k in counts])))  # (K, N)
-    chosen = q.gather(1, joint.T).T  # (K, N)
-    state = torch.from_numpy(ob.state[0])  # (S,)
-    feats = torch.from_numpy(ob.feats[0])  # (N, F)
+    dev = policy.device  # the learner's device=: the mixer's inputs go there, results come back
+    chosen = q.gather(1, joint.T).T.to(dev)  # (K, N)
+    state = torch.from_numpy(ob.state[0]).to(dev)  # (S,)
+    feats = torch.from_numpy(ob.feats[0]).to(dev)  # (N, F)
     k = len(joint)
     extras: dict[str, np.ndarray] = {}
-    sum_q = chosen.sum(-1).reshape(counts).numpy()
+    sum_q = chosen.sum(-1).reshape(counts).cpu().numpy()
     kind = kind_of(mixer)
     if isinstance(mixer, JointCritic):  # qtran's Q_jt, COMA's critic
-        onehot = torch.nn.functional.one_hot(joint, info.n_actions).float()  # (K, N, A)
+        onehot = torch.nn.functional.one_hot(joint, info.n_actions).float().to(dev)  # (K, N, A)
         hidden = h.expand(k, -1, -1) if mixer.hidden_dim else None
-        q_tot = mixer.q_jt(state.expand(k, -1), onehot, hidden)[:, 0].reshape(counts).numpy()
+        q_tot = mixer.q_jt(state.expand(k, -1), onehot, hidden)[:, 0].reshape(counts).cpu().numpy()
         extras["sum_qi"] = sum_q
         v = mixer.state_value(state)
         if v is not None:
@@ -118,14 +121,19 @@ def game_tables(policy: Policy, mixer: nn.Module, env: MatrixEnv, state_index: i
     elif kind is Kind.INDEPENDENT:
         q_tot = sum_q
     elif kind is Kind.ACTION:  # qplex: λ_i(s, u) sees the joint action and max Q^i
-        onehot = torch.nn.functional.one_hot(joint, info.n_actions).float()  # (K, N, A)
+        onehot = torch.nn.functional.one_hot(joint, info.n_actions).float().to(dev)  # (K, N, A)
         avail = torch.from_numpy(ob.avail[0])  # (N, A)
-        max_q = q.masked_fill(~avail, float("-inf")).max(-1).values.expand(k, -1)  # (K, N)
+        max_q = q.masked_fill(~avail, float("-inf")).max(-1).values.expand(k, -1).to(dev)  # (K, N)
         q_tot = mixer(chosen, state.expand(k, -1), feats.expand(k, -1, -1), onehot, max_q)[:, 0]
-        q_tot = q_tot.reshape(counts).numpy()
+        q_tot = q_tot.reshape(counts).cpu().numpy()
     else:
-        q_tot = mixer(chosen, state.expand(k, -1), feats.expand(k, -1, -1))[:, 0].reshape(counts).numpy()
-    return StateTables(q_tot, agent_qs, extras, state, feats, tuple(pick[0].tolist()))
+        q_tot = mixer(chosen, state.expand(k, -1), feats.expand(k, -1, -1))[:, 0].reshape(counts).cpu().numpy()
+    return StateTables(q_tot, agent_qs, extras, state.cpu(), feats.cpu(), tuple(pick[0].tolist()))
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    """A module's device; the CPU for parameter-free ones (VDN), which run wherever their inputs are."""
+    return next(module.parameters(), torch.empty(0)).device
 
 
 def train_matrix(

@@ -30,3 +30,20 @@ def keep_freed_memory() -> bool:
     ok &= mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
     ok &= mallopt(_M_TOP_PAD, 64 * 1024 * 1024)
     return bool(ok)
+
+
+def resolve_device(name: str) -> "torch.device":
+    """``device=`` to a torch device: ``auto`` picks the GPU when torch sees one. Asking for CUDA on
+    a machine without it fails here, before any work, with what torch reports."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={name}: torch {torch.__version__} sees no CUDA GPU (a CPU-only build, or no "
+                               "driver); use device=cpu or device=auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device={name}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return device

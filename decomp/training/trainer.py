@@ -22,6 +22,7 @@ from decomp.config.schema import Config, epsilon_at, validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv, EnvInfo
 from decomp.training.metrics import MetricLogger
+from decomp.training.runtime import resolve_device
 from decomp.core.mixers.base import Mixer
 from decomp.rollout.policy import Policy
 from decomp.rollout.runner import EpisodeStats, ValueFn
@@ -81,7 +82,7 @@ class Trainer:
             check_compatible(payload["env_info"], self.info, str(resume_from))
         self._eval_env: BatchedEnv | None = None
         self.buffer = ReplayBuffer(self.info, cfg.buffer_size, seed=cfg.seed)
-        self.learner = build_learner(cfg, self.info)
+        self.learner = build_learner(cfg, self.info, resolve_device(cfg.device))
         self.policy = Policy.of(self.learner)  # the one acting policy: collection, evaluation, tables, replay
         self.runner = make_runner(self.env, self.policy, seed=cfg.seed)
         self.recent: collections.deque[tuple[float, int, bool]] = collections.deque(maxlen=100)
@@ -158,7 +159,9 @@ class Trainer:
         mixer = self.learner.mixer
         if not isinstance(mixer, Mixer):
             return None
-        return lambda qs, state, feats: mixer(qs, state, feats).mean(-1)  # heads averaged (IQL: mean Q^i)
+        dev = self.learner.device
+        # heads averaged (IQL: mean Q^i); inputs from the CPU-side runner, result back to it
+        return lambda qs, state, feats: mixer(qs.to(dev), state.to(dev), feats.to(dev)).mean(-1).cpu()
 
     def _check_progress(self, evals: dict[str, float]) -> None:
         """Warn once when the greedy policy does worse than acting at random after ε has annealed.

@@ -44,6 +44,7 @@ class Learner:
         self.target_agent = self.register("agent", agent)
         self.target_mixer = self.register("mixer", mixer)
         for name, module in self.extra_modules().items():
+            module = module.to(self.device)  # on the agent's device, wherever extra_modules() built it
             setattr(self, name, module)
             setattr(self, f"target_{name}", self.register(name, module))
         self.params = [p for online, _ in self.pairs.values() for p in online.parameters()]
@@ -69,7 +70,8 @@ class Learner:
     def agent_inputs(self, batch: EpisodeBatch) -> torch.Tensor:
         """(B, T+1, N, in): obs plus id one-hot and the previous action (-1 at t=0)."""
         b, t1, n = batch.obs.shape[:3]
-        last = torch.cat([torch.full((b, 1, n), -1, dtype=torch.long), batch.actions], dim=1)[:, :t1]
+        start = torch.full((b, 1, n), -1, dtype=torch.long, device=batch.actions.device)  # (B, 1, N)
+        last = torch.cat([start, batch.actions], dim=1)[:, :t1]
         return build_inputs(batch.obs, last, self.n_actions, self.inputs.agent_id, self.inputs.last_action)
 
     @staticmethod
@@ -92,8 +94,13 @@ class Learner:
         raise NotImplementedError
 
     # ---- one update ----------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        """Where the learner's modules live (``device=`` of the run); batches are moved there."""
+        return next(self.agent.parameters()).device
+
     def train(self, batch: EpisodeBatch) -> dict[str, float]:
-        loss, logs = self.loss(batch)
+        loss, logs = self.loss(batch.to(self.device))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at update {self.updates}")
         self.optimizer.zero_grad(set_to_none=True)
