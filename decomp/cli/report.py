@@ -180,7 +180,7 @@ def _override_notes(methods: Sequence[str]) -> list[str]:
     found = []
     for m in methods:
         opts = dict(compose_config(["env=matrix", f"mixer={m}"]).mixer.learner)
-        picked = {k: v for k, v in opts.items() if k in ("lr", "grad_clip")}
+        picked = {k: v for k, v in opts.items() if k in ("lr", "grad_clip") and v is not None}  # None: the shared value
         if picked:
             found.append(f"`{m}` " + ", ".join(f"{k}={v}" for k, v in picked.items()))
     if not found:
