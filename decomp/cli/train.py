@@ -5,6 +5,10 @@ Examples::
     python -m decomp.train env=matrix env.game=qtran mixer=qtran seed=3
     python -m decomp.train env=smac env.map_name=3m mixer=qmix
     python -m decomp.train resume=runs/3m__qmix__0__20261122-101500
+    python -m decomp.train -m env=smac env.map_name=3m,2s3z mixer=qmix,vdn seed=0,1 hydra/launcher=joblib
+
+With ``-m`` every job runs in ``<hydra.sweep.dir>/<env>-<map>__<mixer>__<seed>``; a relaunch skips
+finished jobs and resumes killed ones (decomp/cli/sweep.py).
 """
 
 from __future__ import annotations
@@ -67,8 +71,11 @@ def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path,
     saved.resume = str(target)
     validate(saved)
     if payload["env_steps"] >= saved.t_max:
-        raise ConfigError(f"{run_dir} already reached t_max={saved.t_max:,} (checkpoint at {payload['env_steps']:,} "
-                          "env steps); pass a larger t_max= to train longer")
+        if (run_dir / "summary.json").exists():
+            raise ConfigError(f"{run_dir} already reached t_max={saved.t_max:,} (checkpoint at {payload['env_steps']:,} "
+                              "env steps); pass a larger t_max= to train longer")
+        print(f"[decomp] {run_dir} was stopped after its last update, before its summary: finishing its final "
+              "evaluation", file=sys.stderr)
     print(f"[decomp] resuming {run_dir} at env step {payload['env_steps']:,} of {saved.t_max:,}", file=sys.stderr)
     return saved, run_dir, ckpt
 
@@ -89,8 +96,9 @@ def print_matrix_report(result) -> None:
           f"(optimum {result.payoff.max():g}: {verdict})")
 
 
-def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
-    """Run one training job; ``explicit`` holds the key=value overrides the user typed."""
+def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None = None) -> int:
+    """Run one training job; ``explicit`` holds the key=value overrides the user typed; ``into``: an
+    existing empty folder to use as the run folder (a sweep job's) instead of a new one under run_dir."""
     from decomp.training.matrix_lab import matrix_result
     from decomp.training.run_plots import learning_curves, matrix_heatmap
 
@@ -100,7 +108,7 @@ def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
         validate(cfg)
         run_dir, ckpt = None, None
     fresh = run_dir is None
-    run_dir = run_dir or make_run_dir(cfg)
+    run_dir = run_dir or into or make_run_dir(cfg)
     keep_freed_memory()  # the CLI owns the process: trade idle RSS for fewer page faults per update
     try:
         trainer = Trainer(cfg, run_dir=run_dir, resume_from=ckpt)
@@ -137,23 +145,51 @@ def train(cfg: Config, explicit: dict[str, str] | None = None) -> int:
     return 0
 
 
+def sweep_job(cfg: Config, explicit: dict[str, str]) -> int:
+    """One job of a ``-m`` sweep in its fixed folder: skipped when finished, resumed when killed."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from decomp.cli import sweep
+
+    for key in ("resume", "run_name"):
+        if key in explicit:
+            raise ConfigError(f"{key}= does not apply to a sweep (-m): each job's folder is <hydra.sweep.dir>/"
+                              "<env>-<map>__<mixer>__<seed>, and relaunching the same sweep resumes killed jobs")
+    folder = Path(HydraConfig.get().runtime.output_dir)
+    job = sweep.plan_job(cfg, explicit, folder)
+    print(f"[decomp] sweep job {folder.name}: {job.reason}" + (", skipped" if job.action == "skip" else ""),
+          file=sys.stderr)
+    if job.action == "skip":
+        return 0
+    sweep.use_shared_compile_cache(folder.parent)
+    if job.action == "fresh" and any(folder.iterdir()):
+        sweep.clear_partial(folder)  # killed before its first checkpoint: nothing to resume
+    sweep.write_host_record(folder, job)
+    return train(job.cfg, job.explicit, into=folder if job.action == "fresh" else None)
+
+
 @hydra.main(version_base=None, config_path="pkg://decomp.conf", config_name="config")
 def _hydra_main(dcfg: DictConfig) -> None:
+    from decomp.cli.sweep import SweepJobFailed, in_sweep
+
+    multirun = in_sweep()
     try:
         from hydra.core.hydra_config import HydraConfig
 
         explicit = explicit_keys(list(HydraConfig.get().overrides.task))
         cfg, notes = to_config(dcfg, explicit)
-        if notes and not cfg.resume:
-            print(f"[decomp] mixer={cfg.mixer.name} sets its preferred {', '.join(notes)}; "
-                  "give a key on the command line to keep your own value", file=sys.stderr)
-        code = train(cfg, explicit)
+        for note in notes if not cfg.resume else []:
+            print(f"[decomp] {note}; give a key on the command line to keep your own value", file=sys.stderr)
+        code = sweep_job(cfg, explicit) if multirun else train(cfg, explicit)
     except (ConfigError, CheckpointError, TrainingDiverged, BackendUnavailable, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
-        print("\ninterrupted: resume with `python -m decomp.train resume=<run folder>`", file=sys.stderr)
+        print("\ninterrupted: resume with `python -m decomp.train resume=<run folder>`"
+              + (" or launch the same sweep again" if multirun else ""), file=sys.stderr)
         code = 130
+    if code and multirun:
+        raise SweepJobFailed(f"{HydraConfig.get().runtime.output_dir}: exit code {code} (its error is printed above)")
     if code:
         sys.exit(code)
 

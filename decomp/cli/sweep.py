@@ -1,0 +1,199 @@
+"""One job of a ``python -m decomp.train -m …`` sweep: skip it, resume it or start it, in its own folder.
+
+Hydra's launchers (``hydra/launcher=joblib``, ``submitit_local``, ``submitit_slurm``) run the jobs; each
+job's folder is ``<hydra.sweep.dir>/<env>-<map>__<mixer>__<seed>`` (decomp/conf/config.yaml), so
+launching the same sweep again finds its runs: a finished run (``summary.json`` at its ``t_max``) is
+skipped, a killed one (``checkpoints/latest.pt``) resumes through the trainer's own resume path, and
+any other job starts afresh. ``SweepRecord`` keeps ``<sweep dir>/sweep.json``: every launch's exact
+command, launcher, host and wall time (``python -m decomp.report smac`` prints them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from decomp.config.schema import Config, ConfigError, config_from_dict
+
+# Settings a relaunch may change without making the job another run (= decomp.cli.train.RESUME_OVERRIDABLE,
+# imported lazily there to keep this module light for Hydra's callback), plus where the run lives.
+NOT_COMPARED = ("run_dir", "run_name", "resume")
+SWEEP_RECORD = "sweep.json"
+HOST_RECORD = "host.json"
+
+
+class SweepJobFailed(RuntimeError):
+    """A sweep job stopped with an error (already printed); Hydra marks the job failed and goes on."""
+
+
+@dataclass
+class SweepJob:
+    """What one sweep job will do: ``action`` with ``cfg`` (and ``explicit``) for :func:`decomp.cli.train.train`."""
+
+    folder: Path
+    action: Literal["skip", "resume", "fresh"]
+    cfg: Config
+    explicit: dict[str, str]
+    reason: str
+
+
+def in_sweep() -> bool:
+    """True inside a job of a Hydra multirun (``-m``)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_differences(saved: Config, wanted: Config, ignore: tuple[str, ...]) -> list[str]:
+    """``"key: saved vs now"`` for every setting that differs, apart from ``ignore`` (dotted keys)."""
+    a = _flat(OmegaConf.to_container(OmegaConf.structured(saved)))  # type: ignore[arg-type]
+    b = _flat(OmegaConf.to_container(OmegaConf.structured(wanted)))  # type: ignore[arg-type]
+    return [f"{k}: {a.get(k)!r} in the folder vs {b.get(k)!r} now" for k in sorted(set(a) | set(b))
+            if k not in ignore and a.get(k) != b.get(k)]
+
+
+def finished_steps(folder: Path) -> int | None:
+    """Env steps of a finished run (its summary.json), None when the run has no summary."""
+    path = folder / "summary.json"
+    if not path.exists():
+        return None
+    try:
+        return int(json.loads(path.read_text())["env_steps"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{path} is unreadable ({err}); delete it to run the job again") from None
+
+
+def plan_job(cfg: Config, explicit: dict[str, str], folder: Path) -> SweepJob:
+    """Decide what the job in ``folder`` does on this launch (no side effects)."""
+    from decomp.cli.train import RESUME_OVERRIDABLE
+
+    explicit = dict(explicit)
+    for key, value in (("threads", "1"), ("progress", "false")):  # parallel jobs: no oversubscription,
+        if key not in explicit:                                     # no interleaved progress bars
+            setattr(cfg, key, int(value) if key == "threads" else False)
+            explicit[key] = value
+    ckpt = folder / "checkpoints" / "latest.pt"
+    done = finished_steps(folder)
+    if done is not None and done >= cfg.t_max:
+        return SweepJob(folder, "skip", cfg, explicit, f"finished ({done:,} env steps, summary.json)")
+    if ckpt.exists():
+        saved_path = folder / "config.yaml"
+        if not saved_path.exists():
+            raise ConfigError(f"{folder} has a checkpoint but no config.yaml; move the folder away to start the job again")
+        saved = config_from_dict(OmegaConf.to_container(OmegaConf.load(saved_path)))  # type: ignore[arg-type]
+        diffs = config_differences(saved, cfg, (*RESUME_OVERRIDABLE, *NOT_COMPARED))
+        if diffs:
+            raise ConfigError(f"{folder} holds a run with other settings ({'; '.join(diffs)}); relaunching a sweep "
+                              f"may only change {', '.join(RESUME_OVERRIDABLE)}. Use another hydra.sweep.dir= "
+                              "for a different sweep")
+        cfg.resume = str(folder)
+        keep = {k: explicit.get(k, "") for k in RESUME_OVERRIDABLE if k in explicit or k == "t_max"}
+        why = "extending a finished run to t_max" if done is not None else "resuming a killed run"
+        return SweepJob(folder, "resume", cfg, keep, why)
+    cfg.run_dir, cfg.run_name = str(folder.parent), folder.name
+    return SweepJob(folder, "fresh", cfg, explicit, "new run")
+
+
+def clear_partial(folder: Path) -> None:
+    """Empty the folder of a job killed before its first checkpoint (nothing in it can be resumed)."""
+    if (folder / "checkpoints" / "latest.pt").exists() or (folder / "summary.json").exists():
+        raise RuntimeError(f"refusing to clear {folder}: it holds a checkpoint or a summary")
+    for child in folder.iterdir():
+        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+
+
+def use_shared_compile_cache(sweep_dir: Path) -> None:
+    """Let the sweep's jobs share compiled SMAX programs (``<sweep>/.jax_cache``) unless the user chose a cache.
+
+    Every job process compiles the same programs for the same map (10–20 s each); JAX's persistent
+    compilation cache turns all but the first into a load from disk.
+    """
+    if "JAX_COMPILATION_CACHE_DIR" in os.environ:
+        return
+    path = str(sweep_dir / ".jax_cache")
+    if "jax" in sys.modules:
+        import jax
+
+        if not jax.config.jax_compilation_cache_dir:
+            jax.config.update("jax_compilation_cache_dir", path)
+    else:
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = path
+
+
+def host_facts() -> dict[str, Any]:
+    """Where a job ran (written to ``<run>/host.json`` and ``sweep.json``; the report prints it)."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"host": platform.node(), "cpu": cpu or "unknown", "cores": os.cpu_count(),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write_host_record(folder: Path, job: SweepJob) -> None:
+    from decomp.training.checkpoint import write_json
+
+    path = folder / HOST_RECORD
+    old = json.loads(path.read_text()) if path.exists() else {}
+    launches = [*old.get("launches", []), {"action": job.action, "at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                           "threads": job.cfg.threads, **host_facts()}]
+    write_json(path, {**host_facts(), "launches": launches})
+
+
+class SweepRecord(Callback):
+    """Hydra callback: appends each ``-m`` launch to ``<sweep dir>/sweep.json`` (command, launcher, wall time)."""
+
+    def __init__(self) -> None:
+        self._start: float | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        self._start = time.time()
+        self._write(config, seconds=None)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._write(config, seconds=time.time() - (self._start or time.time()))
+
+    def _write(self, config: DictConfig, seconds: float | None) -> None:
+        from decomp.training.checkpoint import write_json
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        path = sweep_dir / SWEEP_RECORD
+        record = json.loads(path.read_text()) if path.exists() else {"launches": []}
+        entry = {"command": "python -m decomp.train " + shlex.join(sys.argv[1:]),
+                 "launcher": str(config.hydra.runtime.choices.get("hydra/launcher", "basic")),
+                 "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self._start)),
+                 "seconds": None if seconds is None else round(seconds, 1), **host_facts()}
+        launches = record["launches"]
+        if seconds is not None and launches and launches[-1]["started"] == entry["started"] \
+                and launches[-1]["seconds"] is None:
+            launches[-1] = entry  # the end of the launch recorded at its start
+        else:
+            launches.append(entry)
+        write_json(path, {"launches": launches})
