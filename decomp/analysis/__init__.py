@@ -1,0 +1,1 @@
+"""Reading finished runs back: statistics, the paper's reference numbers, sweep folders (for reports)."""
