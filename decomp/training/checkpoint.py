@@ -54,8 +54,12 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_bytes(path, lambda fh: torch.save(payload, fh))
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load and sanity-check a checkpoint; errors say which file and what is wrong."""
+LATEST_KEYS = ("config", "env_info", "learner", "env_steps")  # checkpoints/latest.pt: everything to resume
+BEST_KEYS = ("config", "env_info", "best")  # checkpoints/best.pt: the best evaluation's weights only
+
+
+def load_checkpoint(path: Path, required: tuple[str, ...] = LATEST_KEYS) -> dict[str, Any]:
+    """Load and sanity-check a checkpoint holding ``required``; errors say which file and what is wrong."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoints" / "latest.pt"
@@ -68,7 +72,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         got = payload.get("format_version") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"checkpoint {path} has format {got!r}; this decomp reads format {FORMAT_VERSION}")
-    for key in ("config", "env_info", "learner", "env_steps"):
+    for key in required:
         if key not in payload:
             raise CheckpointError(f"checkpoint {path} lacks {key!r}: not a complete decomp checkpoint")
     return payload
