@@ -1,4 +1,4 @@
-"""Entry point of ``python -m decomp.report matrix`` (the program: decomp/cli/report.py)."""
+"""Entry point of ``python -m decomp.report matrix|smac`` (the program: decomp/cli/report.py)."""
 
 from decomp.cli.report import main
 

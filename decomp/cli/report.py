@@ -1,4 +1,7 @@
-"""Reports generated from real training runs: ``python -m decomp.report matrix``.
+"""Reports generated from real training runs: ``python -m decomp.report matrix|smac``.
+
+``smac`` builds the paper's SMAC table from a sweep folder of ``python -m decomp.train -m env=smac …``
+(decomp/cli/report_smac.py); it trains nothing itself.
 
 ``matrix`` trains every method on every preset matrix game over several seeds and both data
 distributions (uniform / ε-greedy), all through :func:`decomp.training.matrix_lab.train_matrix`, and writes
@@ -261,6 +264,20 @@ def matrix_report(args: argparse.Namespace, command: str) -> Path:
     return md
 
 
+def smac_main(args: argparse.Namespace, parser: argparse.ArgumentParser, command: str) -> None:
+    """``report smac``: bad input (no such sweep folder, no SMAC runs in it, clashing runs) is a usage error."""
+    from decomp.analysis.sweep_runs import SweepError
+    from decomp.cli.report_smac import write_report
+
+    if args.reps < 100:
+        parser.error(f"--reps must be >= 100 for a 95 % interval, got {args.reps}")
+    try:
+        md = write_report(Path(args.sweep), Path(args.out), command, args.reps)
+    except SweepError as err:
+        parser.error(str(err))
+    print(f"wrote {md}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m decomp.report", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="report", required=True)
@@ -272,7 +289,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--games", nargs="+", default=list(GAME_ORDER))
     p.add_argument("--methods", nargs="+", default=list(METHODS))
     p.add_argument("--out", default="docs", help="folder for matrix_games.md and img/")
+    s = sub.add_parser("smac", help="the paper's SMAC table from a sweep folder (python -m decomp.train -m env=smac …)")
+    s.add_argument("--sweep", default="runs/sweep", help="the sweep folder (hydra.sweep.dir of the training sweep)")
+    s.add_argument("--out", default="docs", help="folder for smac_results.md and img/")
+    s.add_argument("--reps", type=int, default=2000, help="bootstrap resamples for the intervals")
     args = parser.parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    command = "python -m decomp.report " + " ".join(shlex.quote(a) for a in given)
+    if args.report == "smac":
+        smac_main(args, parser, command)
+        return
     from games import GAMES
 
     bad = [m for m in args.methods if m not in METHODS] + [g for g in args.games if g not in GAMES]
@@ -280,7 +306,5 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(f"unknown method/game {bad}; methods: {sorted(METHODS)}; games: {sorted(GAMES)}")
     if args.seeds < 1 or args.steps < 1 or args.workers < 1:
         parser.error(f"--seeds, --steps, --workers must be >= 1, got {args.seeds}, {args.steps}, {args.workers}")
-    given = list(sys.argv[1:] if argv is None else argv)
-    command = "python -m decomp.report " + " ".join(shlex.quote(a) for a in given)
     md = matrix_report(args, command)
     print(f"wrote {md}")

@@ -1,0 +1,103 @@
+"""Read the run folders of a sweep back (config, summary, eval curve, host) for reports.
+
+A sweep folder is ``<hydra.sweep.dir>`` of ``python -m decomp.train -m …``: one run folder per job
+(``smac-2s3z__qatten__0``), ``sweep.json`` with each launch's command and wall time (decomp/cli/sweep.py).
+Any folder whose children are run folders works; children without ``config.yaml`` are ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+
+class SweepError(ValueError):
+    """The sweep folder is missing, empty, or holds runs that cannot be told apart."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run folder of a sweep, as a report needs it."""
+
+    folder: Path
+    env: str
+    map_name: str
+    method: str
+    seed: int
+    t_max: int
+    eval_episodes: int  # final_eval_rounds × eval_envs: the episodes behind the final win rate
+    threads: int
+    finished: bool  # summary.json present
+    env_steps: int | None = None
+    win_rate: float | None = None  # the final policy's greedy win rate (summary.json)
+    mean_return: float | None = None
+    seconds: float | None = None  # training time of the last launch that ran it
+    curve: tuple[tuple[int, float], ...] = ()  # (env step, greedy win rate) of every evaluation
+    host: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    folder: Path
+    runs: tuple[RunRecord, ...]
+    launches: tuple[dict[str, Any], ...]  # sweep.json entries: command, launcher, started, seconds, host …
+
+
+def eval_curve(metrics_csv: Path, key: str = "eval/win_rate") -> tuple[tuple[int, float], ...]:
+    """``key`` per env step from a run's metrics.csv (the last value where a step was logged twice)."""
+    if not metrics_csv.exists():
+        return ()
+    points: dict[int, float] = {}
+    with metrics_csv.open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("key") == key:
+                points[int(row["step"])] = float(row["value"])
+    return tuple(sorted(points.items()))
+
+
+def read_run(folder: Path) -> RunRecord:
+    """A run folder -> RunRecord (config.yaml is required, everything else may be missing)."""
+    cfg = OmegaConf.to_container(OmegaConf.load(folder / "config.yaml"))
+    assert isinstance(cfg, dict)
+    env = cfg["env"]
+    summary_path = folder / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    host_path = folder / "host.json"
+    host = json.loads(host_path.read_text()) if host_path.exists() else {}
+    where = env.get("map_name", "") if env["name"] != "matrix" else env.get("game", "")
+    return RunRecord(
+        folder=folder, env=env["name"], map_name=where, method=cfg["mixer"]["name"], seed=int(cfg["seed"]),
+        t_max=int(cfg["t_max"]), eval_episodes=int(cfg["final_eval_rounds"]) * int(env["eval_envs"]),
+        threads=int(cfg.get("threads", 0)), finished=summary is not None,
+        env_steps=None if summary is None else int(summary["env_steps"]),
+        win_rate=None if summary is None else float(summary["eval_win_rate"]),
+        mean_return=None if summary is None else float(summary["eval_return"]),
+        seconds=None if summary is None else float(summary["seconds"]),
+        curve=eval_curve(folder / "metrics.csv"), host=host)
+
+
+def load_sweep(folder: Path, env: str | None = None) -> Sweep:
+    """All run folders directly under ``folder`` (only ``env``'s when given), sorted by map, method, seed."""
+    if not folder.is_dir():
+        raise SweepError(f"sweep folder {folder} does not exist (launch one with python -m decomp.train -m …, "
+                         "or pass --sweep <folder>)")
+    runs = [read_run(p) for p in sorted(folder.iterdir()) if (p / "config.yaml").exists()]
+    if env is not None:
+        runs = [r for r in runs if r.env == env]
+    if not runs:
+        raise SweepError(f"{folder} holds no {env + ' ' if env else ''}run folders (folders with a config.yaml)")
+    seen: dict[tuple[str, str, int], Path] = {}
+    for r in runs:
+        key = (r.map_name, r.method, r.seed)
+        if key in seen:
+            raise SweepError(f"two runs of {r.map_name} / {r.method} / seed {r.seed} in {folder}: {seen[key].name} and "
+                             f"{r.folder.name} (a sweep over other settings too?); report them from separate sweep folders")
+        seen[key] = r.folder
+    record = folder / "sweep.json"
+    launches = tuple(json.loads(record.read_text())["launches"]) if record.exists() else ()
+    return Sweep(folder, tuple(sorted(runs, key=lambda r: (r.map_name, r.method, r.seed))), launches)

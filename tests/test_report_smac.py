@@ -1,0 +1,106 @@
+"""``python -m decomp.report smac`` on hand-made run folders: the numbers in each table are checked exactly."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from decomp.analysis.paper_smac import PAPER_METHODS, PAPER_SMAC, paper_win_rate
+from decomp.analysis.sweep_runs import SweepError, load_sweep
+from decomp.cli.report import main
+from decomp.config.compose import compose_config
+
+# (map, method) -> final win rate per seed
+WINS = {("2s3z", "qatten"): [1.0, 0.9, 0.8], ("2s3z", "qmix"): [0.5, 0.7, 0.6], ("2s3z", "none"): [0.0, 0.1, 0.0],
+        ("5m_vs_6m", "qatten"): [0.25, 0.5, 0.25], ("5m_vs_6m", "qmix"): [0.25, 0.5, 0.25], ("5m_vs_6m", "qplex"): [0.0]}
+
+
+def fake_run(sweep: Path, map_name: str, method: str, seed: int, win: float | None) -> Path:
+    cfg = compose_config(["env=smac", f"env.map_name={map_name}", f"mixer={method}", f"seed={seed}", "t_max=3000",
+                          "threads=1"])
+    folder = sweep / f"smac-{map_name}__{method}__{seed}"
+    folder.mkdir(parents=True)
+    OmegaConf.save(OmegaConf.structured(cfg), folder / "config.yaml")
+    rows = ["step,wall_time,key,value"] + [f"{s},0,eval/win_rate,{(win or 0) * s / 3000}" for s in (1000, 2000, 3000)]
+    (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+    if win is not None:
+        (folder / "summary.json").write_text(json.dumps({"env_steps": 3000, "eval_win_rate": win, "eval_return": 10 * win,
+                                                         "seconds": 60.0}))
+        (folder / "host.json").write_text(json.dumps({"host": "node7", "cpu": "Test CPU", "cores": 2}))
+    return folder
+
+
+@pytest.fixture()
+def sweep(tmp_path: Path) -> Path:
+    root = tmp_path / "sweep"
+    for (map_name, method), wins in WINS.items():
+        for seed, win in enumerate(wins):
+            fake_run(root, map_name, method, seed, win)
+    fake_run(root, "2s3z", "qmix", 3, None)  # killed: no summary
+    (root / "sweep.json").write_text(json.dumps({"launches": [
+        {"command": "python -m decomp.train -m env=smac seed=0,1,2", "launcher": "joblib", "started": "x",
+         "seconds": 1800.0, "host": "login"},
+        {"command": "python -m decomp.train -m env=smac seed=0,1,2", "launcher": "joblib", "started": "y",
+         "seconds": 1800.0, "host": "login"}]}))
+    return root
+
+
+def test_the_paper_table_in_code_is_the_seed_documents(tmp_path: Path) -> None:
+    seed_doc = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_8662738cbb68a05b.txt"
+    if not seed_doc.exists():
+        pytest.skip(f"{seed_doc} is not beside this checkout")
+    rows = {line.split()[0]: [int(x) for x in line.split()[1:]] for line in seed_doc.read_text().splitlines()
+            if line.split() and line.split()[0] in PAPER_SMAC}
+    assert set(rows) == set(PAPER_SMAC)
+    for map_name, numbers in rows.items():
+        assert numbers == [paper_win_rate(map_name, m) for _, m in PAPER_METHODS]
+
+
+def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path, tmp_path: Path, capsys) -> None:
+    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "500"])
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'docs' / 'smac_results.md'}"
+    md = (tmp_path / "docs" / "smac_results.md").read_text()
+    assert "| map | Qatten | QMIX | IQL | qplex |" in md  # paper order, then methods outside the paper
+    assert ("| `2s3z` | **90** <sub>n=3</sub> (97) | **60** <sub>n=3</sub> (97) | **0** <sub>n=3</sub> (75) | "
+            "**—** (—) |") in md
+    assert "| `5m_vs_6m` | **25** <sub>n=3</sub> (74) | **25** <sub>n=3</sub> (63) | **—** (49) | **0** <sub>n=1</sub> (—) |" in md
+    # with 3 seeds the IQM trims nothing (int(0.25 · 3) = 0): it is the mean; bounds come from the bootstrap
+    assert re.search(r"\| Qatten \| 3 \| 0\.90 \| 0\.90 \[0\.8\d, (0\.9\d|1\.00)\] \| — \|", md)
+    assert re.search(r"\| QMIX \| 3 \| 0\.60 \| 0\.60 \[0\.5\d, 0\.7\d\] \| 1\.00 \[1\.00, 1\.00\] \|", md)  # always beaten
+    assert re.search(r"\| QMIX \| 3 \| 0\.25 \| 0\.33 \[0\.2\d, 0\.\d\d\] \| 0\.50 \[0\.\d\d, 0\.\d\d\] \|", md)  # same scores: ½
+    assert "| qplex | 1 | 0.00 | 0.00 [0.00, 0.00] | 1.00 [1.00, 1.00] |" in md
+    assert "16 finished of 17" in md and "1 unfinished" in md and "[seed 3: unfinished](<" in md
+    assert "t_max = 3,000 env steps" in md and "**Seeds**: 0, 1, 2, 3" in md
+    assert "node7 (Test CPU, 2 cores)" in md and "login" not in md.split("**Machine**")[1].split("\n")[0]
+    assert "**Total wall time**: 1.00 h over 2 launch(es)" in md
+    assert md.count("python -m decomp.train -m env=smac seed=0,1,2    # joblib") == 2
+    assert (tmp_path / "docs" / "img" / "smac_2s3z.png").exists()
+
+
+def test_curves_are_read_from_metrics_csv(sweep: Path) -> None:
+    runs = load_sweep(sweep, env="smac").runs
+    qatten = next(r for r in runs if (r.map_name, r.method, r.seed) == ("2s3z", "qatten", 0))
+    assert qatten.curve == ((1000, pytest.approx(1 / 3)), (2000, pytest.approx(2 / 3)), (3000, 1.0))
+    assert np.isclose(qatten.win_rate, 1.0) and qatten.eval_episodes == 4 * 32
+
+
+def test_bad_sweep_folders_are_usage_errors(sweep: Path, tmp_path: Path, capsys) -> None:
+    for args, message in ((["--sweep", str(tmp_path / "nope")], "does not exist"),
+                          (["--sweep", str(tmp_path / "docs")], "does not exist"),
+                          (["--sweep", str(sweep), "--reps", "10"], "--reps must be >= 100")):
+        with pytest.raises(SystemExit) as stop:
+            main(["smac", *args, "--out", str(tmp_path / "out")])
+        assert stop.value.code == 2 and message in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SweepError, match="holds no smac run folders"):
+        load_sweep(tmp_path / "empty", env="smac")
+    dup = fake_run(tmp_path / "dup", "2s3z", "qatten", 0, 1.0)
+    dup.rename(tmp_path / "dup" / "other_name")
+    fake_run(tmp_path / "dup", "2s3z", "qatten", 0, 0.5)
+    with pytest.raises(SweepError, match="two runs of 2s3z / qatten / seed 0"):
+        load_sweep(tmp_path / "dup", env="smac")
