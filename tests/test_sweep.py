@@ -156,3 +156,19 @@ def test_submitit_local_runs_the_same_sweep_and_a_failing_job_fails_the_sweep(tm
         assert (tmp_path / "sw" / name / "summary.json").exists() and host["launches"][0]["threads"] == 1
     bad = sweep("env=matrix", "mixer=vdn", "seed=0", "t_max=0", f"hydra.sweep.dir={tmp_path / 'bad'}", cwd=tmp_path)
     assert bad.returncode != 0 and "t_max must be a positive integer" in bad.stderr
+
+
+def test_a_run_stopped_between_its_last_checkpoint_and_its_summary_is_finished_on_resume(tmp_path: Path,
+                                                                                         capsys) -> None:
+    """The last periodic checkpoint can land at t_max before the final evaluation: resuming must finish it."""
+    from decomp.cli.train import train
+
+    cfg = compose_config(["env=matrix", "mixer=vdn", "t_max=640", "save_interval=320", "progress=false",
+                          f"run_dir={tmp_path}", "run_name=r"])
+    assert train(cfg) == 0
+    (tmp_path / "r" / "summary.json").unlink()  # as if killed during the final evaluation
+    assert train(compose_config([f"resume={tmp_path / 'r'}"]), {"resume": str(tmp_path / "r")}) == 0
+    assert "finishing its final evaluation" in capsys.readouterr().err
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["env_steps"] == 640
+    with pytest.raises(ConfigError, match="already reached t_max=640"):
+        train(compose_config([f"resume={tmp_path / 'r'}"]), {"resume": str(tmp_path / "r")})
