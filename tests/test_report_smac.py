@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from omegaconf import OmegaConf
 from decomp.analysis.paper_smac import PAPER_METHODS, PAPER_SMAC, paper_win_rate
 from decomp.analysis.sweep_runs import SweepError, load_sweep
 from decomp.cli.report import main
+from decomp.cli.report_smac import budget_text
 from decomp.config.compose import compose_config
 
 # (map, method) -> final win rate per seed
@@ -42,6 +44,9 @@ def sweep(tmp_path: Path) -> Path:
         for seed, win in enumerate(wins):
             fake_run(root, map_name, method, seed, win)
     fake_run(root, "2s3z", "qmix", 3, None)  # killed: no summary
+    stale = fake_run(root, "2s3z", "qmix", 4, 0.9)  # being extended: its summary is at an older t_max
+    (stale / "summary.json").write_text(json.dumps({"env_steps": 1000, "eval_win_rate": 0.9, "eval_return": 9,
+                                                    "seconds": 1.0}))
     (root / "sweep.json").write_text(json.dumps({"launches": [
         {"command": "python -m decomp.train -m env=smac seed=0,1,2", "launcher": "joblib", "started": "x",
          "seconds": 1800.0, "host": "login"},
@@ -74,8 +79,9 @@ def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path,
     assert re.search(r"\| QMIX \| 3 \| 0\.60 \| 0\.60 \[0\.5\d, 0\.7\d\] \| 1\.00 \[1\.00, 1\.00\] \|", md)  # always beaten
     assert re.search(r"\| QMIX \| 3 \| 0\.25 \| 0\.33 \[0\.2\d, 0\.\d\d\] \| 0\.50 \[0\.\d\d, 0\.\d\d\] \|", md)  # same scores: ½
     assert "| qplex | 1 | 0.00 | 0.00 [0.00, 0.00] | 1.00 [1.00, 1.00] |" in md
-    assert "16 finished of 17" in md and "1 unfinished" in md and "[seed 3: unfinished](<" in md
-    assert "t_max = 3,000 env steps" in md and "**Seeds**: 0, 1, 2, 3" in md
+    assert "16 finished of 18" in md and "2 unfinished" in md and "[seed 3: unfinished](<" in md
+    assert "[seed 4: unfinished](<" in md
+    assert "t_max = 3,000 env steps" in md and "**Seeds**: 0, 1, 2, 3, 4" in md
     assert "node7 (Test CPU, 2 cores)" in md and "login" not in md.split("**Machine**")[1].split("\n")[0]
     assert "**Total wall time**: 1.00 h over 2 launch(es)" in md
     assert md.count("python -m decomp.train -m env=smac seed=0,1,2    # joblib") == 2
@@ -87,6 +93,8 @@ def test_curves_are_read_from_metrics_csv(sweep: Path) -> None:
     qatten = next(r for r in runs if (r.map_name, r.method, r.seed) == ("2s3z", "qatten", 0))
     assert qatten.curve == ((1000, pytest.approx(1 / 3)), (2000, pytest.approx(2 / 3)), (3000, 1.0))
     assert np.isclose(qatten.win_rate, 1.0) and qatten.eval_episodes == 4 * 32
+    per_map = [replace(r, t_max=1_000_000 if r.map_name == "2s3z" else 2_000_000) for r in runs]
+    assert budget_text(per_map) == "`2s3z` 1,000,000 · `5m_vs_6m` 2,000,000"  # map presets: t_max per map
 
 
 def test_bad_sweep_folders_are_usage_errors(sweep: Path, tmp_path: Path, capsys) -> None:

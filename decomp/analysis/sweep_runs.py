@@ -32,7 +32,7 @@ class RunRecord:
     t_max: int
     eval_episodes: int  # final_eval_rounds × eval_envs: the episodes behind the final win rate
     threads: int
-    finished: bool  # summary.json present
+    finished: bool  # summary.json present, at the run's t_max
     env_steps: int | None = None
     win_rate: float | None = None  # the final policy's greedy win rate (summary.json)
     mean_return: float | None = None
@@ -70,6 +70,8 @@ def read_run(folder: Path) -> RunRecord:
     host_path = folder / "host.json"
     host = json.loads(host_path.read_text()) if host_path.exists() else {}
     where = env.get("map_name", "") if env["name"] != "matrix" else env.get("game", "")
+    if summary is not None and int(summary["env_steps"]) < int(cfg["t_max"]):
+        summary = None  # an older summary of a run being extended to a larger t_max: not finished yet
     return RunRecord(
         folder=folder, env=env["name"], map_name=where, method=cfg["mixer"]["name"], seed=int(cfg["seed"]),
         t_max=int(cfg["t_max"]), eval_episodes=int(cfg["final_eval_rounds"]) * int(env["eval_envs"]),

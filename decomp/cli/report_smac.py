@@ -53,6 +53,13 @@ def _one_or_list(values: Sequence) -> str:
     return ", ".join(f"{v:,}" if isinstance(v, int) else str(v) for v in distinct)
 
 
+def budget_text(runs: Sequence[RunRecord]) -> str:
+    """One t_max, or t_max per map when the map presets differ (``2s3z 1,000,000 · 3s5z 2,000,000``)."""
+    if len({r.t_max for r in runs}) == 1:
+        return f"{runs[0].t_max:,}"
+    return " · ".join(f"`{m}` {_one_or_list([r.t_max for r in runs if r.map_name == m])}" for m in ordered_maps(runs))
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
@@ -68,7 +75,7 @@ def setup_section(sweep: Sweep) -> list[str]:
     lines = [
         f"- **Runs**: {len(done)} finished of {len(runs)} in `{sweep.folder}`"
         + (f" ({len(runs) - len(done)} unfinished: relaunch the sweep to resume them)" if len(done) < len(runs) else ""),
-        f"- **Budget per run**: t_max = {_one_or_list([r.t_max for r in runs])} env steps; final greedy evaluation over "
+        f"- **Budget per run**: t_max = {budget_text(runs)} env steps; final greedy evaluation over "
         f"{_one_or_list([r.eval_episodes for r in runs])} episodes; torch threads per job: "
         f"{_one_or_list([r.threads for r in runs])}",
         f"- **Seeds**: {_one_or_list([r.seed for r in runs])}",
