@@ -2,7 +2,8 @@
 
 One joblib sweep (2 maps × 2 methods × 2 seeds, 400 env steps each) is shared by the tests of this
 module; its jobs share compiled SMAX programs through the sweep's JAX cache, so only the first job
-per map and worker compiles. The same sweep through ``submitit_local`` is marked slow.
+per map and worker compiles. The same sweep through ``submitit_local`` (two jobs at a time, each a new
+process that loads the compiled programs from the sweep's cache) is marked slow: ~3 min.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ def run(module: str, *args: str, cwd: Path, extra_env: dict[str, str] | None = N
                           timeout=timeout)
 
 
-def launch(tmp: Path, launcher: str) -> Path:
+def launch(tmp: Path, launcher: str, *extra: str) -> Path:
     sweep_dir = tmp / f"sweep_{launcher}"
-    res = run("decomp.train", "-m", *TINY, f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep_dir}", cwd=tmp)
+    res = run("decomp.train", "-m", *TINY, f"hydra/launcher={launcher}", f"hydra.sweep.dir={sweep_dir}", *extra, cwd=tmp)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return sweep_dir
 
@@ -98,6 +99,6 @@ def test_evaluate_prints_a_wilson_interval_and_writes_eval_json(joblib_sweep: Pa
 
 @pytest.mark.slow
 def test_submitit_local_sweep_and_report(tmp_path: Path) -> None:
-    sweep_dir = launch(tmp_path, "submitit_local")
+    sweep_dir = launch(tmp_path, "submitit_local", "hydra.sweeper.max_batch_size=2")  # two jobs at a time
     check_sweep(sweep_dir)
     assert "hydra/launcher=submitit_local" in check_report(sweep_dir, tmp_path / "docs")
