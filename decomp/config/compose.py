@@ -29,7 +29,7 @@ from decomp.core.methods import METHODS, apply_preferred
 # was given is appended to its folder name, so two jobs of one sweep never share a folder.
 SWEEP_NAME_EXCLUDES = ("env", "env.name", "env.game", "env.map_name", "mixer", "mixer.name", "seed", "run_dir",
                        "run_name", "resume", "t_max", "progress", "save_interval", "eval_interval", "log_interval",
-                       "threads")
+                       "threads", "device")
 
 
 def sweep_job_name(env: str, game: str, map_name: str, mixer: str, seed: int, extra: str = "") -> str:

@@ -115,6 +115,7 @@ def evaluate_saved(path: Path, weights: Weights, episodes: int | None = None, se
     cfg.env.n_envs = cfg.env.eval_envs = envs  # one env size: the evaluation reuses the compiled SMAX step
     cfg.buffer_size = cfg.batch_size  # the replay is not used
     cfg.resume, cfg.progress = "", False
+    cfg.device = "cpu"  # evaluation only acts, and acting is cheap on the CPU: a GPU-trained run evaluates anywhere
     if threads is not None:
         cfg.threads = threads
     start = time.time()
