@@ -90,6 +90,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             "first eval ≥ 80 % (32 ep., steps) | random return (ε = 1) |", "|---|---|---|---|---|---|---|---|---|"]
     first: dict[tuple[str, str], list[float]] = defaultdict(list)
     curves: dict[str, dict[str, list[list[tuple[int, float]]]]] = defaultdict(lambda: defaultdict(list))
+    returns: dict[str, dict[str, list[list[tuple[int, float]]]]] = defaultdict(lambda: defaultdict(list))
+    random_returns: dict[str, list[float]] = defaultdict(list)
     finished: dict[tuple[str, str], int] = defaultdict(int)
     for map_name, mixer, seed, t_max in jobs(None):
         run = root / f"{map_name}__{mixer}__{seed}"
@@ -99,9 +101,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         # periodic evaluations (32 episodes); the final 128-episode one is the last entry at t_max
         wins = m.get("eval/win_rate", [])
         curves[map_name][mixer].append(wins)
+        returns[map_name][mixer].append(m.get("eval/return", []))
         first80 = next((s for s, v in wins if v >= 0.8), None)
         first[(map_name, mixer)].append(float("inf") if first80 is None else first80)
         rand = m.get("eval/random_return", [(0, float("nan"))])[0][1]
+        random_returns[map_name].append(rand)
         if (run / "summary.json").exists():
             finished[(map_name, mixer)] += 1
             s = json.loads((run / "summary.json").read_text())
@@ -117,20 +121,27 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"{map_name} {mixer}: median env steps to the first evaluation >= 80 % over {len(steps)} seed(s): "
               f"{'not reached' if med == float('inf') else f'{med:,.0f}'}")
     for map_name, by_mixer in curves.items():
-        fig, ax = plt.subplots(figsize=(6.5, 3.6))
+        # win rate and greedy return side by side: on hard maps the win rate stays near 0 while the
+        # return (damage dealt) shows whether anything was learned, against the ε = 1 policy's
+        fig, (ax, ax_ret) = plt.subplots(1, 2, figsize=(11, 3.6))
         for mixer, runs in by_mixer.items():
-            grid = sorted({s for r in runs for s, _ in r})
-            vals = np.array([[dict(r).get(s, np.nan) for s in grid] for r in runs])  # (seeds, evals)
-            mean = np.nanmean(vals, axis=0)
             done = finished[(map_name, mixer)]
             note = "" if done == len(runs) else f", {len(runs) - done} still running"
-            line, = ax.plot(grid, mean, label=f"{mixer} ({len(runs)} seed{'s' if len(runs) > 1 else ''}{note})")
-            if len(runs) > 1:
-                ax.fill_between(grid, np.nanmin(vals, axis=0), np.nanmax(vals, axis=0), color=line.get_color(), alpha=0.2)
+            label = f"{mixer} ({len(runs)} seed{'s' if len(runs) > 1 else ''}{note})"
+            for axis, series in ((ax, runs), (ax_ret, returns[map_name][mixer])):
+                grid = sorted({s for r in series for s, _ in r})
+                vals = np.array([[dict(r).get(s, np.nan) for s in grid] for r in series])  # (seeds, evals)
+                line, = axis.plot(grid, np.nanmean(vals, axis=0), label=label)
+                if len(series) > 1:
+                    axis.fill_between(grid, np.nanmin(vals, axis=0), np.nanmax(vals, axis=0), color=line.get_color(),
+                                      alpha=0.2)
+        ax_ret.axhline(float(np.nanmean(random_returns[map_name])), color="grey", ls="--", label="ε = 1 policy")
         ax.set(xlabel="env steps", ylabel="greedy test win rate", title=f"SMAX {map_name}: mean and range over seeds",
                ylim=(-0.02, 1.02))
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
+        ax_ret.set(xlabel="env steps", ylabel="greedy test return (×10 scale)", title="greedy return")
+        for axis in (ax, ax_ret):
+            axis.grid(alpha=0.3)
+            axis.legend(loc="lower right")
         fig.tight_layout()
         fig.savefig(out / f"smax_learning_{map_name}.png", dpi=110)
         plt.close(fig)
