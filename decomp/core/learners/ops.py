@@ -80,12 +80,16 @@ def lambda_returns(
     """
     if lam == 0.0:
         return reward + gamma * (1.0 - terminated) * next_q
-    t_len = reward.shape[1]
+    # What does not depend on G_{t+1} is computed for all t at once, with the per-step form's
+    # operations in its order (so the same floats); the loop keeps only the recursion.
+    cont = torch.cat([mask[:, 1:], torch.zeros_like(mask[:, :1])], dim=1)  # step t+1 happened
+    blend = (1 - lam) * next_q
+    stop = (1 - cont) * next_q
+    discount = gamma * (1.0 - terminated)
     out = torch.empty_like(next_q)
     g_next = next_q[:, -1]
-    for t in range(t_len - 1, -1, -1):
-        cont = mask[:, t + 1] if t + 1 < t_len else torch.zeros_like(mask[:, t])
-        boot = cont * (lam * g_next + (1 - lam) * next_q[:, t]) + (1 - cont) * next_q[:, t]
-        out[:, t] = reward[:, t] + gamma * (1.0 - terminated[:, t]) * boot
-        g_next = out[:, t]
+    per_step = zip(*(x.unbind(1) for x in (cont, blend, stop, discount, reward, out)))  # views of step t
+    for cont_t, blend_t, stop_t, discount_t, reward_t, out_t in reversed(list(per_step)):
+        boot = cont_t * (lam * g_next + blend_t) + stop_t
+        g_next = torch.add(reward_t, discount_t * boot, out=out_t)
     return out
