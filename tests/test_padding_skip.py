@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decomp.core.agents import RNNAgent, agent_input_dim
+from decomp.core.agents import PackedGRU, RNNAgent, agent_input_dim, live_rows
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.methods import make_learner
@@ -34,6 +34,19 @@ def test_segmented_gru_matches_full_gru_on_live_steps(lengths: list[int], seed: 
     g_seg = torch.autograd.grad((q_seg * live).square().sum(), [x, *agent.parameters()])
     for a, b in zip(g_full, g_seg):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+
+
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4), seed=st.integers(0, 2**16))
+def test_packed_gru_backward_is_the_gradient(lengths: list[int], seed: int) -> None:
+    """PackedGRU's hand-written backward through time against finite differences (float64)."""
+    torch.manual_seed(seed)
+    n, hd = 2, 3
+    _, rows = live_rows(torch.tensor(lengths), max(lengths), n)
+    gi = torch.randn(sum(rows), 3 * hd, dtype=torch.float64, requires_grad=True)  # (P, 3H)
+    w_hh = torch.randn(3 * hd, hd, dtype=torch.float64, requires_grad=True)
+    b_hh = torch.randn(3 * hd, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda *x: PackedGRU.apply(*x, rows), (gi, w_hh, b_hh))
 
 
 def padded_batch(seed: int, b: int = 6, t: int = 10) -> EpisodeBatch:
