@@ -45,8 +45,8 @@ def build_inputs(
     if last_action:
         if last_actions is None:
             raise ValueError("last_action=True needs last_actions (*B, n_agents)")
-        onehot = F.one_hot(last_actions.clamp(min=0).long(), n_actions).to(obs.dtype)  # (*B, N, A)
-        parts.append(onehot * (last_actions >= 0).unsqueeze(-1).to(obs.dtype))
+        actions = torch.arange(n_actions, device=obs.device)
+        parts.append((last_actions.unsqueeze(-1) == actions).to(obs.dtype))  # (*B, N, A), all zero for -1
     return torch.cat(parts, dim=-1)
 
 
