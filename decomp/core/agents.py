@@ -188,7 +188,7 @@ class RNNAgent(nn.Module):
             out = PackedGRU.apply(gi, rnn.weight_hh_l0, rnn.bias_hh_l0, rows)  # (P, H)
         else:
             out = rnn(PackedSequence(x, torch.tensor(rows)))[0].data  # (P, H)
-        unpack = lambda v: v.new_zeros(b * t * n, v.shape[-1]).index_copy(0, flat, v).view(b, t, n, -1)  # noqa: E731
+        unpack = lambda v: v.new_zeros(b * t * n, v.shape[-1]).index_copy_(0, flat, v).view(b, t, n, -1)  # noqa: E731
         return unpack(self.fc2(out)), unpack(out)  # (B, T, N, A), (B, T, N, H)
 
     def step(self, inputs: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
