@@ -1,7 +1,7 @@
 """decomp's TD update does the textbook maths: loss and every gradient against a plain reference.
 
-The learner is fast because it is clever (whole-sequence nn.GRU cut at length quantiles, mixing only
-live steps, a vectorised λ-return). The reference below is deliberately not: one GRUCell step at a
+The learner is fast because it is clever (a GRU over packed live rows with a hand-written backward,
+mixing only live steps, a vectorised λ-return). The reference below is deliberately not: one GRUCell step at a
 time over every padded slot (with the learner's own agent weights), the learner's own mixers called
 on the full padded tensors, greedy next actions picked over the available ones, and λ-returns as
 a per-episode backward loop. If the learner's maths changes (double-Q, terminal or time-limit

@@ -1,4 +1,4 @@
-"""Skipping padding (length-segmented GRU, live-step mixing) must not change the maths of an update."""
+"""Skipping padding (the packed GRU, live-step mixing) must not change the maths of an update."""
 
 from __future__ import annotations
 
