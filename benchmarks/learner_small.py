@@ -14,7 +14,7 @@ To compare with an older commit (``--ref-src``: a checkout of any commit, in the
 round), so load on the shared machine hits both alike. Both sides start from the same weights (made
 here once) and sample the same batches; each prints its first update's loss and gradient norm as
 a same-maths check. Times are medians over all updates of all rounds: wall clock, and in brackets
-this thread's CPU time, which a busy machine's time slicing does not inflate.
+the process CPU time, which a busy machine's time slicing does not inflate.
 
     git -C /work/main worktree add /tmp/ref95 95e6cd8 --detach
     python benchmarks/learner_small.py --ref-src /tmp/ref95 [--rounds 8] [--updates 40] [--threads 1]
@@ -145,7 +145,7 @@ def build(api: dict[str, Any], size: Size, mixer_name: str, info: Any, weights: 
 
 
 def worker(size: Size, mixer_name: str, weights_file: str, updates: int, warmup: int) -> None:
-    """Time ``updates`` trainer updates after ``warmup`` (wall clock and this thread's CPU time,
+    """Time ``updates`` trainer updates after ``warmup`` (wall clock and the process CPU time,
     sampling and training apart) and print one JSON line."""
     api = _api()
     api["keep_freed_memory"]()
@@ -158,11 +158,11 @@ def worker(size: Size, mixer_name: str, weights_file: str, updates: int, warmup:
     times: dict[str, list[float]] = {k: [] for k in ("sample", "train", "sample_cpu", "train_cpu")}
     live = 0
     for _ in range(updates):
-        w0, c0 = time.perf_counter(), time.thread_time()
+        w0, c0 = time.perf_counter(), time.process_time()
         batch = buffer.sample(size.batch)
-        w1, c1 = time.perf_counter(), time.thread_time()
+        w1, c1 = time.perf_counter(), time.process_time()
         learner.train(batch)
-        w2, c2 = time.perf_counter(), time.thread_time()
+        w2, c2 = time.perf_counter(), time.process_time()
         for key, value in (("sample", w1 - w0), ("train", w2 - w1), ("sample_cpu", c1 - c0), ("train_cpu", c2 - c1)):
             times[key].append(value * 1000)
         live += int(batch.mask.sum())
