@@ -191,8 +191,10 @@ def profile(size: Size, mixer_name: str, updates: int) -> None:
     print(stats.table(sort_by="self_cpu_time_total", row_limit=15))
     total = sum(e.self_cpu_time_total for e in stats)
     share = lambda names: sum(e.self_cpu_time_total for e in stats if e.key in names) / total  # noqa: E731
-    print(f"{mixer_name}: matrix products (mm, addmm, bmm) {share({'aten::mm', 'aten::addmm', 'aten::bmm'}):.0%} of "
-          f"op time; sigmoid/tanh and their backward {share({'aten::sigmoid_', 'aten::tanh_', 'aten::sigmoid_backward', 'aten::tanh_backward', 'aten::sigmoid', 'aten::tanh'}):.0%}")
+    matmul = share({"aten::mm", "aten::addmm", "aten::bmm"})
+    gates = share({f"aten::{op}{end}" for op in ("sigmoid", "tanh") for end in ("", "_", "_backward")})
+    print(f"{mixer_name}: matrix products (mm, addmm, bmm) {matmul:.0%} of op time; sigmoid/tanh and their "
+          f"backward {gates:.0%}")
 
 
 # ---- driver -----------------------------------------------------------------------------------------------------
@@ -270,8 +272,9 @@ def main() -> None:
                     firsts.setdefault((side, mixer), out)
     live = next(iter(firsts.values()))["live"]
     print(f"update = learner.train(buffer.sample({size.batch})), {args.batch}-sized: {asdict(size)}; "
-          f"≈ {live:.0f} live steps a batch; torch {torch.__version__}, {args.threads} thread(s); {args.rounds} rounds "
-          f"× {args.updates} updates per side and mixer, sides alternating; medians in ms, wall clock [CPU time]")
+          f"≈ {live:.0f} live steps a batch; torch {torch.__version__}, {args.threads} thread(s); "
+          f"{args.rounds} rounds × {args.updates} updates per side and mixer, sides alternating; "
+          f"medians in ms, wall clock [CPU time]")
     med = {key: statistics.median(v) for key, v in times.items()}
     for kind in ("", "_cpu"):  # an update's total, sample + train
         for s in sides:
