@@ -122,15 +122,15 @@ METHOD_MUTATIONS += [
     _m("learner-td0-ignores-terminal", "TD(0): bootstraps past a terminal step", L + "ops.py",
        "return reward + gamma * (1.0 - terminated) * next_q", "return reward + gamma * next_q", LEARNER_REFERENCE),
     _m("learner-lambda-no-last-bootstrap", "TD(λ): no bootstrap at an episode's last step (time limit lost)",
-       L + "ops.py", "+ (1 - cont) * next_q[:, t]", "+ (1 - cont) * 0.0 * next_q[:, t]", LEARNER_REFERENCE),
-    _m("learner-lambda-swapped", "TD(λ): λ and 1 − λ swapped in the recursion", L + "ops.py",
-       "boot = cont * (lam * g_next + (1 - lam) * next_q[:, t])", "boot = cont * ((1 - lam) * g_next + lam * next_q[:, t])",
-       LEARNER_REFERENCE),
+       L + "ops.py", "stop = (1 - cont) * next_q", "stop = (1 - cont) * 0.0 * next_q", LEARNER_REFERENCE),
+    Mutation("learner-lambda-swapped", "TD(λ): λ and 1 − λ swapped in the recursion",
+             (Patch(L + "ops.py", "blend = (1 - lam) * next_q", "blend = lam * next_q"),
+              Patch(L + "ops.py", "boot = cont_t * (lam * g_next + blend_t)", "boot = cont_t * ((1 - lam) * g_next + blend_t)")),
+             LEARNER_REFERENCE),
     _m("learner-loss-unmasked", "TD: squared error averaged over padding too", L + "td.py",
        "loss = masked_mean(td.pow(2), mask)", "loss = td.pow(2).mean()", LEARNER_REFERENCE),
     _m("learner-last-action-shifted", "agent inputs: the current action instead of the previous one", L + "base.py",
-       "torch.cat([torch.full((b, 1, n), -1, dtype=torch.long), batch.actions], dim=1)",
-       "torch.cat([batch.actions, torch.full((b, 1, n), -1, dtype=torch.long)], dim=1)", LEARNER_REFERENCE),
+       "torch.cat([start, batch.actions], dim=1)", "torch.cat([batch.actions, start], dim=1)", LEARNER_REFERENCE),
 ]
 
 
