@@ -84,3 +84,33 @@ def test_a_write_removes_temp_files_left_by_a_killed_writer(tmp_path: Path) -> N
     atomic_write_text(target, "x")
     assert target.read_text() == "x"
     assert [p.name for p in tmp_path.glob(".*.tmp")] == [".other.pt.abc123.tmp"]
+
+
+def test_linear_lr_schedule_follows_the_env_step_and_survives_resume(tmp_path: Path) -> None:
+    """lr falls linearly to lr_finish at t_max; a resumed run picks the schedule up where it was."""
+    from decomp.config.schema import ConfigError, lr_scale_at, validate
+
+    def cfg_at(t_max: int):
+        cfg = make_cfg(t_max)
+        cfg.learner.lr_schedule, cfg.learner.lr_finish, cfg.log_interval = "linear", cfg.learner.lr / 10, 64
+        return cfg
+
+    cfg = cfg_at(1920)
+    assert [lr_scale_at(cfg, s) for s in (0, 960, 1920, 5000)] == pytest.approx([1.0, 0.55, 0.1, 0.1])
+    run = tmp_path / "run"
+    run.mkdir()
+    half = Trainer(cfg_at(960), run_dir=run)
+    write_config(run, half.cfg, half.info)
+    half.run()
+    lr0 = half.cfg.learner.lr
+    first = [v for _, v in half.logger.history["charts/lr"]]
+    assert first[0] > first[-1] >= lr0 / 10 * (1 - 1e-9) and first == sorted(first, reverse=True)
+    resumed = Trainer(cfg_at(1920), run_dir=run, resume_from=run)  # a longer budget: the schedule stretches
+    resumed.run()
+    steps, lrs = zip(*[(s, v) for s, v in resumed.logger.history["charts/lr"] if s > 960])
+    assert lrs[0] == pytest.approx(lr0 * lr_scale_at(cfg, steps[0]), rel=0.05)  # on the 1920-step schedule
+    assert resumed.learner.optimizer.param_groups[0]["lr"] == pytest.approx(lr0 / 10, rel=0.05)
+    bad = cfg_at(960)
+    bad.learner.lr_finish = 2 * bad.learner.lr
+    with pytest.raises(ConfigError, match=r"learner.lr_finish must lie in \[0, learner.lr"):
+        validate(bad)

@@ -53,6 +53,11 @@ class LearnerConfig:
 
     gamma: float = 0.99
     lr: float = 1e-3
+    lr_schedule: str = "constant"
+    """constant | linear (from ``lr`` at env step 0 to ``lr_finish`` at ``t_max``, so the final policy stops
+    drifting between evaluations; see docs/benchmarks.md, "The learning study")"""
+    lr_finish: float = 0.0
+    """linear: the learning rate reached at ``t_max``"""
     optimizer: str = "adam"
     """adam | rmsprop"""
     grad_clip: float = 10.0
@@ -133,6 +138,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "agent": ("rnn", "mlp"),
     "data": ("egreedy", "uniform"),
     "learner.optimizer": ("adam", "rmsprop"),
+    "learner.lr_schedule": ("constant", "linear"),
     "device": ("auto", "cpu", "cuda"),
 }
 
@@ -160,7 +166,7 @@ def validate(cfg: Config) -> None:
     if cfg.env.name == "matrix":
         need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
     for key, value in (("env.backend", cfg.env.backend), ("data", cfg.data), ("agent", cfg.agent),
-                       ("learner.optimizer", cfg.learner.optimizer)):
+                       ("learner.optimizer", cfg.learner.optimizer), ("learner.lr_schedule", cfg.learner.lr_schedule)):
         need(value in CHOICES[key], f"{key}={value!r}; allowed: {', '.join(CHOICES[key])}")
     need(cfg.device in CHOICES["device"] or re.fullmatch(r"cuda:\d+", cfg.device) is not None,
          f"device={cfg.device!r}; allowed: {', '.join(CHOICES['device'])} or cuda:N")
@@ -175,6 +181,8 @@ def validate(cfg: Config) -> None:
         v = get_key(cfg, name)
         need(0.0 <= v <= 1.0, f"{name} must lie in [0, 1], got {v}")
     need(cfg.learner.lr > 0, f"learner.lr must be > 0, got {cfg.learner.lr}")
+    need(0.0 <= cfg.learner.lr_finish <= cfg.learner.lr,
+         f"learner.lr_finish must lie in [0, learner.lr = {cfg.learner.lr}], got {cfg.learner.lr_finish}")
     need(cfg.learner.target_update_interval > 0,
          f"learner.target_update_interval must be a positive integer, got {cfg.learner.target_update_interval}")
     need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
@@ -188,6 +196,16 @@ def epsilon_at(cfg: Config, env_steps: int) -> float:
         return 1.0
     frac = min(1.0, env_steps / cfg.epsilon_anneal_steps)
     return cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start)
+
+
+def lr_scale_at(cfg: Config, env_steps: int) -> float:
+    """The next update's learning rate as a fraction of ``learner.lr``: 1 throughout, or linear to
+    ``lr_finish / lr`` at ``t_max``. A function of the env step alone, so a resumed run continues the same
+    schedule; a fraction, so a method with its own lr (QPLEX's option) follows the same shape."""
+    if cfg.learner.lr_schedule == "constant":
+        return 1.0
+    frac = min(1.0, env_steps / cfg.t_max)
+    return 1.0 + frac * (cfg.learner.lr_finish / cfg.learner.lr - 1.0)
 
 
 def get_key(cfg: Any, dotted: str) -> Any:

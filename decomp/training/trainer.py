@@ -18,7 +18,7 @@ from decomp.training.best import BestPolicy
 from decomp.core.buffer import ReplayBuffer
 from decomp.core.build import build_learner
 from decomp.training.checkpoint import CheckpointError, atomic_write_text, load_checkpoint, save_checkpoint, write_json
-from decomp.config.schema import Config, epsilon_at, validate
+from decomp.config.schema import Config, epsilon_at, lr_scale_at, validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv, EnvInfo
 from decomp.training.metrics import MetricLogger
@@ -262,6 +262,9 @@ class Trainer:
         return evals
 
     def _update(self) -> dict[str, float]:
+        scale = lr_scale_at(self.cfg, self.runner.env_steps)
+        if self.cfg.learner.lr_schedule != "constant":
+            self.learner.scale_lr(scale)
         try:
             logs = self.learner.train(self.buffer.sample(self.cfg.batch_size))
         except FloatingPointError as err:
@@ -273,6 +276,7 @@ class Trainer:
                 "Try a lower lr or grad_clip."
             ) from err
         self.losses.append(logs["losses/total"])
+        logs["charts/lr"] = self.learner.optimizer.param_groups[0]["lr"]
         return logs
 
     def _log_charts(self, eps: float, train_logs: dict[str, float], start: float, steps0: int) -> None:

@@ -101,6 +101,12 @@ class Learner:
         """Where the learner's modules live (``device=`` of the run); batches are moved there."""
         return next(self.agent.parameters()).device
 
+    def scale_lr(self, scale: float) -> None:
+        """Set every parameter group's lr to ``scale`` × the lr it was built with (the run's schedule,
+        decomp.config.schema.lr_scale_at, calls this before each update)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
+
     def train(self, batch: EpisodeBatch) -> dict[str, float]:
         loss, logs = self.loss(batch.to(self.device))
         if not torch.isfinite(loss):
