@@ -7,7 +7,11 @@ what a few lines of rules achieve. Both rules read the world state (positions, h
 agents do not see, so they are references, not baselines of the same information:
 
 * ``nearest``: every marine attacks its nearest living enemy, else walks towards it;
-* ``focus``: every marine attacks the weakest enemy in range, else walks towards the weakest alive.
+* ``focus``: every marine attacks the weakest enemy in range, else walks towards the weakest alive;
+* ``retreat``: ``focus``, but a marine below ``--retreat-below`` of full health steps away from its
+  nearest enemy while another ally is alive (SMAX's heuristic enemies keep shooting their target
+  until it leaves their range, then switch to the closest: pulling the damaged unit back spreads
+  their fire).
 """
 
 from __future__ import annotations
@@ -22,7 +26,16 @@ from decomp.envs.smax import _OWN_FEATS_PER_UNIT as U
 MOVE_N, MOVE_E, MOVE_S, MOVE_W, ATTACK0 = 0, 1, 2, 3, 5  # SMAX's action layout (decomp/envs/smax.py)
 
 
-def choose(rule: str, state: np.ndarray, avail: np.ndarray, n_allies: int) -> np.ndarray:
+RULES = ("nearest", "focus", "retreat")
+
+
+def away(delta: np.ndarray) -> int:
+    """The move action pointing away from ``delta`` (the vector from a unit to its threat)."""
+    dx, dy = delta
+    return (MOVE_S if dy > 0 else MOVE_N) if abs(dy) > abs(dx) else (MOVE_W if dx > 0 else MOVE_E)
+
+
+def choose(rule: str, state: np.ndarray, avail: np.ndarray, n_allies: int, retreat_below: float = 0.3) -> np.ndarray:
     """state (E, S), avail (E, N, A) -> actions (E, N) for one step of every env."""
     e = state.shape[0]
     units = state[:, : (state.shape[1] // (U + 2)) * U].reshape(e, -1, U)  # (E, units, U)
@@ -35,7 +48,14 @@ def choose(rule: str, state: np.ndarray, avail: np.ndarray, n_allies: int) -> np
             if health[k, i] <= 0 or enemies.size == 0:
                 acts[k, i] = int(np.argmax(av))  # a dead unit's only action
                 continue
-            if rule == "focus":
+            alive_allies = int((health[k, :n_allies] > 0).sum())
+            if rule == "retreat" and health[k, i] < retreat_below and alive_allies > 1:
+                dists = np.linalg.norm(pos[k, n_allies + enemies] - pos[k, i], axis=-1)
+                move = away(pos[k, n_allies + enemies[np.argmin(dists)]] - pos[k, i])
+                if av[move]:
+                    acts[k, i] = move
+                    continue
+            if rule in ("focus", "retreat"):
                 in_range = [j for j in enemies if av[ATTACK0 + j]]
                 if in_range:
                     acts[k, i] = ATTACK0 + min(in_range, key=lambda j: health[k, n_allies + j])
@@ -52,10 +72,10 @@ def choose(rule: str, state: np.ndarray, avail: np.ndarray, n_allies: int) -> np
     return acts
 
 
-def win_rate(env: SmaxEnv, rule: str, episodes: int, seed: int) -> float:
+def win_rate(env: SmaxEnv, rule: str, episodes: int, seed: int, retreat_below: float = 0.3) -> float:
     ob, wins = env.reset(seed=seed), []
     while len(wins) < episodes:
-        res = env.step(choose(rule, ob.state, ob.avail, env.n_allies))
+        res = env.step(choose(rule, ob.state, ob.avail, env.n_allies, retreat_below))
         wins += res.won[res.done].tolist()
         ob = res.restart
     return float(np.mean(wins[:episodes]))
@@ -66,11 +86,17 @@ def main() -> None:
     p.add_argument("--map", default="3m")
     p.add_argument("--episodes", type=int, default=256)
     p.add_argument("--seed", type=int, default=123)
+    p.add_argument("--rules", default=",".join(RULES), help=f"comma-separated subset of {', '.join(RULES)}")
+    p.add_argument("--retreat-below", type=float, default=0.3, help="retreat: health fraction below which a unit pulls back")
     args = p.parse_args()
+    rules = args.rules.split(",")
+    if bad := sorted(set(rules) - set(RULES)):
+        p.error(f"unknown rule(s) {', '.join(bad)}; allowed: {', '.join(RULES)}")
     env = SmaxEnv(args.map, 32, seed=0)
-    for rule in ("nearest", "focus"):
-        print(f"{args.map} {rule}: greedy win rate {win_rate(env, rule, args.episodes, args.seed):.3f} "
-              f"over {args.episodes} battles")
+    for rule in rules:
+        rate = win_rate(env, rule, args.episodes, args.seed, args.retreat_below)
+        extra = f" (retreat below {args.retreat_below:.2f} health)" if rule == "retreat" else ""
+        print(f"{args.map} {rule}{extra}: greedy win rate {rate:.3f} over {args.episodes} battles")
 
 
 if __name__ == "__main__":
