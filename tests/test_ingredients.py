@@ -332,6 +332,50 @@ def test_qtran_td_target_honours_double_q(double_q: bool) -> None:
     assert logs["losses/td"] == pytest.approx(expected, **TOL)
 
 
+def _agent_grads(learner: QTranLearner, batch: EpisodeBatch) -> float:
+    """Sum of |∂L/∂θ| over the agent network's parameters (0 when no loss term reaches them)."""
+    loss, _ = learner.loss(batch)
+    grads = torch.autograd.grad(loss, list(learner.agent.parameters()), allow_unused=True)
+    return sum(float(g.abs().sum()) for g in grads if g is not None)
+
+
+@pytest.mark.parametrize("hidden_grad", [False, True])
+def test_qtran_hidden_grad_lets_only_l_td_reach_the_agents_features(hidden_grad: bool) -> None:
+    """With opt and nopt switched off, L_td trains the agents only through Q_jt's hidden-state inputs, and
+    only when ``hidden_grad`` (pymarl's qtran_learner) lifts the paper's stop-gradient."""
+    from decomp.core.agents import RNNAgent, agent_input_dim
+    from tests.test_learner_reference import INFO, replay_batch
+
+    torch.manual_seed(0)
+    agent = RNNAgent(agent_input_dim(INFO.obs_dim, INFO.n_agents, INFO.n_actions, True, True), INFO.n_actions, 8)
+    mixer = QTranJoint(INFO.n_agents, INFO.state_dim, INFO.n_actions, hidden_dim=8)
+    learner = QTranLearner(agent, mixer, INFO, LearnerConfig(), opt_weight=0.0, nopt_weight=0.0, use_hidden=True,
+                           hidden_grad=hidden_grad)
+    total = _agent_grads(learner, replay_batch([6, 4, 3, 2], [True, False, True, True], seed=1))
+    assert (total > 0) is hidden_grad
+
+
+@pytest.mark.parametrize("opt_trains_agents", [False, True])
+def test_qtran_opt_trains_agents_switches_l_opt_between_agents_and_v(opt_trains_agents: bool) -> None:
+    """L_opt alone (no hidden inputs, nopt off): it reaches the agents' Q^i only with ``opt_trains_agents``;
+    pymarl's form (False) reads a detached max Q^i, so there it trains V(s) and nothing else."""
+    b = len(QT_ACTIONS)
+    mixer = PayoffQTran(QTRAN_GAME, QT_V)
+    learner = QTranLearner(TableAgent([QT_AGENT] * b), mixer, info(2, 3), LearnerConfig(), opt_weight=1.0,
+                           nopt_weight=0.0, opt_trains_agents=opt_trains_agents)
+    batch = one_step_batch(QT_ACTIONS, QT_REWARD, 3)
+    assert (_agent_grads(learner, batch) > 0) is opt_trains_agents
+    loss, _ = learner.loss(batch)
+    (grad_v,) = torch.autograd.grad(loss, mixer.v0)
+    assert float(grad_v) == pytest.approx(2 * (QT_AGENT[0][1] + QT_AGENT[1][2] - QTRAN_GAME[1][2] + QT_V), **TOL)
+
+
+def test_qtran_hidden_grad_without_hidden_inputs_is_refused() -> None:
+    with pytest.raises(ValueError, match="hidden_grad=true needs use_hidden=true"):
+        QTranLearner(TableAgent([QT_AGENT]), PayoffQTran(QTRAN_GAME, QT_V), info(2, 3), LearnerConfig(),
+                     hidden_grad=True)
+
+
 QT_AVAIL = [[[True, True, True], [True, True, False]]] + [[[True] * 3] * 2] * 3  # sample 0: agent 1 lacks action 2
 
 
