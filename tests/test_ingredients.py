@@ -183,6 +183,28 @@ def test_coma_policy_gradient_is_the_advantage_weighted_score() -> None:
             assert grad[b, i].tolist() == pytest.approx(expect, **TOL)
 
 
+@pytest.mark.parametrize("critic_steps", [1, 3])
+def test_coma_critic_steps_fit_the_critic_before_the_single_actor_step(critic_steps: int) -> None:
+    """critic_steps = k: the critic takes k optimiser steps per batch (pymarl fits it per time step
+    first), the actor exactly one, and the run's update count (targets, schedules) one."""
+    torch.manual_seed(0)
+    agent, critic = TableAgent(COMA_LOGITS), ComaCritic(2, 1, 3, embed_dim=8)
+    learner = ComaLearner(agent, critic, info(2, 3), LearnerConfig(lr=0.01), critic_steps=critic_steps)
+    learner.train(one_step_batch(COMA_ACTIONS, COMA_REWARD, 3))
+
+    def steps(module: nn.Module) -> set[int]:
+        return {int(learner.optimizer.state[p]["step"]) for p in module.parameters()}
+
+    assert steps(agent) == {1}
+    assert steps(critic) == {critic_steps}
+    assert learner.updates == 1
+
+
+def test_coma_critic_steps_below_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="critic_steps must be >= 1"):
+        ComaLearner(TableAgent(COMA_LOGITS), PayoffComaCritic(COMA_PAYOFF), info(2, 3), LearnerConfig(), critic_steps=0)
+
+
 # ---- OW / CW-QMIX: the weighting ---------------------------------------------------------------------
 class SumWQMix(WQMixMixer):
     """Weighted-QMIX mixer with both mixings replaced by sums, so Q_tot and Q̂* are known exactly."""

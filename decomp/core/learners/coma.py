@@ -35,39 +35,32 @@ class ComaLearner(Learner):
     policy_kind = "sampled"  # acts by sampling its softmax policy (decomp.rollout.policy.sample_actions)
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
-                 critic_coef: float = 1.0, entropy_coef: float = 0.0) -> None:
+                 critic_coef: float = 1.0, entropy_coef: float = 0.0, critic_steps: int = 1) -> None:
         if not isinstance(mixer, ComaCritic):
             raise ValueError(f"ComaLearner needs the COMA critic (mixer=coma), got {type(mixer).__name__}")
         if critic_coef <= 0 or entropy_coef < 0:
             raise ValueError(f"need critic_coef > 0 and entropy_coef >= 0, got {critic_coef}, {entropy_coef}")
+        if critic_steps < 1:
+            raise ValueError(f"coma critic_steps must be >= 1 (1 = one joint actor-critic step), got {critic_steps}")
         super().__init__(agent, mixer, info, cfg)
         self.critic_coef, self.entropy_coef = critic_coef, entropy_coef
+        # pymarl's coma_learner fits the critic once per time step of the batch before each actor step;
+        # critic_steps - 1 critic-only steps on the whole batch come first here, then the joint step
+        self.critic_steps = critic_steps
 
     # ---- losses ---------------------------------------------------------------------------------
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg = self.cfg
         logits, _ = self.unroll(self.agent, self.agent_inputs(batch), batch)  # (B, T+1, N, A)
         log_pi = masked_log_policy(logits, batch.avail)  # (B, T+1, N, A)
         pi = log_pi.exp()
         actions = batch.actions  # (B, T, N)
-        state = batch.state
-        q = self.mixer(state[:, :-1], F.one_hot(actions, self.n_actions).float())  # (B, T, N, A)
-        q_taken = gather_actions(q, actions)  # (B, T, N)
-
+        greedy = greedy_actions(logits.detach(), usable_avail(batch.avail))  # (B, T+1, N)
+        q, q_taken, critic_loss = self._critic(batch, greedy)
         with torch.no_grad():
-            # next taken joint action; where the episode ended at t (no u_{t+1}) the policy's argmax
-            greedy = greedy_actions(logits.detach(), usable_avail(batch.avail))  # (B, T+1, N)
-            cont = torch.cat([batch.mask[:, 1:], torch.zeros_like(batch.mask[:, :1])], 1).bool()  # (B, T)
-            shifted = torch.cat([actions[:, 1:], greedy[:, -1:]], dim=1)  # (B, T, N)
-            next_act = torch.where(cont.unsqueeze(-1), shifted, greedy[:, 1:])  # (B, T, N)
-            next_q = self.target_mixer(state[:, 1:], F.one_hot(next_act, self.n_actions).float())  # (B, T, N, A)
-            next_q = gather_actions(next_q, next_act)  # (B, T, N)
-            targets = td_targets(batch, next_q, cfg.gamma, cfg.td_lambda)  # (B, T, N): one head per agent
             baseline = (pi[:, :-1] * q).sum(-1)  # (B, T, N) counterfactual baseline
             advantage = q_taken - baseline  # (B, T, N)
 
         mask = batch.mask.unsqueeze(-1)  # (B, T, 1)
-        critic_loss = masked_mean((q_taken - targets).pow(2), mask)
         log_pi_taken = gather_actions(log_pi[:, :-1], actions)  # (B, T, N)
         pg_loss = -masked_mean(log_pi_taken * advantage, mask)
         entropy = masked_mean(-(pi[:, :-1] * log_pi[:, :-1]).sum(-1), mask)
@@ -77,3 +70,38 @@ class ComaLearner(Learner):
             "coma/entropy": float(entropy.detach()), "coma/advantage_mean": float(masked_mean(advantage, mask)),
             "train/q_tot_mean": float(masked_mean(q_taken.detach().mean(-1, keepdim=True), mask)),
         }
+
+    def _critic(self, batch: EpisodeBatch, greedy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q(s, u^{-i}, ·) (B, T, N, A), Q at the taken u (B, T, N) and the critic's TD(λ) loss.
+
+        ``greedy`` (B, T+1, N): the policy's argmax, the next joint action where an episode ended at t.
+        """
+        cfg, actions, state = self.cfg, batch.actions, batch.state
+        q = self.mixer(state[:, :-1], F.one_hot(actions, self.n_actions).float())  # (B, T, N, A)
+        q_taken = gather_actions(q, actions)  # (B, T, N)
+        with torch.no_grad():
+            cont = torch.cat([batch.mask[:, 1:], torch.zeros_like(batch.mask[:, :1])], 1).bool()  # (B, T)
+            shifted = torch.cat([actions[:, 1:], greedy[:, -1:]], dim=1)  # (B, T, N)
+            next_act = torch.where(cont.unsqueeze(-1), shifted, greedy[:, 1:])  # (B, T, N)
+            next_q = self.target_mixer(state[:, 1:], F.one_hot(next_act, self.n_actions).float())  # (B, T, N, A)
+            next_q = gather_actions(next_q, next_act)  # (B, T, N)
+            targets = td_targets(batch, next_q, cfg.gamma, cfg.td_lambda)  # (B, T, N): one head per agent
+        return q, q_taken, masked_mean((q_taken - targets).pow(2), batch.mask.unsqueeze(-1))
+
+    def train(self, batch: EpisodeBatch) -> dict[str, float]:
+        """``critic_steps - 1`` critic-only steps, then the joint step (base class) on the same batch."""
+        if self.critic_steps > 1:
+            on_device = batch.to(self.device)
+            with torch.no_grad():
+                logits, _ = self.unroll(self.agent, self.agent_inputs(on_device), on_device)  # (B, T+1, N, A)
+                greedy = greedy_actions(logits, usable_avail(on_device.avail))  # (B, T+1, N)
+            critic_params = list(self.mixer.parameters())
+            for _ in range(self.critic_steps - 1):
+                _, _, critic_loss = self._critic(on_device, greedy)
+                if not torch.isfinite(critic_loss):
+                    raise FloatingPointError(f"critic loss is {critic_loss.item()} at update {self.updates}")
+                self.optimizer.zero_grad(set_to_none=True)
+                (self.critic_coef * critic_loss).backward()  # the agents' grads stay None: the step skips them
+                nn.utils.clip_grad_norm_(critic_params, self.cfg.grad_clip, foreach=True)
+                self.optimizer.step()
+        return super().train(batch)
