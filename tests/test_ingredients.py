@@ -141,7 +141,8 @@ COMA_REWARD = [0.5, -2.0]
 
 def test_coma_advantage_uses_the_counterfactual_baseline() -> None:
     """A^i = Q(s,u) − Σ_a π^i(a) Q(s,(u^{-i},a)); pg = −mean log π^i(u^i) A^i; critic on r."""
-    learner = ComaLearner(TableAgent(COMA_LOGITS), PayoffComaCritic(COMA_PAYOFF), info(2, 3), LearnerConfig())
+    learner = ComaLearner(TableAgent(COMA_LOGITS), PayoffComaCritic(COMA_PAYOFF), info(2, 3), LearnerConfig(),
+                          critic_per_step=False)
     batch = one_step_batch(COMA_ACTIONS, COMA_REWARD, 3)
     loss, logs = learner.loss(batch)
 
@@ -162,6 +163,9 @@ def test_coma_advantage_uses_the_counterfactual_baseline() -> None:
     assert logs["losses/pg"] == pytest.approx(mean(pg_terms), **TOL)
     assert logs["losses/td"] == pytest.approx(mean(td), **TOL)
     assert float(loss.detach()) == pytest.approx(mean(pg_terms) + mean(td), **TOL)
+    # critic_per_step (the default): the critic is fitted before, so the step's loss is the actor's alone
+    fitted = ComaLearner(TableAgent(COMA_LOGITS), PayoffComaCritic(COMA_PAYOFF), info(2, 3), LearnerConfig())
+    assert float(fitted.loss(batch)[0].detach()) == pytest.approx(mean(pg_terms), **TOL)
 
 
 def test_coma_policy_gradient_is_the_advantage_weighted_score() -> None:
@@ -183,31 +187,43 @@ def test_coma_policy_gradient_is_the_advantage_weighted_score() -> None:
             assert grad[b, i].tolist() == pytest.approx(expect, **TOL)
 
 
-@pytest.mark.parametrize(("critic_steps", "expected"), [(1, 1), (3, 3), (0, 6)])
-def test_coma_critic_steps_fit_the_critic_before_the_single_actor_step(critic_steps: int, expected: int) -> None:
-    """critic_steps = k: the critic takes k optimiser steps per batch, the actor exactly one, and the
-    run's update count (targets, schedules) one; 0 = one per time step of the batch (pymarl's count),
-    here T = 6."""
+@pytest.mark.parametrize(("per_step", "critic_steps"), [(False, 1), (True, 6)])
+def test_coma_critic_per_step_fits_the_critic_before_the_single_actor_step(per_step: bool, critic_steps: int) -> None:
+    """critic_per_step: one critic step per live time step of the batch (T = 6 here), then one actor step;
+    otherwise one joint step. Either way the actor steps once and the run counts one update."""
     from decomp.core.agents import RNNAgent, agent_input_dim
     from tests.test_learner_reference import INFO, replay_batch
 
     torch.manual_seed(0)
     agent = RNNAgent(agent_input_dim(INFO.obs_dim, INFO.n_agents, INFO.n_actions, True, True), INFO.n_actions, 8)
     critic = ComaCritic(INFO.n_agents, INFO.state_dim, INFO.n_actions, embed_dim=8)
-    learner = ComaLearner(agent, critic, INFO, LearnerConfig(lr=0.01), critic_steps=critic_steps)
+    learner = ComaLearner(agent, critic, INFO, LearnerConfig(lr=0.01), critic_per_step=per_step)
     learner.train(replay_batch([6, 4, 3, 2], [True, False, True, True], seed=2))
 
     def steps(module: nn.Module) -> set[int]:
         return {int(learner.optimizer.state[p]["step"]) for p in module.parameters()}
 
     assert steps(agent) == {1}
-    assert steps(critic) == {expected}
+    assert steps(critic) == {critic_steps}
     assert learner.updates == 1
 
 
-def test_coma_negative_critic_steps_are_refused() -> None:
-    with pytest.raises(ValueError, match="critic_steps must be >= 0"):
-        ComaLearner(TableAgent(COMA_LOGITS), PayoffComaCritic(COMA_PAYOFF), info(2, 3), LearnerConfig(), critic_steps=-1)
+def test_coma_fitted_critic_lowers_its_td_error_on_the_batch() -> None:
+    """fit_critic's steps are descent steps on the critic's TD(λ) loss (the actor is not touched)."""
+    from decomp.core.agents import RNNAgent, agent_input_dim
+    from tests.test_learner_reference import INFO, replay_batch
+
+    torch.manual_seed(0)
+    agent = RNNAgent(agent_input_dim(INFO.obs_dim, INFO.n_agents, INFO.n_actions, True, True), INFO.n_actions, 8)
+    learner = ComaLearner(agent, ComaCritic(INFO.n_agents, INFO.state_dim, INFO.n_actions, embed_dim=16), INFO,
+                          LearnerConfig(lr=0.01))
+    batch = replay_batch([6, 4, 3, 2], [True, False, True, True], seed=2)
+    actor = [p.detach().clone() for p in agent.parameters()]
+    before = learner.loss(batch)[1]["losses/td"]
+    for _ in range(5):
+        learner.fit_critic(batch)
+    assert learner.loss(batch)[1]["losses/td"] < 0.5 * before
+    assert all(torch.equal(a, p) for a, p in zip(actor, agent.parameters()))
 
 
 # ---- OW / CW-QMIX: the weighting ---------------------------------------------------------------------

@@ -4,7 +4,8 @@ The shared agent net is the actor: its outputs are logits of a softmax policy ov
 actions. The centralised critic (:class:`~decomp.core.mixers.coma.ComaCritic`) gives Q(s, u^{-i}, ·) for
 every agent; the counterfactual baseline b^i = Σ_a π^i(a) Q(s, (u^{-i}, a)) yields the advantage
 A^i = Q(s, u) − b^i and the actor loss −Σ log π^i(u^i) A^i. The critic regresses on TD(λ) targets
-built from the target critic at the next *taken* joint action (on-policy, SARSA-style).
+built from the target critic at the next *taken* joint action (on-policy, SARSA-style). As in pymarl,
+each batch first fits the critic (one step per time step) and then takes one actor step against it.
 
 Behaviour: sample from (1 − ε) π + ε uniform(available); at ε = 0 (greedy evaluation) take the
 policy's argmax. The trainer's ε schedule is used as is, so ``data=uniform`` (ε = 1) makes COMA act
@@ -12,6 +13,8 @@ uniformly — its updates are then off-policy and uncorrected, as in the origina
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 import torch.nn.functional as F
@@ -35,22 +38,19 @@ class ComaLearner(Learner):
     policy_kind = "sampled"  # acts by sampling its softmax policy (decomp.rollout.policy.sample_actions)
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
-                 critic_coef: float = 1.0, entropy_coef: float = 0.0, critic_steps: int = 0) -> None:
+                 critic_coef: float = 1.0, entropy_coef: float = 0.0, critic_per_step: bool = True) -> None:
         if not isinstance(mixer, ComaCritic):
             raise ValueError(f"ComaLearner needs the COMA critic (mixer=coma), got {type(mixer).__name__}")
         if critic_coef <= 0 or entropy_coef < 0:
             raise ValueError(f"need critic_coef > 0 and entropy_coef >= 0, got {critic_coef}, {entropy_coef}")
-        if critic_steps < 0:
-            raise ValueError(f"coma critic_steps must be >= 0 (0 = one per time step of the batch, 1 = a single "
-                             f"joint actor-critic step), got {critic_steps}")
         super().__init__(agent, mixer, info, cfg)
         self.critic_coef, self.entropy_coef = critic_coef, entropy_coef
-        # pymarl's coma_learner fits the critic once per time step of the batch before each actor step.
-        # Here k - 1 critic-only steps on the whole batch come first, then the joint step; k = the batch's
-        # T by default (critic_steps = 0; T = 1 on matrix games). Measured on SMAX 3m, 300k, seeds 0-2
-        # (docs/benchmarks.md, "COMA and QTRAN on SMAX"): with k = 1 the greedy policy collapsed to moving
-        # only in 2 of 3 seeds (final 0.42 / 0.00 / 0.00), with k = 15 in none (0.46 / 0.52 / 0.46).
-        self.critic_steps = critic_steps
+        # critic_per_step (pymarl's coma_learner): fit the critic on each time step of the batch in turn,
+        # latest first, one optimiser step each, then take one actor step against the fitted critic;
+        # otherwise one joint actor + critic step. Measured on SMAX 3m, 300k, seeds 0-2 (docs/benchmarks.md,
+        # "COMA and QTRAN on SMAX"): with the joint step the greedy policy collapsed to moving only in 2 of 3
+        # seeds (final 0.42 / 0.00 / 0.00); with a fitted critic in none.
+        self.critic_per_step = critic_per_step
 
     # ---- losses ---------------------------------------------------------------------------------
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -59,7 +59,9 @@ class ComaLearner(Learner):
         pi = log_pi.exp()
         actions = batch.actions  # (B, T, N)
         greedy = greedy_actions(logits.detach(), usable_avail(batch.avail))  # (B, T+1, N)
-        q, q_taken, critic_loss = self._critic(batch, greedy)
+        # with critic_per_step the critic was fitted in train(): this step is the actor's alone
+        with torch.no_grad() if self.critic_per_step else contextlib.nullcontext():
+            q, q_taken, critic_loss = self._critic(batch, greedy)
         with torch.no_grad():
             baseline = (pi[:, :-1] * q).sum(-1)  # (B, T, N) counterfactual baseline
             advantage = q_taken - baseline  # (B, T, N)
@@ -68,45 +70,55 @@ class ComaLearner(Learner):
         log_pi_taken = gather_actions(log_pi[:, :-1], actions)  # (B, T, N)
         pg_loss = -masked_mean(log_pi_taken * advantage, mask)
         entropy = masked_mean(-(pi[:, :-1] * log_pi[:, :-1]).sum(-1), mask)
-        loss = pg_loss + self.critic_coef * critic_loss - self.entropy_coef * entropy
+        loss = pg_loss - self.entropy_coef * entropy
+        if not self.critic_per_step:
+            loss = loss + self.critic_coef * critic_loss
         return loss, {
             "losses/pg": float(pg_loss.detach()), "losses/td": float(critic_loss.detach()),
             "coma/entropy": float(entropy.detach()), "coma/advantage_mean": float(masked_mean(advantage, mask)),
             "train/q_tot_mean": float(masked_mean(q_taken.detach().mean(-1, keepdim=True), mask)),
         }
 
-    def _critic(self, batch: EpisodeBatch, greedy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Q(s, u^{-i}, ·) (B, T, N, A), Q at the taken u (B, T, N) and the critic's TD(λ) loss.
-
-        ``greedy`` (B, T+1, N): the policy's argmax, the next joint action where an episode ended at t.
-        """
-        cfg, actions, state = self.cfg, batch.actions, batch.state
-        q = self.mixer(state[:, :-1], F.one_hot(actions, self.n_actions).float())  # (B, T, N, A)
-        q_taken = gather_actions(q, actions)  # (B, T, N)
+    def _targets(self, batch: EpisodeBatch, greedy: torch.Tensor) -> torch.Tensor:
+        """TD(λ) targets (B, T, N) from the target critic at the next taken joint action; ``greedy``
+        (B, T+1, N), the policy's argmax, stands in where an episode ended at t."""
+        actions = batch.actions  # (B, T, N)
         with torch.no_grad():
             cont = torch.cat([batch.mask[:, 1:], torch.zeros_like(batch.mask[:, :1])], 1).bool()  # (B, T)
             shifted = torch.cat([actions[:, 1:], greedy[:, -1:]], dim=1)  # (B, T, N)
             next_act = torch.where(cont.unsqueeze(-1), shifted, greedy[:, 1:])  # (B, T, N)
-            next_q = self.target_mixer(state[:, 1:], F.one_hot(next_act, self.n_actions).float())  # (B, T, N, A)
+            next_q = self.target_mixer(batch.state[:, 1:], F.one_hot(next_act, self.n_actions).float())  # (B, T, N, A)
             next_q = gather_actions(next_q, next_act)  # (B, T, N)
-            targets = td_targets(batch, next_q, cfg.gamma, cfg.td_lambda)  # (B, T, N): one head per agent
+            return td_targets(batch, next_q, self.cfg.gamma, self.cfg.td_lambda)  # (B, T, N): one head per agent
+
+    def _critic(self, batch: EpisodeBatch, greedy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Q(s, u^{-i}, ·) (B, T, N, A), Q at the taken u (B, T, N) and the critic's TD(λ) loss."""
+        q = self.mixer(batch.state[:, :-1], F.one_hot(batch.actions, self.n_actions).float())  # (B, T, N, A)
+        q_taken = gather_actions(q, batch.actions)  # (B, T, N)
+        targets = self._targets(batch, greedy)  # (B, T, N)
         return q, q_taken, masked_mean((q_taken - targets).pow(2), batch.mask.unsqueeze(-1))
 
+    def fit_critic(self, batch: EpisodeBatch) -> None:
+        """One critic step per time step, latest first, each on that step's live rows (pymarl's order);
+        targets come from the target critic once, before the first step."""
+        with torch.no_grad():
+            logits, _ = self.unroll(self.agent, self.agent_inputs(batch), batch)  # (B, T+1, N, A)
+            targets = self._targets(batch, greedy_actions(logits, usable_avail(batch.avail)))  # (B, T, N)
+        onehot = F.one_hot(batch.actions, self.n_actions).float()  # (B, T, N, A)
+        critic_params = list(self.mixer.parameters())
+        live_steps = batch.mask.sum(0).nonzero().flatten().tolist()  # time steps with at least one live row
+        for t in reversed(live_steps):
+            q_t = gather_actions(self.mixer(batch.state[:, t], onehot[:, t]), batch.actions[:, t])  # (B, N)
+            loss_t = masked_mean((q_t - targets[:, t]).pow(2), batch.mask[:, t].unsqueeze(-1))
+            if not torch.isfinite(loss_t):
+                raise FloatingPointError(f"critic loss is {loss_t.item()} at update {self.updates}, step {t}")
+            self.optimizer.zero_grad(set_to_none=True)
+            (self.critic_coef * loss_t).backward()  # the agents' grads stay None: the step skips them
+            nn.utils.clip_grad_norm_(critic_params, self.cfg.grad_clip, foreach=True)
+            self.optimizer.step()
+
     def train(self, batch: EpisodeBatch) -> dict[str, float]:
-        """k - 1 critic-only steps, then the joint step (base class) on the same batch."""
-        k = self.critic_steps or batch.mask.shape[1]  # 0: one per time step (the batch is cut to its longest episode)
-        if k > 1:
-            on_device = batch.to(self.device)
-            with torch.no_grad():
-                logits, _ = self.unroll(self.agent, self.agent_inputs(on_device), on_device)  # (B, T+1, N, A)
-                greedy = greedy_actions(logits, usable_avail(on_device.avail))  # (B, T+1, N)
-            critic_params = list(self.mixer.parameters())
-            for _ in range(k - 1):
-                _, _, critic_loss = self._critic(on_device, greedy)
-                if not torch.isfinite(critic_loss):
-                    raise FloatingPointError(f"critic loss is {critic_loss.item()} at update {self.updates}")
-                self.optimizer.zero_grad(set_to_none=True)
-                (self.critic_coef * critic_loss).backward()  # the agents' grads stay None: the step skips them
-                nn.utils.clip_grad_norm_(critic_params, self.cfg.grad_clip, foreach=True)
-                self.optimizer.step()
+        """With ``critic_per_step`` the critic is fitted first, then the base class's step is the actor's."""
+        if self.critic_per_step:
+            self.fit_critic(batch.to(self.device))
         return super().train(batch)
