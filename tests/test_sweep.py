@@ -100,6 +100,34 @@ def test_sweep_record_keeps_every_launch(tmp_path: Path, monkeypatch) -> None:
     assert launches[0]["launcher"] == "joblib" and launches[0]["seconds"] is not None and launches[0]["cores"]
 
 
+def test_sweep_record_closes_its_own_launch_when_another_started_after_it(tmp_path: Path, monkeypatch) -> None:
+    """Two sweeps into one folder at once (e.g. a cheap method beside a long sweep): each end record
+    replaces its own start record, not the other launch's."""
+    conf = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}, "runtime": {"choices": {"hydra/launcher": "joblib"}}}})
+    first, second = SweepRecord(), SweepRecord()
+    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "mixer=qmix"])
+    first.on_multirun_start(conf)
+    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "mixer=coma"])
+    second.on_multirun_start(conf)
+    second.on_multirun_end(conf)
+    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "mixer=qmix"])
+    first.on_multirun_end(conf)
+    launches = json.loads((tmp_path / "sweep.json").read_text())["launches"]
+    assert [x["command"].split()[-1] for x in launches] == ["mixer=qmix", "mixer=coma"]
+    assert all(x["seconds"] is not None for x in launches)
+
+
+def test_report_counts_overlapping_launches_once() -> None:
+    from decomp.cli.report_smac import wall_seconds
+
+    launches = [{"started": "2026-12-03 01:00:00", "seconds": 3600.0},   # 01:00-02:00
+                {"started": "2026-12-03 01:30:00", "seconds": 600.0},    # inside the first
+                {"started": "2026-12-03 01:50:00", "seconds": 1200.0},   # 01:50-02:10: adds 10 min
+                {"started": "2026-12-03 03:00:00", "seconds": 60.0},     # separate
+                {"started": "2026-12-03 04:00:00", "seconds": None}]     # did not finish: not counted
+    assert wall_seconds(launches) == pytest.approx(3600 + 600 + 60)
+
+
 # ---- map presets -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("map_name", MAPS)
 def test_every_map_preset_composes_and_cites_its_source(map_name: str) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -64,6 +65,27 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
+def wall_seconds(launches: Sequence[Mapping[str, Any]]) -> float:
+    """Wall time covered by the finished launches: overlapping launches (two sweeps into one folder at
+    once) count once, so the total is the time the machine spent, not the sum of the launches."""
+    spans, total = [], 0.0
+    for x in launches:
+        if x.get("seconds") is None:
+            continue
+        try:
+            start = time.mktime(time.strptime(str(x.get("started")), "%Y-%m-%d %H:%M:%S"))
+        except ValueError:  # no usable start time: counted on its own
+            total += float(x["seconds"])
+            continue
+        spans.append((start, start + float(x["seconds"])))
+    spans.sort()
+    end = float("-inf")
+    for a, b in spans:
+        total += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return total
+
+
 # ---- sections ------------------------------------------------------------------------------------
 def setup_section(sweep: Sweep) -> list[str]:
     """Budget, seeds, machine, wall time and the sweep command(s), from the runs and sweep.json."""
@@ -82,7 +104,8 @@ def setup_section(sweep: Sweep) -> list[str]:
         f"- **Machine**: {'; '.join(hosts) if hosts else 'not recorded (no host.json / sweep.json)'}",
     ]
     if timed:
-        lines.append(f"- **Total wall time**: {_duration(sum(timed))} over {len(timed)} launch(es) of the sweep "
+        lines.append(f"- **Total wall time**: {_duration(wall_seconds(sweep.launches))} over {len(timed)} launch(es) "
+                     "of the sweep, overlapping launches counted once "
                      f"(training time summed over runs: {_duration(sum(r.seconds or 0 for r in done))})")
     else:
         lines.append(f"- **Total wall time**: not recorded (no sweep.json); training time summed over runs: "

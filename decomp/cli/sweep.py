@@ -189,11 +189,13 @@ class SweepRecord(Callback):
         entry = {"command": "python -m decomp.train " + shlex.join(sys.argv[1:]),
                  "launcher": str(config.hydra.runtime.choices.get("hydra/launcher", "basic")),
                  "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self._start)),
-                 "seconds": None if seconds is None else round(seconds, 1), **host_facts()}
+                 "seconds": None if seconds is None else round(seconds, 1), "pid": os.getpid(), **host_facts()}
         launches = record["launches"]
-        if seconds is not None and launches and launches[-1]["started"] == entry["started"] \
-                and launches[-1]["seconds"] is None:
-            launches[-1] = entry  # the end of the launch recorded at its start
+        # this launch's own start record, even when another launch into the same folder began after it
+        mine = [i for i, x in enumerate(launches) if x.get("seconds") is None and x["started"] == entry["started"]
+                and x.get("pid", entry["pid"]) == entry["pid"] and x["command"] == entry["command"]]
+        if seconds is not None and mine:
+            launches[mine[-1]] = entry
         else:
             launches.append(entry)
         write_json(path, {"launches": launches})
