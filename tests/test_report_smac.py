@@ -51,7 +51,9 @@ def sweep(tmp_path: Path) -> Path:
         {"command": "python -m decomp.train -m env=smac seed=0,1,2", "launcher": "joblib", "started": "x",
          "seconds": 1800.0, "host": "login"},
         {"command": "python -m decomp.train -m env=smac seed=0,1,2", "launcher": "joblib", "started": "y",
-         "seconds": 1800.0, "host": "login"}]}))
+         "seconds": 1800.0, "host": "login"},
+        {"command": "python -m decomp.train -m env=smac seed=3,4", "launcher": "joblib", "started": "z",
+         "seconds": None, "host": "login"}]}))
     return root
 
 
@@ -84,6 +86,7 @@ def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path,
     assert "t_max = 3,000 env steps" in md and "**Seeds**: 0, 1, 2, 3, 4" in md
     assert "node7 (Test CPU, 2 cores)" in md and "login" not in md.split("**Machine**")[1].split("\n")[0]
     assert "**Total wall time**: 1.00 h over 2 launch(es)" in md
+    assert "1 more launch(es) recorded no end (killed, or still running)" in md
     assert md.count("python -m decomp.train -m env=smac seed=0,1,2    # joblib") == 2
     assert (tmp_path / "docs" / "img" / "smac_2s3z.png").exists()
 

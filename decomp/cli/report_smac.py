@@ -104,9 +104,12 @@ def setup_section(sweep: Sweep) -> list[str]:
         f"- **Machine**: {'; '.join(hosts) if hosts else 'not recorded (no host.json / sweep.json)'}",
     ]
     if timed:
+        open_ = len(sweep.launches) - len(timed)
         lines.append(f"- **Total wall time**: {_duration(wall_seconds(sweep.launches))} over {len(timed)} launch(es) "
-                     "of the sweep, overlapping launches counted once "
-                     f"(training time summed over runs: {_duration(sum(r.seconds or 0 for r in done))})")
+                     "of the sweep, overlapping launches counted once"
+                     + (f"; {open_} more launch(es) recorded no end (killed, or still running) and are not in it"
+                        if open_ else "")
+                     + f" (training time summed over runs: {_duration(sum(r.seconds or 0 for r in done))})")
     else:
         lines.append(f"- **Total wall time**: not recorded (no sweep.json); training time summed over runs: "
                      f"{_duration(sum(r.seconds or 0 for r in done))}")
