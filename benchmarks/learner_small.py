@@ -65,7 +65,7 @@ SIZES = {
     "3s5z": Size(8, 14, 128, 216, 8, 150, batch=32, min_len=75, max_len=150, capacity=320, optimizer="rmsprop",
                  td_lambda=0.0, init_scale=0.0),
 }
-MIXERS = ("qmix", "vdn", "qatten")
+MIXERS = ("qmix", "vdn", "qatten", "coma")
 CHUNK = 32  # episodes added to the replay at a time, as a collection of 32 envs does
 ROOT = Path(__file__).resolve().parent.parent  # the tree this script belongs to
 

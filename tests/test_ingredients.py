@@ -226,6 +226,31 @@ def test_coma_fitted_critic_lowers_its_td_error_on_the_batch() -> None:
     assert all(torch.equal(a, p) for a, p in zip(actor, agent.parameters()))
 
 
+def test_coma_train_equals_fit_then_an_actor_step_on_the_loss() -> None:
+    """train() shares one unroll between the critic fit and the actor step: the same update as fitting
+    the critic, then stepping on loss() computed afresh (the fit changes neither the agent nor the
+    target critic, so the greedy bootstrap actions and the targets are the same)."""
+    from decomp.core.agents import RNNAgent, agent_input_dim
+    from decomp.core.learners.base import Learner
+    from tests.test_learner_reference import INFO, replay_batch
+
+    def make() -> ComaLearner:
+        torch.manual_seed(0)
+        agent = RNNAgent(agent_input_dim(INFO.obs_dim, INFO.n_agents, INFO.n_actions, True, True), INFO.n_actions, 8)
+        critic = ComaCritic(INFO.n_agents, INFO.state_dim, INFO.n_actions, embed_dim=8)
+        return ComaLearner(agent, critic, INFO, LearnerConfig(lr=0.01, target_update_interval=2))
+
+    shared, separate = make(), make()
+    for seed in range(3):  # the third update starts after a target copy
+        batch = replay_batch([6, 4, 3, 2], [True, False, True, True], seed=seed)
+        logs = shared.train(batch)
+        separate.fit_critic(batch)
+        expect = Learner.train(separate, batch)  # the base step: loss() unrolls again
+        assert logs == pytest.approx(expect, rel=1e-6)
+    for (a, b) in zip(shared.params, separate.params):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
 # ---- OW / CW-QMIX: the weighting ---------------------------------------------------------------------
 class SumWQMix(WQMixMixer):
     """Weighted-QMIX mixer with both mixings replaced by sums, so Q_tot and Q̂* are known exactly."""

@@ -108,7 +108,10 @@ class Learner:
             group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
 
     def train(self, batch: EpisodeBatch) -> dict[str, float]:
-        loss, logs = self.loss(batch.to(self.device))
+        return self.step(*self.loss(batch.to(self.device)))
+
+    def step(self, loss: torch.Tensor, logs: dict[str, float]) -> dict[str, float]:
+        """One optimiser step on ``loss`` (clipped), then the target sync; returns ``logs`` completed."""
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss is {loss.item()} at update {self.updates}")
         self.optimizer.zero_grad(set_to_none=True)

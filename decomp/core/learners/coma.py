@@ -54,14 +54,29 @@ class ComaLearner(Learner):
 
     # ---- losses ---------------------------------------------------------------------------------
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one step as it stands (no fitting: with ``critic_per_step`` :meth:`train` fits first)."""
+        logits, _, targets = self._policy(batch)
+        return self._loss(batch, logits, targets)
+
+    def _policy(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The actor's logits (B, T+1, N, A), its argmax (B, T+1, N) and the critic's targets (B, T, N).
+
+        One unroll serves both: the greedy actions only stand in for the bootstrap action, and the
+        critic fit in between changes neither the agent nor the target critic, so the targets hold.
+        """
         logits, _ = self.unroll(self.agent, self.agent_inputs(batch), batch)  # (B, T+1, N, A)
+        greedy = greedy_actions(logits.detach(), usable_avail(batch.avail))  # (B, T+1, N)
+        return logits, greedy, self._targets(batch, greedy)
+
+    def _loss(self, batch: EpisodeBatch, logits: torch.Tensor,
+              targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """logits (B, T+1, N, A), the critic's targets (B, T, N) -> the actor's (and, joint, the critic's) loss."""
         log_pi = masked_log_policy(logits, batch.avail)  # (B, T+1, N, A)
         pi = log_pi.exp()
         actions = batch.actions  # (B, T, N)
-        greedy = greedy_actions(logits.detach(), usable_avail(batch.avail))  # (B, T+1, N)
         # with critic_per_step the critic was fitted in train(): this step is the actor's alone
         with torch.no_grad() if self.critic_per_step else contextlib.nullcontext():
-            q, q_taken, critic_loss = self._critic(batch, greedy)
+            q, q_taken, critic_loss = self._critic(batch, targets)
         with torch.no_grad():
             baseline = (pi[:, :-1] * q).sum(-1)  # (B, T, N) counterfactual baseline
             advantage = q_taken - baseline  # (B, T, N)
@@ -91,19 +106,19 @@ class ComaLearner(Learner):
             next_q = gather_actions(next_q, next_act)  # (B, T, N)
             return td_targets(batch, next_q, self.cfg.gamma, self.cfg.td_lambda)  # (B, T, N): one head per agent
 
-    def _critic(self, batch: EpisodeBatch, greedy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _critic(self, batch: EpisodeBatch, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q(s, u^{-i}, ·) (B, T, N, A), Q at the taken u (B, T, N) and the critic's TD(λ) loss."""
         q = self.mixer(batch.state[:, :-1], F.one_hot(batch.actions, self.n_actions).float())  # (B, T, N, A)
         q_taken = gather_actions(q, batch.actions)  # (B, T, N)
-        targets = self._targets(batch, greedy)  # (B, T, N)
         return q, q_taken, masked_mean((q_taken - targets).pow(2), batch.mask.unsqueeze(-1))
 
-    def fit_critic(self, batch: EpisodeBatch) -> None:
+    def fit_critic(self, batch: EpisodeBatch, targets: torch.Tensor | None = None) -> None:
         """One critic step per time step, latest first, each on that step's live rows (pymarl's order);
-        targets come from the target critic once, before the first step."""
-        with torch.no_grad():
-            logits, _ = self.unroll(self.agent, self.agent_inputs(batch), batch)  # (B, T+1, N, A)
-            targets = self._targets(batch, greedy_actions(logits, usable_avail(batch.avail)))  # (B, T, N)
+        ``targets`` (B, T, N) come from the target critic once, before the first step (computed here
+        when not given)."""
+        if targets is None:
+            with torch.no_grad():
+                targets = self._policy(batch)[2]  # (B, T, N)
         onehot = F.one_hot(batch.actions, self.n_actions).float()  # (B, T, N, A)
         critic_params = list(self.mixer.parameters())
         live_steps = batch.mask.sum(0).nonzero().flatten().tolist()  # time steps with at least one live row
@@ -118,7 +133,11 @@ class ComaLearner(Learner):
             self.optimizer.step()
 
     def train(self, batch: EpisodeBatch) -> dict[str, float]:
-        """With ``critic_per_step`` the critic is fitted first, then the base class's step is the actor's."""
-        if self.critic_per_step:
-            self.fit_critic(batch.to(self.device))
-        return super().train(batch)
+        """With ``critic_per_step`` the critic is fitted first, then one actor step; the actor's unroll
+        (with gradients) and the targets serve both."""
+        if not self.critic_per_step:
+            return super().train(batch)
+        batch = batch.to(self.device)
+        logits, _, targets = self._policy(batch)
+        self.fit_critic(batch, targets)
+        return self.step(*self._loss(batch, logits, targets))
