@@ -49,8 +49,8 @@ def test_qmix_on_smax_3m_end_to_end_and_resume(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     after = load_checkpoint(run)
     assert after["env_steps"] >= 4800 and after["learner"]["updates"] > before["learner"]["updates"]
-    n = before["buffer"]["count"]  # the replay continued: old episodes kept, new ones appended
-    torch.testing.assert_close(after["buffer"]["data"]["actions"][:n], before["buffer"]["data"]["actions"][:n])
+    old = before["buffer"]["packed"]["actions"]  # the replay continued: old episodes kept, new ones appended
+    torch.testing.assert_close(after["buffer"]["packed"]["actions"][: len(old)], old)
     assert after["buffer"]["episodes_added"] > before["buffer"]["episodes_added"]
     # the best policy survives the resume: kept unless a later evaluation beat it
     assert after["best"]["step"] >= before["best"]["step"]

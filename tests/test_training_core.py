@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 
 from decomp.core.agents import AgentInputs, RNNAgent, build_inputs
@@ -116,3 +119,69 @@ def test_best_policy_keeps_the_best_weights_and_swaps_them_in_temporarily() -> N
     restored.load_state_dict(best.state_dict())
     assert (restored.step, restored.win_rate) == (100, 0.5)
     assert best.offer(400, {"eval/win_rate": 0.6, "eval/return": 0.0}, learner) and best.step == 400
+
+
+# ---- replay checkpoints: only the live slots are saved -------------------------------------------
+def _random_replay(lengths: list[int], capacity: int, seed: int) -> ReplayBuffer:
+    """A replay filled the way the runner fills it: random values in each episode's live slots, zeros after."""
+    from decomp.envs.base import EnvInfo
+
+    info = EnvInfo(n_agents=2, n_actions=3, obs_dim=4, state_dim=5, feat_dim=2, episode_limit=6, n_envs=1)
+    buf = ReplayBuffer(info, capacity, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    for length in lengths:
+        ep = {}
+        for name, field in vars(buf.data).items():
+            slots = length + 1 if field.shape[1] == info.episode_limit + 1 else length
+            full = torch.zeros(1, *field.shape[1:], dtype=field.dtype)
+            if field.dtype == torch.bool:
+                full[:, :slots] = torch.rand(1, slots, *field.shape[2:], generator=gen) < 0.5
+            elif field.dtype == torch.long:
+                full[:, :slots] = torch.randint(0, info.n_actions, (1, slots, *field.shape[2:]), generator=gen)
+            else:
+                full[:, :slots] = torch.randn(1, slots, *field.shape[2:], generator=gen)
+            ep[name] = full.numpy()
+        buf.add(ep, np.array([length]))
+    return buf
+
+
+@given(lengths=st.lists(st.integers(1, 6), min_size=1, max_size=12), capacity=st.integers(1, 8),
+       seed=st.integers(0, 2**16))
+@settings(max_examples=40, deadline=None)
+def test_replay_checkpoint_restores_every_field_exactly(lengths: list[int], capacity: int, seed: int) -> None:
+    """Saving only the live slots loses nothing: a fresh (or a used) buffer loaded from the packed
+    state equals the original in every slot, padding included, and samples the same episodes."""
+    buf = _random_replay(lengths, capacity, seed)
+    other = _random_replay([6] * capacity, capacity, seed + 1)  # full of other, longer episodes
+    other.load_state_dict(buf.state_dict())
+    for name, field in vars(buf.data).items():
+        assert torch.equal(getattr(other.data, name), field), name
+    assert torch.equal(other.lengths, buf.lengths) and (other.pos, other.count) == (buf.pos, buf.count)
+    if len(buf) >= 2:
+        a, b = buf.sample(2), other.sample(2)
+        assert all(torch.equal(getattr(a, k), getattr(b, k)) for k in vars(a))
+
+
+def test_replay_checkpoint_saves_only_live_slots_and_loads_the_old_dense_form() -> None:
+    buf = _random_replay([1, 2, 1, 3], capacity=10, seed=0)
+    sd = buf.state_dict()
+    assert sd["packed"]["obs"].shape == (1 + 2 + 1 + 3 + 4, 2, 4)  # length + 1 slots an episode
+    assert sd["packed"]["actions"].shape == (7, 2)
+    dense = {k: v for k, v in sd.items() if k != "packed"}
+    dense["data"] = {name: field[: buf.count].clone() for name, field in vars(buf.data).items()}
+    fresh = _random_replay([], capacity=10, seed=0)
+    fresh.load_state_dict(dense)
+    assert all(torch.equal(getattr(fresh.data, k), v) for k, v in vars(buf.data).items())
+
+
+def test_replay_checkpoint_from_another_env_or_corrupt_is_refused_untouched() -> None:
+    sd = _random_replay([2, 3], capacity=4, seed=0).state_dict()
+    target = _random_replay([6], capacity=4, seed=1)
+    before = {k: v.clone() for k, v in vars(target.data).items()}
+    wrong = {**sd, "packed": {**sd["packed"], "obs": sd["packed"]["obs"][:, :, :3]}}
+    with pytest.raises(ValueError, match=r"field 'obs' has per-slot shape \(2, 3\), this env needs \(2, 4\)"):
+        target.load_state_dict(wrong)
+    short = {**sd, "packed": {**sd["packed"], "reward": sd["packed"]["reward"][:-1]}}
+    with pytest.raises(ValueError, match="'reward' holds 4 slots where its episode lengths need 5"):
+        target.load_state_dict(short)
+    assert all(torch.equal(getattr(target.data, k), v) for k, v in before.items()) and target.count == 1

@@ -36,10 +36,26 @@ class EpisodeBatch:
     def truncate(self, t: int) -> "EpisodeBatch":
         """Keep the first t steps (t+1 observation slots)."""
         return EpisodeBatch(**{
-            f.name: getattr(self, f.name)[:, : t + 1] if f.name in ("obs", "state", "avail", "feats")
+            f.name: getattr(self, f.name)[:, : t + 1] if f.name in OBS_FIELDS
             else getattr(self, f.name)[:, :t]
             for f in fields(self)
         })
+
+
+OBS_FIELDS = ("obs", "state", "avail", "feats")  # EpisodeBatch fields with T+1 slots (the others have T)
+
+
+def live_slots(lengths: torch.Tensor, episode_limit: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which slots of episodes of these ``lengths`` (n,) hold data: (n, T+1) for the observation
+    fields (t ≤ length: the last one is the bootstrap observation), (n, T) for the step fields (t < length)."""
+    lengths = lengths[:, None]  # (n, 1)
+    return torch.arange(episode_limit + 1) <= lengths, torch.arange(episode_limit) < lengths
+
+
+def pack_slots(data: dict[str, torch.Tensor], lengths: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Padded episodes {field: (n, T[+1], ...)} -> {field: (live slots, ...)}, episode by episode in order."""
+    obs_live, step_live = live_slots(lengths, data["mask"].shape[1])
+    return {name: v[obs_live if name in OBS_FIELDS else step_live] for name, v in data.items()}
 
 
 class ReplayBuffer:
@@ -98,28 +114,52 @@ class ReplayBuffer:
         kept = self.data.truncate(t)
         return EpisodeBatch(**{f.name: getattr(kept, f.name)[idx] for f in fields(kept)})
 
+    def live_slots(self, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return live_slots(lengths, self.info.episode_limit)
+
     def state_dict(self) -> dict:
-        """Everything needed to continue exactly (for resumable checkpoints)."""
+        """Everything needed to continue exactly (for resumable checkpoints).
+
+        Only the live slots are saved (``packed``: each field's rows of live (episode, t) slots, in
+        order); the padding is zeros by construction (the runner zeroes its staging rows, ``add``
+        writes whole padded episodes), so loading restores the buffer exactly. Episodes are often
+        far shorter than the limit (SMAX 5m_vs_6m: ≈ 16 of 100 steps), and a dense 5000-episode
+        replay made each checkpoint 1.6–1.8 GB.
+        """
         n = self.count
         return {
-            "data": {f.name: getattr(self.data, f.name)[:n].clone() for f in fields(self.data)},
+            "packed": pack_slots({f.name: getattr(self.data, f.name)[:n] for f in fields(self.data)}, self.lengths[:n]),
             "lengths": self.lengths[:n].clone(), "pos": self.pos, "count": self.count,
             "episodes_added": self.episodes_added, "rng": self.rng.bit_generator.state,
         }
 
     def load_state_dict(self, sd: dict) -> None:
+        """Restore a replay saved by :meth:`state_dict` (packed) or by older versions (dense ``data``)."""
         n = sd["count"]
         if n > self.capacity:
             raise ValueError(f"checkpoint buffer holds {n} episodes but capacity is {self.capacity}")
-        for f in fields(self.data):
-            src = sd["data"][f.name]
-            dst = getattr(self.data, f.name)
-            if tuple(src.shape[1:]) != tuple(dst.shape[1:]):
+        packed = "packed" in sd
+        obs_live, step_live = self.live_slots(sd["lengths"])
+        for f in fields(self.data):  # check everything before changing anything
+            src, dst = sd["packed" if packed else "data"][f.name], getattr(self.data, f.name)
+            ours, theirs = tuple(dst.shape[2:] if packed else dst.shape[1:]), tuple(src.shape[1:])
+            if ours != theirs:
                 raise ValueError(
-                    f"checkpoint replay field {f.name!r} has per-episode shape {tuple(src.shape[1:])}, "
-                    f"this env needs {tuple(dst.shape[1:])}: the checkpoint belongs to a different env/map"
+                    f"checkpoint replay field {f.name!r} has {'per-slot' if packed else 'per-episode'} shape "
+                    f"{theirs}, this env needs {ours}: the checkpoint belongs to a different env/map"
                 )
-            dst[:n] = src
+            live = obs_live if f.name in OBS_FIELDS else step_live
+            if packed and int(live.sum()) != src.shape[0]:
+                raise ValueError(f"checkpoint replay field {f.name!r} holds {src.shape[0]} slots where its "
+                                 f"episode lengths need {int(live.sum())}: the checkpoint is corrupt")
+        for f in fields(self.data):  # slots past count were never written when it was saved: zeros
+            src, dst = sd["packed" if packed else "data"][f.name], getattr(self.data, f.name)
+            dst.zero_()
+            if packed:
+                dst[:n][obs_live if f.name in OBS_FIELDS else step_live] = src  # writes through the view
+            else:
+                dst[:n] = src
+        self.lengths.zero_()
         self.lengths[:n] = sd["lengths"]
         self.pos, self.count, self.episodes_added = sd["pos"], sd["count"], sd["episodes_added"]
         self.rng.bit_generator.state = sd["rng"]
