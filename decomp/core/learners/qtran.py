@@ -5,9 +5,9 @@ pymarl) or for the target agents; L_opt = (Q'(ū) − Q̂_jt(s, ū) + V(s))² at
 L_nopt = min(Q'(u) − Q̂_jt(s, u) + V(s), 0)² at the taken u, with Q' = Σ_i Q^i and Q̂_jt
 detached (the paper's stop-gradient), so those two only shape the Q^i and V.
 
-Two options give pymarl's qtran_learner instead of the paper: ``hidden_grad`` (with ``use_hidden``) lets
-L_td train the agents through Q_jt's hidden-state inputs, and ``opt_trains_agents=false`` makes L_opt
-train V alone. Neither made QTRAN learn SMAX 3m (docs/benchmarks.md, "COMA and QTRAN on SMAX").
+pymarl's qtran_learner differs from the paper in one place, which ``hidden_grad`` (with ``use_hidden``)
+reproduces: L_td trains the agents through Q_jt's hidden-state inputs. It did not make QTRAN learn
+SMAX 3m (docs/benchmarks.md, "COMA and QTRAN on SMAX").
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from decomp.core.learners.ops import gather_actions, greedy_actions, masked_mean
 class QTranLearner(Learner):
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
                  opt_weight: float = 1.0, nopt_weight: float = 1.0, use_hidden: bool = False,
-                 hidden_grad: bool = False, opt_trains_agents: bool = True) -> None:
+                 hidden_grad: bool = False) -> None:
         super().__init__(agent, mixer, info, cfg)
         if opt_weight < 0 or nopt_weight < 0:
             raise ValueError(f"qtran loss weights must be >= 0, got opt={opt_weight}, nopt={nopt_weight}")
@@ -36,8 +36,6 @@ class QTranLearner(Learner):
         # pymarl's qtran_learner feeds Q_jt the agents' GRU outputs without a stop-gradient, so L_td
         # also trains the agents' recurrent features; the paper's form (default) keeps them apart
         self.hidden_grad = hidden_grad
-        # pymarl's L_opt reads the agents' max Q^i from a detached copy, so it trains only V(s) there
-        self.opt_trains_agents = opt_trains_agents
 
     def _onehot(self, actions: torch.Tensor) -> torch.Tensor:
         return F.one_hot(actions, self.n_actions).float()  # (..., N, A)
@@ -66,8 +64,7 @@ class QTranLearner(Learner):
         # --- opt: at the greedy joint action ū --------------------------------------------------
         q_now = q_all[:, :-1]  # (B, T, N, A)
         greedy = greedy_actions(q_now.detach(), avail[:, :-1])  # (B, T, N)
-        q_opt_src = q_now if self.opt_trains_agents else q_now.detach()
-        q_prime_opt = gather_actions(q_opt_src, greedy).sum(-1, keepdim=True)  # (B, T, 1)
+        q_prime_opt = gather_actions(q_now, greedy).sum(-1, keepdim=True)  # (B, T, 1)
         q_jt_opt = self.mixer.q_jt(state[:, :-1], self._onehot(greedy), h_now).detach()  # (B, T, 1)
         v = self.mixer.v(state[:, :-1])  # (B, T, 1)
         l_opt = masked_mean((q_prime_opt - q_jt_opt + v).pow(2), mask)
