@@ -28,7 +28,9 @@ def fake_run(sweep: Path, map_name: str, method: str, seed: int, win: float | No
     folder = sweep / f"smac-{map_name}__{method}__{seed}"
     folder.mkdir(parents=True)
     OmegaConf.save(OmegaConf.structured(cfg), folder / "config.yaml")
-    rows = ["step,wall_time,key,value"] + [f"{s},0,eval/win_rate,{(win or 0) * s / 3000}" for s in (1000, 2000, 3000)]
+    start = 200.0 * seed  # each run trains 220 s from 200 s × its seed: consecutive seeds overlap by 20 s
+    rows = ["step,wall_time,key,value", f"0,{start},eval/random_return,1.5"] + [
+        f"{s},{start + 220 * s / 3000},eval/win_rate,{(win or 0) * s / 3000}" for s in (1000, 2000, 3000)]
     (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
     if win is not None:
         (folder / "summary.json").write_text(json.dumps({"env_steps": 3000, "eval_win_rate": win, "eval_return": 10 * win,
@@ -85,8 +87,10 @@ def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path,
     assert "[seed 4: unfinished](<" in md
     assert "t_max = 3,000 env steps" in md and "**Seeds**: 0, 1, 2, 3, 4" in md
     assert "node7 (Test CPU, 2 cores)" in md and "login" not in md.split("**Machine**")[1].split("\n")[0]
-    assert "**Total wall time**: 1.00 h over 2 launch(es)" in md
-    assert "1 more launch(es) recorded no end (killed, or still running)" in md
+    # seed s trains over [200·s, 200·s + 220] in every cell: the union over seeds 0-4 is 1,020 s; summed
+    # over the 18 runs (6 of seed 0, 5 each of seeds 1 and 2, one each of seeds 3 and 4) 18 × 220 = 3,960 s
+    assert "**Total wall time**: 17.0 min in which at least one run of the sweep was training" in md
+    assert "training time summed over runs: 1.10 h, ≈ 3.9 runs at a time; 3 launch(es)" in md
     assert md.count("python -m decomp.train -m env=smac seed=0,1,2    # joblib") == 2
     assert (tmp_path / "docs" / "img" / "smac_2s3z.png").exists()
 

@@ -117,15 +117,16 @@ def test_sweep_record_closes_its_own_launch_when_another_started_after_it(tmp_pa
     assert all(x["seconds"] is not None for x in launches)
 
 
-def test_report_counts_overlapping_launches_once() -> None:
-    from decomp.cli.report_smac import wall_seconds
+def test_active_spans_split_at_pauses_and_their_union_counts_overlaps_once(tmp_path: Path) -> None:
+    from decomp.analysis.sweep_runs import active_spans, union_seconds
 
-    launches = [{"started": "2026-12-03 01:00:00", "seconds": 3600.0},   # 01:00-02:00
-                {"started": "2026-12-03 01:30:00", "seconds": 600.0},    # inside the first
-                {"started": "2026-12-03 01:50:00", "seconds": 1200.0},   # 01:50-02:10: adds 10 min
-                {"started": "2026-12-03 03:00:00", "seconds": 60.0},     # separate
-                {"started": "2026-12-03 04:00:00", "seconds": None}]     # did not finish: not counted
-    assert wall_seconds(launches) == pytest.approx(3600 + 600 + 60)
+    csv = tmp_path / "metrics.csv"
+    stamps = [1000, 1004, 1100, 1399, 2000, 2050]  # 1399 -> 2000 is a pause > 300 s: killed, resumed later
+    csv.write_text("step,wall_time,key,value\n" + "".join(f"{i},{t},k,0\n" for i, t in enumerate(stamps)))
+    assert active_spans(csv) == ((1000.0, 1399.0), (2000.0, 2050.0))
+    assert active_spans(tmp_path / "missing.csv") == ()
+    spans = [(0.0, 3600.0), (1800.0, 2400.0), (3000.0, 4200.0), (5000.0, 5060.0)]  # 2nd inside the 1st; 3rd adds 600
+    assert union_seconds(spans) == pytest.approx(3600 + 600 + 60)
 
 
 # ---- map presets -----------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ class RunRecord:
     seconds: float | None = None  # training time of the last launch that ran it
     curve: tuple[tuple[int, float], ...] = ()  # (env step, greedy win rate) of every evaluation
     host: dict[str, Any] = field(default_factory=dict)
+    spans: tuple[tuple[float, float], ...] = ()  # (start, end) wall-clock seconds when it was training (active_spans)
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,37 @@ def eval_curve(metrics_csv: Path, key: str = "eval/win_rate") -> tuple[tuple[int
             if row.get("key") == key:
                 points[int(row["step"])] = float(row["value"])
     return tuple(sorted(points.items()))
+
+
+PAUSE_SECONDS = 300.0  # a longer silence in a run's metrics.csv: it was killed and resumed later
+
+
+def active_spans(metrics_csv: Path, pause: float = PAUSE_SECONDS) -> tuple[tuple[float, float], ...]:
+    """When a run was training: its metrics.csv ``wall_time`` stamps, split where they pause > ``pause`` s.
+
+    A run logs every few seconds while it trains, so a long gap is a kill (and a later resume); this
+    counts every session a run trained in, where ``summary.json`` has only its last launch's time.
+    """
+    if not metrics_csv.exists():
+        return ()
+    with metrics_csv.open(newline="") as fh:
+        stamps = sorted(float(row["wall_time"]) for row in csv.DictReader(fh) if row.get("wall_time"))
+    spans: list[tuple[float, float]] = []
+    for t in stamps:
+        if spans and t - spans[-1][1] <= pause:
+            spans[-1] = (spans[-1][0], t)
+        else:
+            spans.append((t, t))
+    return tuple(spans)
+
+
+def union_seconds(spans: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the (start, end) spans (overlaps count once)."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        total += max(0.0, b - max(a, end))
+        end = max(end, b)
+    return total
 
 
 def read_run(folder: Path) -> RunRecord:
@@ -80,7 +112,7 @@ def read_run(folder: Path) -> RunRecord:
         win_rate=None if summary is None else float(summary["eval_win_rate"]),
         mean_return=None if summary is None else float(summary["eval_return"]),
         seconds=None if summary is None else float(summary["seconds"]),
-        curve=eval_curve(folder / "metrics.csv"), host=host)
+        curve=eval_curve(folder / "metrics.csv"), host=host, spans=active_spans(folder / "metrics.csv"))
 
 
 def load_sweep(folder: Path, env: str | None = None) -> Sweep:

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from decomp.analysis.paper_smac import PAPER_METHODS, paper_label, paper_win_rate
 from decomp.analysis.stats import iqm_interval, mean_band, poi_interval
-from decomp.analysis.sweep_runs import RunRecord, Sweep, load_sweep
+from decomp.analysis.sweep_runs import PAUSE_SECONDS, RunRecord, Sweep, load_sweep, union_seconds
 
 # Rows in this order first (the issue's map presets), then any other map alphabetically.
 MAP_ORDER = ("3m", "2s3z", "3s5z", "5m_vs_6m", "3s_vs_5z", "3s5z_vs_3s6z")
@@ -65,27 +64,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
-def wall_seconds(launches: Sequence[Mapping[str, Any]]) -> float:
-    """Wall time covered by the finished launches: overlapping launches (two sweeps into one folder at
-    once) count once, so the total is the time the machine spent, not the sum of the launches."""
-    spans, total = [], 0.0
-    for x in launches:
-        if x.get("seconds") is None:
-            continue
-        try:
-            start = time.mktime(time.strptime(str(x.get("started")), "%Y-%m-%d %H:%M:%S"))
-        except ValueError:  # no usable start time: counted on its own
-            total += float(x["seconds"])
-            continue
-        spans.append((start, start + float(x["seconds"])))
-    spans.sort()
-    end = float("-inf")
-    for a, b in spans:
-        total += max(0.0, b - max(a, end))
-        end = max(end, b)
-    return total
-
-
 # ---- sections ------------------------------------------------------------------------------------
 def setup_section(sweep: Sweep) -> list[str]:
     """Budget, seeds, machine, wall time and the sweep command(s), from the runs and sweep.json."""
@@ -93,7 +71,6 @@ def setup_section(sweep: Sweep) -> list[str]:
     done = [r for r in runs if r.finished]
     where = [r.host for r in runs if r.host] or [dict(x) for x in sweep.launches]  # where the jobs ran, else the launcher's host
     hosts = sorted({f"{h.get('host', '?')} ({h.get('cpu', '?')}, {h.get('cores', '?')} cores)" for h in where})
-    timed = [x["seconds"] for x in sweep.launches if x.get("seconds") is not None]
     lines = [
         f"- **Runs**: {len(done)} finished of {len(runs)} in `{sweep.folder}`"
         + (f" ({len(runs) - len(done)} unfinished: relaunch the sweep to resume them)" if len(done) < len(runs) else ""),
@@ -103,16 +80,13 @@ def setup_section(sweep: Sweep) -> list[str]:
         f"- **Seeds**: {_one_or_list([r.seed for r in runs])}",
         f"- **Machine**: {'; '.join(hosts) if hosts else 'not recorded (no host.json / sweep.json)'}",
     ]
-    if timed:
-        open_ = len(sweep.launches) - len(timed)
-        lines.append(f"- **Total wall time**: {_duration(wall_seconds(sweep.launches))} over {len(timed)} launch(es) "
-                     "of the sweep, overlapping launches counted once"
-                     + (f"; {open_} more launch(es) recorded no end (killed, or still running) and are not in it"
-                        if open_ else "")
-                     + f" (training time summed over runs: {_duration(sum(r.seconds or 0 for r in done))})")
-    else:
-        lines.append(f"- **Total wall time**: not recorded (no sweep.json); training time summed over runs: "
-                     f"{_duration(sum(r.seconds or 0 for r in done))}")
+    spans = [span for r in runs for span in r.spans]
+    busy, summed = union_seconds(spans), sum(b - a for a, b in spans)
+    lines.append(f"- **Total wall time**: {_duration(busy)} in which at least one run of the sweep was training "
+                 f"(the union of the runs' active spans, read from the time stamps in their metrics.csv; a pause "
+                 f"of more than {PAUSE_SECONDS / 60:.0f} min splits a run); training time summed over runs: "
+                 f"{_duration(summed)}" + (f", ≈ {summed / busy:.1f} runs at a time" if busy > 0 else "")
+                 + f"; {len(sweep.launches)} launch(es) of the sweep recorded in sweep.json")
     if sweep.launches:
         lines += ["- **Sweep command** (each launch, in order; relaunching skips finished runs and resumes killed ones):",
                   "", "```"]
