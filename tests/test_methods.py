@@ -112,11 +112,25 @@ def test_preferred_settings_are_applied_unless_given() -> None:
     assert compose_config(["env=smac", "mixer=coma", "buffer_size=64"]).buffer_size == 64
 
 
+def test_env_specific_preferred_settings_apply_on_that_env_only() -> None:
+    """QTRAN takes pymarl's form on SMAX (measured there) and keeps the paper's defaults on matrix games;
+    its Q_jt's hidden-state width follows the agents' hidden size; a typed key still wins."""
+    smax = compose_config(["env=smac", "mixer=qtran"])
+    assert smax.mixer.learner["use_hidden"] and smax.mixer.learner["hidden_grad"]
+    assert smax.mixer.learner["nopt_weight"] == 0.1 and smax.mixer.options["hidden_dim"] == smax.hidden_dim == 64
+    assert compose_config(["env=smac", "mixer=qtran", "hidden_dim=128"]).mixer.options["hidden_dim"] == 128
+    assert compose_config(["env=smac", "mixer=qtran", "mixer.learner.nopt_weight=1"]).mixer.learner["nopt_weight"] == 1
+    matrix = compose_config(["env=matrix", "mixer=qtran"])
+    assert dict(matrix.mixer.learner) == METHODS["qtran"].defaults()["learner"]
+    assert dict(matrix.mixer.options) == METHODS["qtran"].defaults()["options"]
+
+
 def test_cli_prints_the_methods_and_the_preferred_settings(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "decomp.core.methods"], capture_output=True, text=True, check=True).stdout
     for name in METHODS:
         assert re.search(rf"^{name}\s", out, re.M)
     assert "preferred: buffer_size=32" in out
+    assert "preferred on env=smac: mixer.learner.use_hidden=True" in out and "hidden_dim=${hidden_dim}" in out
 
 
 def test_no_flag_reading_outside_the_registry() -> None:

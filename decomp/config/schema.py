@@ -209,9 +209,9 @@ def lr_scale_at(cfg: Config, env_steps: int) -> float:
 
 
 def get_key(cfg: Any, dotted: str) -> Any:
-    """``get_key(cfg, "learner.lr")`` -> cfg.learner.lr."""
+    """``get_key(cfg, "learner.lr")`` -> cfg.learner.lr; dict nodes too (``mixer.learner.nopt_weight``)."""
     for part in dotted.split("."):
-        cfg = getattr(cfg, part)
+        cfg = cfg[part] if isinstance(cfg, dict) else getattr(cfg, part)
     return cfg
 
 
@@ -220,8 +220,11 @@ def set_key(cfg: Any, dotted: str, value: Any) -> None:
     *path, last = dotted.split(".")
     node = cfg
     for part in path:
-        node = getattr(node, part, None)
-    if node is None or not hasattr(node, last):
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+    if isinstance(node, dict) and last in node:
+        node[last] = value
+        return
+    if node is None or isinstance(node, dict) or not hasattr(node, last):
         raise ConfigError(f"unknown config key {dotted!r}")
     setattr(node, last, value)
 

@@ -57,6 +57,12 @@ class Method:
     preferred: Mapping[str, Any] = field(default_factory=dict)
     """run settings the method needs whatever the env preset says; applied unless given on the command
     line, and printed (:func:`apply_preferred`)"""
+    preferred_on: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """run settings the method needs on one env (``env.name`` -> settings), on top of ``preferred``;
+    each measured there (the matrix games keep the method's plain defaults)"""
+
+    def preferred_for(self, env: str) -> dict[str, Any]:
+        return {**self.preferred, **self.preferred_on.get(env, {})}
 
     @property
     def kind(self) -> Kind:
@@ -112,12 +118,31 @@ def _typed(cls: type, given: Mapping[str, Any], where: str) -> dict[str, Any]:
 COMA_PREFERRED = {"buffer_size": 32, "batch_size": 32, "episodes_per_update": 32, "learner.td_lambda": 0.8,
                   "epsilon_start": 0.5}
 
+@dataclass(frozen=True)
+class SameAs:
+    """A preferred value that copies another key of the run's config (e.g. the agents' hidden size)."""
+
+    key: str
+
+    def __repr__(self) -> str:
+        return f"${{{self.key}}}"
+
+
+# QTRAN on SMAX takes pymarl's qtran_learner form (pymarl's algs/qtran.yaml and learners/qtran_learner.py):
+# Q_jt reads the agents' GRU states, L_td trains the agents through them, and L_nopt weighs 0.1. Measured
+# on SMAX 3m, 300k env steps (docs/benchmarks.md, "COMA and QTRAN on SMAX"): final greedy win rate
+# 0.76 / 0.66 / 0.73 (seeds 0-2) against 0.375 / 0.422 / 0.492 with the paper's form, which never
+# left the untrained policy's level.
+QTRAN_SMAX = {"mixer.learner.use_hidden": True, "mixer.learner.hidden_grad": True, "mixer.learner.nopt_weight": 0.1,
+              "mixer.options.hidden_dim": SameAs("hidden_dim")}
+
 METHODS: dict[str, Method] = {m.name: m for m in (
     Method("none", "IQL: independent learners, no Q_tot", IQLMixer, TDLearner),
     Method("vdn", "VDN: Q_tot = Σ Q^i", VDNMixer, TDLearner),
     Method("qmix", "QMIX: monotone hypernetwork mixer", QMixMixer, TDLearner),
     Method("qatten", "Qatten: multi-head attention, c(s) + Σ λ_i Q^i", QattenMixer, TDLearner),
-    Method("qtran", "QTRAN-base: Q_jt(s,u) + V(s) with opt/nopt losses", QTranJoint, QTranLearner),
+    Method("qtran", "QTRAN-base: Q_jt(s,u) + V(s) with opt/nopt losses", QTranJoint, QTranLearner,
+           preferred_on={"smac": QTRAN_SMAX}),
     Method("qtran_alt", "QTRAN-alt: QTRAN's networks with the counterfactual L_nopt-min", QTranJoint,
            QTranAltLearner),
     # QPLEX's mixer defaults (w_floor 1e-10, advantage_trains_w) were measured on the matrix report's
@@ -152,7 +177,9 @@ def apply_preferred(cfg: Any, explicit: Mapping[str, Any]) -> list[str]:
     from decomp.config.schema import get_key, set_key
 
     notes = []
-    for key, value in get_method(cfg.mixer.name).preferred.items():
+    for key, value in get_method(cfg.mixer.name).preferred_for(cfg.env.name).items():
+        if isinstance(value, SameAs):
+            value = get_key(cfg, value.key)
         if key in explicit or get_key(cfg, key) == value:
             continue
         notes.append(f"{key}={value} (was {get_key(cfg, key)})")
@@ -181,7 +208,9 @@ def method_table() -> str:
             if d[part]:
                 lines.append(f"{'':10s} mixer.{part}: " + ", ".join(f"{k}={v}" for k, v in d[part].items()))
         if m.preferred:
-            lines.append(f"{'':10s} preferred: " + ", ".join(f"{k}={v}" for k, v in m.preferred.items()))
+            lines.append(f"{'':10s} preferred: " + ", ".join(f"{k}={v!r}" for k, v in m.preferred.items()))
+        for env, settings in m.preferred_on.items():
+            lines.append(f"{'':10s} preferred on env={env}: " + ", ".join(f"{k}={v!r}" for k, v in settings.items()))
     return "\n".join(lines)
 
 
