@@ -168,6 +168,27 @@ def test_coma_advantage_uses_the_counterfactual_baseline() -> None:
     assert float(fitted.loss(batch)[0].detach()) == pytest.approx(mean(pg_terms), **TOL)
 
 
+def test_coma_mixed_policy_uses_the_behaviour_policy_in_baseline_and_score() -> None:
+    """mixed_policy: μ^i = (1 − ε) π^i + ε/|A|; A^i = Q(s,u) − Σ_a μ^i(a) Q(s,(u^{-i},a)); pg = −mean log μ^i(u^i) A^i.
+    At ε = 0 (greedy evaluation, or a trainer that has not set it) it is plain COMA."""
+    eps, R = 0.3, COMA_PAYOFF
+    learner = ComaLearner(TableAgent(COMA_LOGITS), PayoffComaCritic(COMA_PAYOFF), info(2, 3), LearnerConfig(),
+                          mixed_policy=True)
+    batch = one_step_batch(COMA_ACTIONS, COMA_REWARD, 3)
+    plain = learner.loss(batch)[1]["losses/pg"]
+    learner.behaviour_epsilon = eps
+    logs = learner.loss(batch)[1]
+    pg_terms = []
+    for logits, (u0, u1) in zip(COMA_LOGITS, COMA_ACTIONS):
+        counterfactual = [[R[a][u1] for a in range(3)], [R[u0][a] for a in range(3)]]
+        for i, ui in enumerate((u0, u1)):
+            mu = [(1 - eps) * p + eps / 3 for p in softmax(logits[i])]
+            a_i = R[u0][u1] - sum(m * q for m, q in zip(mu, counterfactual[i]))
+            pg_terms.append(-math.log(mu[ui]) * a_i)
+    assert logs["losses/pg"] == pytest.approx(mean(pg_terms), **TOL)
+    assert abs(plain - logs["losses/pg"]) > 0.05  # ε changes it
+
+
 def test_coma_policy_gradient_is_the_advantage_weighted_score() -> None:
     """∂pg/∂logit^i_a = −(1/BN) A^i (1[a = u^i] − π^i(a)): the baseline shifts every gradient."""
     agent = TableAgent(COMA_LOGITS)

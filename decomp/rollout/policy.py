@@ -27,7 +27,7 @@ from decomp.core.agents import AgentInputs, RNNAgent, build_inputs
 from decomp.envs.base import Observation
 from decomp.rollout.jax_policy import export_params
 from decomp.core.learners.ops import greedy_actions
-from decomp.core.learners.coma import masked_log_policy
+from decomp.core.learners.coma import behaviour_policy
 
 PolicyKind = Literal["egreedy", "sampled"]
 # agent outputs (E, N, A), avail (E, N, A) bool, epsilon, generator -> actions (E, N) long
@@ -59,9 +59,7 @@ def sample_actions(logits: torch.Tensor, avail: torch.Tensor, epsilon: float,
     """logits, avail (E, N, A) -> actions (E, N): samples of the ε-mixed softmax policy; argmax at ε = 0."""
     if epsilon <= 0.0:
         return greedy_actions(logits, avail)
-    pi = masked_log_policy(logits, avail).exp()  # (E, N, A)
-    uniform = avail.float() / avail.sum(-1, keepdim=True).clamp(min=1)  # (E, N, A)
-    probs = (1.0 - epsilon) * pi + epsilon * uniform
+    probs = behaviour_policy(logits, avail, epsilon)  # (E, N, A)
     flat = probs.reshape(-1, probs.shape[-1])  # (E*N, A)
     return torch.multinomial(flat, 1, generator=generator).view(probs.shape[:-1])
 

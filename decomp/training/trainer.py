@@ -265,6 +265,7 @@ class Trainer:
         scale = lr_scale_at(self.cfg, self.runner.env_steps)
         if self.cfg.learner.lr_schedule != "constant":
             self.learner.scale_lr(scale)
+        self.learner.behaviour_epsilon = epsilon_at(self.cfg, self.runner.env_steps)
         try:
             logs = self.learner.train(self.buffer.sample(self.cfg.batch_size))
         except FloatingPointError as err:

@@ -36,6 +36,7 @@ class Learner:
     Checkpoint keys are the names and ``target_<name>`` ("agent", "mixer", "target_agent", ...).
     """
 
+    behaviour_epsilon = 0.0  # the ε the data is being collected with, set by the trainer before each update
     policy_kind = "egreedy"  # the behaviour policy it trains (decomp.rollout.policy.PolicyKind): ε-greedy on Q-values
     inputs = AgentInputs()  # the agents' inputs besides obs; decomp.core.build sets the run's (agent_id, last_action)
 

@@ -34,11 +34,19 @@ def masked_log_policy(logits: torch.Tensor, avail: torch.Tensor) -> torch.Tensor
     return torch.log_softmax(logits.masked_fill(~usable_avail(avail), _MASKED_LOGIT), dim=-1)
 
 
+def behaviour_policy(logits: torch.Tensor, avail: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """logits, avail (..., A) -> (1 − ε) π + ε uniform(available) (..., A): what a sampled policy acts with."""
+    avail = usable_avail(avail)
+    uniform = avail.float() / avail.sum(-1, keepdim=True)  # (..., A)
+    return (1.0 - epsilon) * masked_log_policy(logits, avail).exp() + epsilon * uniform
+
+
 class ComaLearner(Learner):
     policy_kind = "sampled"  # acts by sampling its softmax policy (decomp.rollout.policy.sample_actions)
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
-                 critic_coef: float = 1.0, entropy_coef: float = 0.0, critic_per_step: bool = True) -> None:
+                 critic_coef: float = 1.0, entropy_coef: float = 0.0, critic_per_step: bool = True,
+                 mixed_policy: bool = False) -> None:
         if not isinstance(mixer, ComaCritic):
             raise ValueError(f"ComaLearner needs the COMA critic (mixer=coma), got {type(mixer).__name__}")
         if critic_coef <= 0 or entropy_coef < 0:
@@ -51,6 +59,9 @@ class ComaLearner(Learner):
         # "COMA and QTRAN on SMAX"): with the joint step the greedy policy collapsed to moving only in 2 of 3
         # seeds (final 0.42 / 0.00 / 0.00); with a fitted critic in none.
         self.critic_per_step = critic_per_step
+        # mixed_policy (pymarl's coma_learner): the baseline, log π and the entropy use the policy the data
+        # was sampled from, (1 − ε) π + ε uniform, with the trainer's current ε (behaviour_epsilon)
+        self.mixed_policy = mixed_policy
 
     # ---- losses ---------------------------------------------------------------------------------
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
@@ -71,8 +82,12 @@ class ComaLearner(Learner):
     def _loss(self, batch: EpisodeBatch, logits: torch.Tensor,
               targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """logits (B, T+1, N, A), the critic's targets (B, T, N) -> the actor's (and, joint, the critic's) loss."""
-        log_pi = masked_log_policy(logits, batch.avail)  # (B, T+1, N, A)
-        pi = log_pi.exp()
+        if self.mixed_policy and self.behaviour_epsilon > 0:
+            pi = behaviour_policy(logits, batch.avail, self.behaviour_epsilon)  # (B, T+1, N, A)
+            log_pi = pi.clamp(min=1e-30).log()  # unavailable actions: π = 0, their log π never counts
+        else:
+            log_pi = masked_log_policy(logits, batch.avail)  # (B, T+1, N, A)
+            pi = log_pi.exp()
         actions = batch.actions  # (B, T, N)
         # with critic_per_step the critic was fitted in train(): this step is the actor's alone
         with torch.no_grad() if self.critic_per_step else contextlib.nullcontext():
