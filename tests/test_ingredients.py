@@ -229,6 +229,37 @@ def test_coma_critic_per_step_fits_the_critic_before_the_single_actor_step(per_s
     assert learner.updates == 1
 
 
+def test_coma_critic_local_inputs_are_each_agents_obs_and_the_previous_joint_action() -> None:
+    """local_inputs (pymarl's COMACritic): slot t adds obs^i_t and the one-hot joint action of t − 1
+    (zeros at t = 0); the critic refuses to run without them, and a step trains on them."""
+    from decomp.core.agents import RNNAgent, agent_input_dim
+    from decomp.core.methods import BadOptions, get_method
+    from decomp.core.mixers.base import Dims
+    from tests.test_learner_reference import INFO, replay_batch
+
+    dims = Dims(INFO.n_agents, INFO.state_dim, INFO.feat_dim, INFO.n_actions, INFO.obs_dim)
+    critic = get_method("coma").build_mixer(dims, {"local_inputs": True, "embed_dim": 8})
+    assert critic.local_dim == INFO.obs_dim + INFO.n_agents * INFO.n_actions
+    with pytest.raises(ValueError, match="reads local inputs"):
+        critic(torch.zeros(2, INFO.state_dim), torch.zeros(2, INFO.n_agents, INFO.n_actions))
+    with pytest.raises(BadOptions, match="unknown option"):
+        get_method("coma").build_mixer(dims, {"obs_dim": 3})  # an env fact, not an option
+
+    torch.manual_seed(0)
+    agent = RNNAgent(agent_input_dim(INFO.obs_dim, INFO.n_agents, INFO.n_actions, True, True), INFO.n_actions, 8)
+    learner = ComaLearner(agent, critic, INFO, LearnerConfig(lr=0.01))
+    batch = replay_batch([6, 4, 3, 2], [True, False, True, True], seed=2)
+    local = learner._local(batch)  # (B, T+1, N, obs + N·A)
+    n, a, o = INFO.n_agents, INFO.n_actions, INFO.obs_dim
+    assert torch.equal(local[..., :o], batch.obs)
+    assert torch.equal(local[:, 0, :, o:], torch.zeros_like(local[:, 0, :, o:]))
+    for i in range(n):  # every agent sees the same previous joint action
+        assert torch.equal(local[:, 3, i, o:].reshape(-1, n, a).argmax(-1), batch.actions[:, 2])
+    before = [p.detach().clone() for p in critic.parameters()]
+    assert math.isfinite(learner.train(batch)["losses/pg"])
+    assert any(not torch.equal(p, q) for p, q in zip(before, critic.parameters()))
+
+
 def test_coma_fitted_critic_lowers_its_td_error_on_the_batch() -> None:
     """fit_critic's steps are descent steps on the critic's TD(λ) loss (the actor is not touched)."""
     from decomp.core.agents import RNNAgent, agent_input_dim

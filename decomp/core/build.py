@@ -16,7 +16,7 @@ from decomp.core.mixers import Dims
 def build_modules(cfg: Config, info: EnvInfo) -> tuple[nn.Module, nn.Module]:
     in_dim = agent_input_dim(info.obs_dim, info.n_agents, info.n_actions, cfg.agent_id, cfg.last_action)
     agent = make_agent(cfg.agent, in_dim, info.n_actions, cfg.hidden_dim)
-    dims = Dims(info.n_agents, info.state_dim, info.feat_dim, info.n_actions)
+    dims = Dims(info.n_agents, info.state_dim, info.feat_dim, info.n_actions, info.obs_dim)
     mixer = get_method(cfg.mixer.name).build_mixer(dims, cfg.mixer.options)
     if cfg.mixer.init_scale > 0:
         scale_init(mixer, cfg.mixer.init_scale)

@@ -74,7 +74,8 @@ class Method:
 
     @functools.cached_property
     def options_type(self) -> type:
-        return options_type(self.mixer_cls.__init__, 4, f"{self.mixer_cls.__name__}Options")
+        env_params = {name: None for name in getattr(self.mixer_cls, "env_params", ())}  # from_dims sets them
+        return options_type(self.mixer_cls.__init__, 4, f"{self.mixer_cls.__name__}Options", env_params)
 
     @functools.cached_property
     def learner_options_type(self) -> type:

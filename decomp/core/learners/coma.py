@@ -41,6 +41,13 @@ def behaviour_policy(logits: torch.Tensor, avail: torch.Tensor, epsilon: float) 
     return (1.0 - epsilon) * masked_log_policy(logits, avail).exp() + epsilon * uniform
 
 
+def _critic_q(critic: nn.Module, state: torch.Tensor, actions_onehot: torch.Tensor,
+              local: torch.Tensor | None) -> torch.Tensor:
+    """The critic's Q(s, u^{-i}, ·); local inputs only for a critic that reads them (others keep the
+    two-argument forward)."""
+    return critic(state, actions_onehot) if local is None else critic(state, actions_onehot, local)
+
+
 class ComaLearner(Learner):
     policy_kind = "sampled"  # acts by sampling its softmax policy (decomp.rollout.policy.sample_actions)
 
@@ -117,13 +124,27 @@ class ComaLearner(Learner):
             cont = torch.cat([batch.mask[:, 1:], torch.zeros_like(batch.mask[:, :1])], 1).bool()  # (B, T)
             shifted = torch.cat([actions[:, 1:], greedy[:, -1:]], dim=1)  # (B, T, N)
             next_act = torch.where(cont.unsqueeze(-1), shifted, greedy[:, 1:])  # (B, T, N)
-            next_q = self.target_mixer(batch.state[:, 1:], F.one_hot(next_act, self.n_actions).float())  # (B, T, N, A)
+            local = self._local(batch)  # (B, T+1, N, local_dim) or None
+            next_q = _critic_q(self.target_mixer, batch.state[:, 1:], F.one_hot(next_act, self.n_actions).float(),
+                               None if local is None else local[:, 1:])  # (B, T, N, A)
             next_q = gather_actions(next_q, next_act)  # (B, T, N)
             return td_targets(batch, next_q, self.cfg.gamma, self.cfg.td_lambda)  # (B, T, N): one head per agent
 
+    def _local(self, batch: EpisodeBatch) -> torch.Tensor | None:
+        """The critic's local inputs when it reads them (``local_inputs``): for every slot t, agent i's
+        observation and the joint action of t − 1 (zeros at t = 0) -> (B, T+1, N, obs + N·A); else None."""
+        if not getattr(self.mixer, "local_dim", 0):
+            return None
+        b, t1, n = batch.obs.shape[:3]
+        joint = F.one_hot(batch.actions, self.n_actions).float().flatten(-2)  # (B, T, N*A)
+        last = torch.cat([torch.zeros_like(joint[:, :1]), joint], dim=1)[:, :t1]  # (B, T+1, N*A)
+        return torch.cat([batch.obs, last.unsqueeze(-2).expand(b, t1, n, last.shape[-1])], dim=-1)
+
     def _critic(self, batch: EpisodeBatch, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Q(s, u^{-i}, ·) (B, T, N, A), Q at the taken u (B, T, N) and the critic's TD(λ) loss."""
-        q = self.mixer(batch.state[:, :-1], F.one_hot(batch.actions, self.n_actions).float())  # (B, T, N, A)
+        local = self._local(batch)  # (B, T+1, N, local_dim) or None
+        q = _critic_q(self.mixer, batch.state[:, :-1], F.one_hot(batch.actions, self.n_actions).float(),
+                      None if local is None else local[:, :-1])  # (B, T, N, A)
         q_taken = gather_actions(q, batch.actions)  # (B, T, N)
         return q, q_taken, masked_mean((q_taken - targets).pow(2), batch.mask.unsqueeze(-1))
 
@@ -135,10 +156,12 @@ class ComaLearner(Learner):
             with torch.no_grad():
                 targets = self._policy(batch)[2]  # (B, T, N)
         onehot = F.one_hot(batch.actions, self.n_actions).float()  # (B, T, N, A)
+        local = self._local(batch)  # (B, T+1, N, local_dim) or None
         critic_params = list(self.mixer.parameters())
         live_steps = batch.mask.sum(0).nonzero().flatten().tolist()  # time steps with at least one live row
         for t in reversed(live_steps):
-            q_t = gather_actions(self.mixer(batch.state[:, t], onehot[:, t]), batch.actions[:, t])  # (B, N)
+            q_t = _critic_q(self.mixer, batch.state[:, t], onehot[:, t], None if local is None else local[:, t])  # (B, N, A)
+            q_t = gather_actions(q_t, batch.actions[:, t])  # (B, N)
             loss_t = masked_mean((q_t - targets[:, t]).pow(2), batch.mask[:, t].unsqueeze(-1))
             if not torch.isfinite(loss_t):
                 raise FloatingPointError(f"critic loss is {loss_t.item()} at update {self.updates}, step {t}")

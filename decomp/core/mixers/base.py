@@ -20,6 +20,7 @@ class Dims:
     state_dim: int
     feat_dim: int = 0
     n_actions: int = 0
+    obs_dim: int = 0  # one agent's observation (critics that read it: COMA's with local_inputs)
 
 
 class Mixer(nn.Module):
