@@ -141,6 +141,9 @@ def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None
               f"checkpoints/best.pt) re-evaluated on {episodes} fresh episodes: test win rate "
               f"{summary.best_policy_win_rate:.2f}, return {summary.best_policy_return:.3g}"
               + ("; the replay shows it" if use_best and trainer.info.name.startswith("smax:") else ""))
+    if cfg.ema_decay > 0:
+        print(f"[decomp] moving average of the weights (ema_decay={cfg.ema_decay}) on {episodes} episodes of its own: "
+              f"test win rate {summary.ema_win_rate:.2f}, return {summary.ema_return:.3g}")
     print(f"[decomp] outputs in {run_dir}")
     return 0
 

@@ -112,6 +112,9 @@ class Config:
     """env steps between greedy evaluations (0 = only at the end)"""
     final_eval_rounds: int = 4
     """the last evaluation runs this many rounds of eval_envs episodes (less noise in the final number)"""
+    ema_decay: float = 0.0
+    """> 0: also evaluate an exponential moving average of the agent and mixer weights (decay per update) at
+    every evaluation, on its own eval env (eval/ema_*; training is unchanged); 0 = off"""
     log_interval: int = 2_000
     save_interval: int = 50_000
     """env steps between checkpoints (also saved at the end)"""
@@ -176,6 +179,8 @@ def validate(cfg: Config) -> None:
     need(cfg.env.n_envs > 0 and cfg.env.eval_envs > 0,
          f"env.n_envs and env.eval_envs must be >= 1, got {cfg.env.n_envs}, {cfg.env.eval_envs}")
     need(cfg.eval_interval >= 0, f"eval_interval must be >= 0, got {cfg.eval_interval}")
+    need(0.0 <= cfg.ema_decay < 1.0, f"ema_decay must lie in [0, 1) (0 = off; 0.99-0.999 averages the last "
+                                     f"100-1000 updates), got {cfg.ema_decay}")
     need(cfg.epsilon_anneal_steps > 0, f"epsilon_anneal_steps must be > 0, got {cfg.epsilon_anneal_steps}")
     for name in ("epsilon_start", "epsilon_finish", "learner.gamma", "learner.td_lambda", "learner.target_tau"):
         v = get_key(cfg, name)

@@ -18,6 +18,24 @@ from typing import Any
 from decomp.core.learners.base import Learner
 
 
+def acting_weights(learner: Learner) -> dict[str, Any]:
+    """A copy of the weights a greedy evaluation uses: the online agent (acting) and mixer (eval/q_tot)."""
+    return copy.deepcopy({"agent": learner.agent.state_dict(), "mixer": learner.mixer.state_dict()})
+
+
+@contextlib.contextmanager
+def swapped_in(learner: Learner, weights: dict[str, Any]) -> Iterator[None]:
+    """Temporarily load ``weights`` (as :func:`acting_weights` makes them) into the learner's online networks."""
+    saved = acting_weights(learner)
+    learner.agent.load_state_dict(weights["agent"])
+    learner.mixer.load_state_dict(weights["mixer"])
+    try:
+        yield
+    finally:
+        learner.agent.load_state_dict(saved["agent"])
+        learner.mixer.load_state_dict(saved["mixer"])
+
+
 @dataclass
 class BestPolicy:
     step: int = -1
@@ -31,22 +49,14 @@ class BestPolicy:
         if self.weights is not None and key <= (self.win_rate, self.ret):
             return False
         self.step, (self.win_rate, self.ret) = step, key
-        self.weights = copy.deepcopy({"agent": learner.agent.state_dict(), "mixer": learner.mixer.state_dict()})
+        self.weights = acting_weights(learner)
         return True
 
-    @contextlib.contextmanager
-    def swapped_in(self, learner: Learner) -> Iterator[None]:
+    def swapped_in(self, learner: Learner) -> contextlib.AbstractContextManager[None]:
         """Temporarily load the best weights into the learner's online agent and mixer."""
         if self.weights is None:
             raise RuntimeError("no evaluation has been recorded yet")
-        saved = copy.deepcopy({"agent": learner.agent.state_dict(), "mixer": learner.mixer.state_dict()})
-        learner.agent.load_state_dict(self.weights["agent"])
-        learner.mixer.load_state_dict(self.weights["mixer"])
-        try:
-            yield
-        finally:
-            learner.agent.load_state_dict(saved["agent"])
-            learner.mixer.load_state_dict(saved["mixer"])
+        return swapped_in(learner, self.weights)
 
     def state_dict(self) -> dict[str, Any]:
         return {"step": self.step, "win_rate": self.win_rate, "return": self.ret, "weights": self.weights}

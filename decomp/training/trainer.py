@@ -14,7 +14,8 @@ import torch
 from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
-from decomp.training.best import BestPolicy
+from decomp.training.averaged import AveragedPolicy
+from decomp.training.best import BestPolicy, swapped_in
 from decomp.core.buffer import ReplayBuffer
 from decomp.core.build import build_learner
 from decomp.training.checkpoint import CheckpointError, atomic_write_text, load_checkpoint, save_checkpoint, write_json
@@ -46,6 +47,8 @@ class Summary:
     best_policy_step: int = -1  # env step of the best periodic evaluation's weights (-1: none)
     best_policy_win_rate: float = float("nan")  # those weights re-evaluated on final_eval_rounds fresh rounds
     best_policy_return: float = float("nan")
+    ema_win_rate: float = float("nan")  # the weights' moving average (ema_decay > 0) on final_eval_rounds rounds
+    ema_return: float = float("nan")
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,6 +84,7 @@ class Trainer:
         if payload is not None:
             check_compatible(payload["env_info"], self.info, str(resume_from))
         self._eval_env: BatchedEnv | None = None
+        self._ema_eval_env: BatchedEnv | None = None  # the average's own episodes: the online evals stay as they are
         self.buffer = ReplayBuffer(self.info, cfg.buffer_size, seed=cfg.seed)
         self.learner = build_learner(cfg, self.info, resolve_device(cfg.device))
         self.policy = Policy.of(self.learner)  # the one acting policy: collection, evaluation, tables, replay
@@ -94,6 +98,7 @@ class Trainer:
         self.last_saved_step: int | None = None
         self.last_eval_step = -1
         self.best = BestPolicy()
+        self.average = AveragedPolicy(cfg.ema_decay, self.learner) if cfg.ema_decay > 0 else None
         self.random_return: float | None = None  # mean return of the ε = 1 policy, measured at the start
         self.below_random = 0  # consecutive evaluations with a greedy return below it
         self.warned = False
@@ -108,6 +113,7 @@ class Trainer:
             "learner": self.learner.state_dict(), "buffer": self.buffer.state_dict(),
             "env_steps": self.runner.env_steps, "episodes": self.runner.episodes,
             "pending_episodes": self.pending_episodes, "best": self.best.state_dict(),
+            "average": None if self.average is None else self.average.state_dict(),
             "progress_check": {"random_return": self.random_return, "below_random": self.below_random,
                                "warned": self.warned},
             "schedule": {"next_log": self.next_log, "next_eval": self.next_eval, "next_save": self.next_save},
@@ -122,6 +128,10 @@ class Trainer:
         self.pending_episodes = p["pending_episodes"]
         if "best" in p:
             self.best.load_state_dict(p["best"])
+        if self.average is not None:
+            if p.get("average") is None:
+                raise CheckpointError("this checkpoint was trained without ema_decay; resume it without ema_decay")
+            self.average.load_state_dict(p["average"])
         if "progress_check" in p:
             pc = p["progress_check"]
             self.random_return, self.below_random, self.warned = pc["random_return"], pc["below_random"], pc["warned"]
@@ -153,6 +163,17 @@ class Trainer:
                "eval/episode_length": float(np.mean(stats.lengths))}
         out.update({f"eval/{k}": float(np.nanmean(v)) for k, v in stats.extras.items()})
         return out
+
+    def evaluate_average(self, rounds: int = 1) -> dict[str, float]:
+        """The moving-average weights played greedily on their own eval env: ``eval/ema_*``."""
+        assert self.average is not None
+        if self._ema_eval_env is None:
+            self._ema_eval_env = self.make_env(self.cfg.env.eval_envs, self.cfg.seed + 20_011)
+        stats = EpisodeStats()
+        with swapped_in(self.learner, self.average.weights):
+            for _ in range(rounds):
+                stats.merge(self.runner.evaluate(self._ema_eval_env, epsilon=0.0))
+        return {"eval/ema_win_rate": float(np.mean(stats.wins)), "eval/ema_return": float(np.mean(stats.returns))}
 
     def _value_fn(self) -> ValueFn | None:
         """Q_tot of the chosen joint action for value mixers (a Mixer); None for QTRAN, QPLEX, COMA."""
@@ -216,6 +237,8 @@ class Trainer:
                     self.logger.log(runner.env_steps, evals)
                     self._offer_best(evals)
                     self._check_progress(evals)
+                    if self.average is not None:
+                        self.logger.log(runner.env_steps, self.evaluate_average())
                 if runner.env_steps >= self.next_save:
                     self.next_save += cfg.save_interval
                     self.save()
@@ -226,6 +249,9 @@ class Trainer:
                 evals = self.evaluate(cfg.final_eval_rounds)
                 self.logger.log(runner.env_steps, evals)
             best = self._reevaluate_best(evals)
+            averaged = self.evaluate_average(cfg.final_eval_rounds) if self.average is not None else {}
+            if averaged:
+                self.logger.log(runner.env_steps, averaged)
             self.save()
         finally:
             bar.close()
@@ -238,6 +264,8 @@ class Trainer:
             best_policy_step=self.best.step if self.best.weights is not None else -1,
             best_policy_win_rate=best.get("eval/win_rate", float("nan")),
             best_policy_return=best.get("eval/return", float("nan")),
+            ema_win_rate=averaged.get("eval/ema_win_rate", float("nan")),
+            ema_return=averaged.get("eval/ema_return", float("nan")),
         )
         if self.run_dir is not None:
             write_json(self.run_dir / "summary.json", asdict(summary))
@@ -276,6 +304,8 @@ class Trainer:
                 f"training stopped: {err} (env step {self.runner.env_steps}); {kept}. "
                 "Try a lower lr or grad_clip."
             ) from err
+        if self.average is not None:
+            self.average.update(self.learner)
         self.losses.append(logs["losses/total"])
         logs["charts/lr"] = self.learner.optimizer.param_groups[0]["lr"]
         return logs
