@@ -29,24 +29,18 @@ class AveragedPolicy:
         self.weights: dict[str, Any] = acting_weights(learner)
         self.updates = 0
 
-    def _pairs(self, learner: Learner) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    @torch.no_grad()
+    def update(self, learner: Learner) -> None:
+        """Move the average towards the learner's current online weights (non-float buffers are copied)."""
         avg, online = [], []
         for part, module in (("agent", learner.agent), ("mixer", learner.mixer)):
             for name, value in module.state_dict().items():
                 if value.is_floating_point():
                     avg.append(self.weights[part][name])
-                    online.append(value)
-        return avg, online
-
-    @torch.no_grad()
-    def update(self, learner: Learner) -> None:
-        """Move the average towards the learner's current online weights (non-float buffers are copied)."""
-        avg, online = self._pairs(learner)
-        torch._foreach_lerp_(avg, [o.detach().to(a.device) for a, o in zip(avg, online)], 1.0 - self.decay)
-        for part, module in (("agent", learner.agent), ("mixer", learner.mixer)):
-            for name, value in module.state_dict().items():
-                if not value.is_floating_point():
+                    online.append(value.to(avg[-1].device))
+                else:  # counters such as BatchNorm's num_batches_tracked: not averageable
                     self.weights[part][name] = value.clone()
+        torch._foreach_lerp_(avg, online, 1.0 - self.decay)
         self.updates += 1
 
     def state_dict(self) -> dict[str, Any]:
