@@ -51,7 +51,9 @@ def matrix_heatmap(path: Path, payoff: np.ndarray, q_tot: np.ndarray, greedy: tu
 
 def learning_curves(path: Path, history: dict[str, list[tuple[int, float]]], title: str) -> None:
     """Win rate, return and loss against env steps, one panel each."""
-    panels = [("win rate", ["eval/win_rate", "charts/win_rate"]), ("return", ["eval/return", "charts/episode_return"]),
+    # eval/ema_* only exist with ema_decay > 0 (the weights' moving average, next to the online weights)
+    panels = [("win rate", ["eval/win_rate", "eval/ema_win_rate", "charts/win_rate"]),
+              ("return", ["eval/return", "eval/ema_return", "charts/episode_return"]),
               ("loss", ["losses/td", "losses/total"])]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for ax, (label, keys) in zip(axes, panels):
