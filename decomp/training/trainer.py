@@ -153,10 +153,7 @@ class Trainer:
         """``rounds`` × eval_envs episodes, greedy unless ``epsilon`` > 0; returns means of every metric."""
         if self._eval_env is None:
             self._eval_env = self.make_env(self.cfg.env.eval_envs, self.cfg.seed + 10_007)
-        stats = EpisodeStats()
-        for _ in range(rounds):
-            stats.merge(self.runner.evaluate(self._eval_env, epsilon=epsilon, value_fn=self._value_fn(),
-                                             gamma=self.cfg.learner.gamma))
+        stats = self._play(self._eval_env, rounds, epsilon, self._value_fn())
         if epsilon == 0.0:
             self.last_eval_step = self.runner.env_steps
         out = {"eval/win_rate": float(np.mean(stats.wins)), "eval/return": float(np.mean(stats.returns)),
@@ -169,11 +166,16 @@ class Trainer:
         assert self.average is not None
         if self._ema_eval_env is None:
             self._ema_eval_env = self.make_env(self.cfg.env.eval_envs, self.cfg.seed + 20_011)
-        stats = EpisodeStats()
         with swapped_in(self.learner, self.average.weights):
-            for _ in range(rounds):
-                stats.merge(self.runner.evaluate(self._ema_eval_env, epsilon=0.0))
+            stats = self._play(self._ema_eval_env, rounds, 0.0, None)
         return {"eval/ema_win_rate": float(np.mean(stats.wins)), "eval/ema_return": float(np.mean(stats.returns))}
+
+    def _play(self, env: BatchedEnv, rounds: int, epsilon: float, value_fn: ValueFn | None) -> EpisodeStats:
+        """``rounds`` × ``env``'s episodes with the learner's current weights, merged."""
+        stats = EpisodeStats()
+        for _ in range(rounds):
+            stats.merge(self.runner.evaluate(env, epsilon=epsilon, value_fn=value_fn, gamma=self.cfg.learner.gamma))
+        return stats
 
     def _value_fn(self) -> ValueFn | None:
         """Q_tot of the chosen joint action for value mixers (a Mixer); None for QTRAN, QPLEX, COMA."""
