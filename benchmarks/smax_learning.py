@@ -71,11 +71,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             "first eval ≥ 80 % (32 ep., steps) | random return (ε = 1) |", "|---|---|---|---|---|---|---|---|---|"]
     first: dict[tuple[str, str], list[float]] = defaultdict(list)
     by_map: dict[str, dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    random_return: dict[Path, float] = {}  # run folder -> the ε = 1 policy's return measured at its start
     for run in runs:
         metrics = run.folder / "metrics.csv"
         first80 = next((s for s, v in run.curve if v >= 0.8), None)
         first[(run.map_name, run.method)].append(float("inf") if first80 is None else first80)
-        rand = (eval_curve(metrics, "eval/random_return") or ((0, float("nan")),))[0][1]
+        rand = random_return[run.folder] = (eval_curve(metrics, "eval/random_return") or ((0, float("nan")),))[0][1]
         by_map[run.map_name][run.method].append(run)
         if run.finished:
             s = json.loads((run.folder / "summary.json").read_text())
@@ -100,7 +101,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             note = "" if done == len(group) else f", {len(group) - done} still running"
             label = f"{mixer} ({len(group)} seed{'s' if len(group) > 1 else ''}{note})"
             returns = [eval_curve(r.folder / "metrics.csv", "eval/return") for r in group]
-            randoms += [v for r in group for _, v in eval_curve(r.folder / "metrics.csv", "eval/random_return")[:1]]
+            randoms += [random_return[r.folder] for r in group if not np.isnan(random_return[r.folder])]
             for axis, series in ((ax, [r.curve for r in group]), (ax_ret, returns)):
                 grid = sorted({s for curve in series for s, _ in curve})
                 vals = np.array([[dict(c).get(s, np.nan) for s in grid] for c in series])  # (seeds, evals)
