@@ -179,3 +179,39 @@ def test_2s3z_shapes_and_feats() -> None:
     r = env.step(random_valid(np.random.default_rng(0), o.avail))
     assert r.next.obs.shape == (2, 5, 127) and r.restart.feats.shape == (2, 5, 10)
     env.close()
+
+
+def test_smac_reward_shaping_3m() -> None:
+    """env.reward=smac: SMAC's health + 10/kill + 200/win, rescaled so a won battle returns exactly 2.
+
+    Same seed and actions as the native env, so the battles are identical and only the reward differs.
+    """
+    native, shaped = SmaxEnv("3m", 8, seed=0), SmaxEnv("3m", 8, seed=0, reward="smac")
+    rng = np.random.default_rng(3)
+    o, o2 = native.reset(seed=5), shaped.reset(seed=5)
+    ret_n, ret_s = np.zeros(8), np.zeros(8)
+    ends: list[tuple[bool, float, float]] = []
+    for _ in range(300):
+        # attack the lowest-numbered enemy in range, else move or stop at random: wins some battles
+        attack = o.avail[..., 5:]  # (E, N, 3)
+        a = np.where(attack.any(-1), 5 + attack.argmax(-1), random_valid(rng, o.avail[..., :5]))  # (E, N)
+        r, r2 = native.step(a), shaped.step(a)
+        np.testing.assert_array_equal(r.next.state, r2.next.state)
+        np.testing.assert_array_equal(r.won, r2.won)
+        assert np.all(r2.reward >= 0)
+        ret_n += r.reward
+        ret_s += r2.reward
+        for e in np.flatnonzero(r.done):
+            ends.append((bool(r.won[e]), float(ret_n[e]), float(ret_s[e])))
+        ret_n[r.done] = ret_s[r.done] = 0
+        o = r.restart
+    won = [s for w, _, s in ends if w]
+    lost = [(n, s) for w, n, s in ends if not w]
+    assert won and lost
+    np.testing.assert_allclose(won, 2.0, atol=1e-4)  # all health, 3 kills and the win
+    # no win bonus: SMAX pays health removed / 135 (3 marines of 45), SMAC (health + 10 kills) * 2 / 365
+    kills = np.array([(s * 365 / 2 - 135 * n) / 10 for n, s in lost])
+    np.testing.assert_allclose(kills, np.round(kills), atol=1e-3)
+    assert kills.min() > -1e-3 and kills.max() < 3 - 1e-3 and kills.max() > 1 - 1e-3  # some lost battles kill
+    with pytest.raises(ValueError, match="native"):
+        SmaxEnv("3m", 2, reward="sparse")

@@ -31,6 +31,9 @@ class EnvConfig:
     """greedy evaluation episodes (one per env)"""
     reward_scale: float = 1.0
     """multiplies the env reward (SMAX rewards are ≤ ~2 per episode)"""
+    reward: str = "native"
+    """smac: native (the backend's own reward) | smac (SMAC's shaping: health removed + 10 per kill +
+    200 per win; on SMAX computed from the units and rescaled to SMAX's maximum of 2 per episode)"""
 
 
 @dataclass

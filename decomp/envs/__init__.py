@@ -18,7 +18,7 @@ def make_env(cfg: EnvConfig, n_envs: int, seed: int = 0) -> BatchedEnv:
         from decomp.envs.smac_select import make_smac_env
 
         return make_smac_env(cfg.map_name, n_envs=n_envs, seed=seed, backend=cfg.backend,
-                             reward_scale=cfg.reward_scale)
+                             reward_scale=cfg.reward_scale, reward=cfg.reward)
     raise ValueError(f"unknown env {cfg.name!r}; valid envs: matrix, smac")
 
 

@@ -143,11 +143,17 @@ def choose_backend(requested: str, map_name: str | None = None) -> str:
     return "smax"
 
 
-def make_smac_env(map_name: str, n_envs: int, seed: int = 0, backend: str = "auto", **kw: Any) -> BatchedEnv:
+def make_smac_env(
+    map_name: str, n_envs: int, seed: int = 0, backend: str = "auto", reward: str = "native", **kw: Any
+) -> BatchedEnv:
     """Build the StarCraft env for ``map_name`` on the chosen backend.
 
-    ``kw`` goes to the backend (``reward_scale`` works on both; SC2 takes ``smac_kwargs=...``).
+    ``reward``: ``native`` (the backend's own) or ``smac`` (SMAC's shaping — SC2's native reward, so it
+    only changes SMAX). ``kw`` goes to the backend (``reward_scale`` works on both; SC2 takes
+    ``smac_kwargs=...``).
     """
+    if reward not in ("native", "smac"):
+        raise ValueError(f"unknown reward {reward!r}; expected native or smac (env.reward=...)")
     chosen = choose_backend(backend, map_name)
     if chosen == "sc2":
         from decomp.envs.sc2 import SC2Env  # noqa: PLC0415
@@ -160,4 +166,4 @@ def make_smac_env(map_name: str, n_envs: int, seed: int = 0, backend: str = "aut
         raise ValueError(
             f"unknown SMAX map {map_name!r}{note}; SMAX provides: {', '.join(smax_map_names())}"
         )
-    return SmaxEnv(map_name, n_envs, seed=seed, **kw)
+    return SmaxEnv(map_name, n_envs, seed=seed, reward=reward, **kw)

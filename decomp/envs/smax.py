@@ -40,7 +40,17 @@ from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
 
 _OWN_FEATS_PER_UNIT = 10  # SMAX own_features: health, x, y, cooldown + 6 unit-type bits
 
-# (map, n_envs, reward_scale, kwargs) -> (jaxmarl env, jitted fns): a second env of the same shape
+REWARDS = ("native", "smac")
+"""``native``: SMAX's own reward (mean fraction of enemy health removed + 1 for a win, ≤ 2 an episode).
+``smac``: SMAC's default shaping (oxwhirl/smac ``StarCraft2Env``: health removed + 10 per enemy killed +
+200 for a win, ``reward_only_positive``), rescaled to the same maximum of 2 so ``reward_scale`` means
+the same thing for both."""
+
+# SMAC's StarCraft2Env defaults (reward_death_value, reward_win): the kill and win bonuses in health units
+_SMAC_KILL = 10.0
+_SMAC_WIN = 200.0
+
+# (map, n_envs, reward_scale, reward, kwargs) -> (jaxmarl env, jitted fns): a second env of the same shape
 # (e.g. the evaluation env) reuses the compiled step instead of paying ~10 s of XLA compilation.
 _COMPILED: dict[tuple[Any, ...], tuple[Any, "SmaxFns"]] = {}
 
@@ -120,20 +130,23 @@ class SmaxEnv:
         n_envs: int,
         seed: int = 0,
         reward_scale: float = 1.0,
+        reward: str = "native",
         validate_actions: bool = True,
         **smax_kwargs: Any,
     ) -> None:
         if n_envs < 1:
             raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+        if reward not in REWARDS:
+            raise ValueError(f"unknown SMAX reward {reward!r}; expected one of {list(REWARDS)} (env.reward=...)")
         jaxmarl = _import_jaxmarl()
         import jax  # noqa: PLC0415
 
         self._jax = jax
         self.map_name = map_name
-        cache_key = (map_name, n_envs, float(reward_scale), tuple(sorted(smax_kwargs.items())))
+        cache_key = (map_name, n_envs, float(reward_scale), reward, tuple(sorted(smax_kwargs.items())))
         if cache_key not in _COMPILED:
             env = jaxmarl.make("HeuristicEnemySMAX", scenario=_scenario(map_name), **smax_kwargs)
-            _COMPILED[cache_key] = (env, build_batched_fns(env, n_envs, float(reward_scale)))
+            _COMPILED[cache_key] = (env, build_batched_fns(env, n_envs, float(reward_scale), reward))
         self.env, self.fns = _COMPILED[cache_key]
         self.n_allies = int(self.env.num_allies)
         self.n_enemies = int(self.env.num_enemies)
@@ -228,8 +241,10 @@ class SmaxFns(NamedTuple):
     jitted_step: Any
 
 
-def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0) -> SmaxFns:
+def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0, reward: str = "native") -> SmaxFns:
     """Build the one jitted+vmapped step (with auto-reset) and a reset that reuses it.
+
+    ``reward`` picks the reward form (:data:`REWARDS`).
 
     Every env state produced goes through ``canonical`` so reset's and step's states have the same
     avals (dtype AND weak_type); otherwise feeding one where the other was seen recompiles.
@@ -264,6 +279,16 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0) -> SmaxF
             "feats": world[:feat_len].reshape(n_allies, _OWN_FEATS_PER_UNIT),  # (N, F)
         }
 
+    n_enemies = int(env.num_enemies)
+
+    def smac_reward(before: Any, after: Any, won: jax.Array) -> jax.Array:
+        """SMAC's shaped reward of one step from the unit arrays before and after it, over its maximum."""
+        enemy_max = env.unit_type_health[before.unit_types[n_allies:]]  # (n_enemies,)
+        removed = before.unit_health[n_allies:] - jnp.maximum(after.unit_health[n_allies:], 0.0)  # (n_enemies,)
+        kills = jnp.sum(before.unit_alive[n_allies:] & ~after.unit_alive[n_allies:])
+        raw = jnp.sum(jnp.maximum(removed, 0.0)) + _SMAC_KILL * kills + _SMAC_WIN * won
+        return 2.0 * raw / (jnp.sum(enemy_max) + _SMAC_KILL * n_enemies + _SMAC_WIN)
+
     def reset_one(key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         obs, state = env.reset(key)
         state = canonical(state)
@@ -280,6 +305,11 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0) -> SmaxF
         # jaxmarl checks the time limit before incrementing `step`, so its episodes last max_steps + 1
         # steps; end them at max_steps (= episode_limit) so no battle spills over the runner's limit
         done = dones["__all__"] | (nstate.state.step >= env.max_steps)
+        won = enemies_dead & ~allies_dead
+        if reward == "smac":
+            step_reward = smac_reward(state.state, nstate.state, won)
+        else:
+            step_reward = rewards[agents[0]]
         rstate, restart = reset_one(key_reset)
         take_reset = done | force_reset
         new_state = jax.tree.map(lambda r, s: jnp.where(take_reset, r, s), rstate, nstate)
@@ -287,10 +317,10 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0) -> SmaxF
         out = {
             "next": nxt,
             "restart": restart,
-            "reward": (rewards[agents[0]] * reward_scale).astype(jnp.float32),
+            "reward": (step_reward * reward_scale).astype(jnp.float32),
             "terminated": allies_dead | enemies_dead,
             "done": done,
-            "won": enemies_dead & ~allies_dead,
+            "won": won,
             "episode_steps": nstate.state.step,
         }
         return new_state, out
