@@ -143,17 +143,23 @@ def choose_backend(requested: str, map_name: str | None = None) -> str:
     return "smax"
 
 
+REWARDS = ("native", "smac")
+"""``native``: the backend's own reward (SMAX: mean fraction of enemy health removed + 1 for a win, ≤ 2
+an episode). ``smac``: SMAC's default shaping (oxwhirl/smac ``StarCraft2Env``: health removed + 10 per
+enemy killed + 200 for a win, ``reward_only_positive``) — SC2's native reward; on SMAX computed from the
+units and rescaled to SMAX's maximum of 2, so ``reward_scale`` means the same thing for both."""
+
+
 def make_smac_env(
     map_name: str, n_envs: int, seed: int = 0, backend: str = "auto", reward: str = "native", **kw: Any
 ) -> BatchedEnv:
     """Build the StarCraft env for ``map_name`` on the chosen backend.
 
-    ``reward``: ``native`` (the backend's own) or ``smac`` (SMAC's shaping — SC2's native reward, so it
-    only changes SMAX). ``kw`` goes to the backend (``reward_scale`` works on both; SC2 takes
+    ``reward``: one of :data:`REWARDS`. ``kw`` goes to the backend (``reward_scale`` works on both; SC2 takes
     ``smac_kwargs=...``).
     """
-    if reward not in ("native", "smac"):
-        raise ValueError(f"unknown reward {reward!r}; expected native or smac (env.reward=...)")
+    if reward not in REWARDS:
+        raise ValueError(f"unknown reward {reward!r}; expected one of {list(REWARDS)} (env.reward=...)")
     chosen = choose_backend(backend, map_name)
     if chosen == "sc2":
         from decomp.envs.sc2 import SC2Env  # noqa: PLC0415

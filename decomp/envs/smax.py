@@ -37,14 +37,9 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
+from decomp.envs.smac_select import REWARDS
 
 _OWN_FEATS_PER_UNIT = 10  # SMAX own_features: health, x, y, cooldown + 6 unit-type bits
-
-REWARDS = ("native", "smac")
-"""``native``: SMAX's own reward (mean fraction of enemy health removed + 1 for a win, ≤ 2 an episode).
-``smac``: SMAC's default shaping (oxwhirl/smac ``StarCraft2Env``: health removed + 10 per enemy killed +
-200 for a win, ``reward_only_positive``), rescaled to the same maximum of 2 so ``reward_scale`` means
-the same thing for both."""
 
 # SMAC's StarCraft2Env defaults (reward_death_value, reward_win): the kill and win bonuses in health units
 _SMAC_KILL = 10.0
