@@ -168,8 +168,13 @@ def test_2s3z_protoss_feat_dim_and_reward_scale(fake_smac: None) -> None:
     assert np.all(o.feats[..., 4] == 1.0)  # shield
     np.testing.assert_array_equal(o.feats[0, :, 5:].argmax(-1), [0, 1, 0, 1, 0])  # type bits
     r = env.step(attack_first_enemy(o.avail))
-    assert r.reward[0] == pytest.approx(10.0 * 10 / 10.0)  # 10 HP killed, /10 by fake SMAC, x10
+    # 10 HP killed; SMAC normalises to a return of at most 2 (decomp's reward_scale_rate), then x10
+    assert r.reward[0] == pytest.approx(10.0 * 10 / (70.0 / 2.0))  # fake max: 5 enemies x 10 HP + 20
     env.close()
+    own = SC2Env("2s3z", 1, seed=1, reward_scale=1.0, parallel=False, smac_kwargs={"reward_scale_rate": 20})
+    o = own.reset()
+    assert own.step(attack_first_enemy(o.avail)).reward[0] == pytest.approx(10 / (70.0 / 20.0))  # the user's rate
+    own.close()
 
 
 def test_obs_instead_of_state_uses_obs_rows(fake_smac: None) -> None:

@@ -197,12 +197,19 @@ class _Remote:
         self.conn.close()
 
 
+SMAX_MAX_RETURN = 2.0
+"""An episode's largest return on SMAX (all enemy health + the win bonus); SC2's is normalised to it."""
+
+
 class SC2Env:
     """``n_envs`` real SMAC battles (one SC2 process each), numpy in, numpy out.
 
-    ``reward_scale`` (float) multiplies the reward SMAC returns, mirroring :class:`SmaxEnv`. SMAC's own
-    boolean ``reward_scale`` (normalise to ``reward_scale_rate``, on by default) is a different
-    knob: pass it, like every other ``StarCraft2Env`` argument, in ``smac_kwargs``.
+    ``reward_scale`` (float) multiplies the reward SMAC returns, mirroring :class:`SmaxEnv`. SMAC
+    normalises an episode's return to at most ``reward_scale_rate`` (its default 20); decomp asks for
+    :data:`SMAX_MAX_RETURN` = 2 instead, SMAX's maximum, so ``reward_scale`` means the same on both
+    backends (the smac preset's ×10 gives pymarl's 20 on either, not 200 on SC2). SMAC's own boolean
+    ``reward_scale`` and ``reward_scale_rate`` can still be set, like every other ``StarCraft2Env``
+    argument, in ``smac_kwargs``.
     """
 
     def __init__(
@@ -221,7 +228,7 @@ class SC2Env:
         self.map_name = map_name
         self.reward_scale = float(reward_scale)
         self.validate_actions = validate_actions
-        kwargs = dict(smac_kwargs or {})
+        kwargs = {"reward_scale_rate": SMAX_MAX_RETURN, **(smac_kwargs or {})}
         self._parallel = n_envs > 1 if parallel is None else parallel
         self._slots: list[_Slot] = []
         self._remotes: list[_Remote] = []

@@ -38,6 +38,7 @@ class StarCraft2Env:
         obs_instead_of_state=False,
         state_last_action=True,
         reward_scale=True,
+        reward_scale_rate=20,
         restart_at_steps=(),
         **_ignored,
     ):
@@ -52,6 +53,8 @@ class StarCraft2Env:
         self.obs_instead_of_state = obs_instead_of_state
         self.state_last_action = state_last_action
         self.reward_scale = reward_scale
+        self.reward_scale_rate = reward_scale_rate
+        self.max_reward = self.n_enemies * HP + 20.0  # SMAC: all enemy health (+ death values) + the win
         self._seed = seed
         # total step counts at which SC2 "crashes": like oxwhirl's env after a ProtocolError, step
         # then calls full_restart() and returns (0, True, {}) in the middle of an episode
@@ -124,8 +127,8 @@ class StarCraft2Env:
             terminated = True
             if self.continuing_episode:
                 info["episode_limit"] = True
-        if self.reward_scale:
-            reward /= 10.0
+        if self.reward_scale:  # SMAC: an episode's return is at most reward_scale_rate
+            reward /= self.max_reward / self.reward_scale_rate
         return reward, terminated, info
 
     def get_obs(self):
