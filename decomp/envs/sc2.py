@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
+from decomp.envs.smac_select import SMAX_MAX_RETURN
 
 
 @dataclass(frozen=True)
@@ -197,16 +198,12 @@ class _Remote:
         self.conn.close()
 
 
-SMAX_MAX_RETURN = 2.0
-"""An episode's largest return on SMAX (all enemy health + the win bonus); SC2's is normalised to it."""
-
-
 class SC2Env:
     """``n_envs`` real SMAC battles (one SC2 process each), numpy in, numpy out.
 
     ``reward_scale`` (float) multiplies the reward SMAC returns, mirroring :class:`SmaxEnv`. SMAC
     normalises an episode's return to at most ``reward_scale_rate`` (its default 20); decomp asks for
-    :data:`SMAX_MAX_RETURN` = 2 instead, SMAX's maximum, so ``reward_scale`` means the same on both
+    :data:`~decomp.envs.smac_select.SMAX_MAX_RETURN` = 2 instead, SMAX's maximum, so ``reward_scale`` means the same on both
     backends (the smac preset's ×10 gives pymarl's 20 on either, not 200 on SC2). SMAC's own boolean
     ``reward_scale`` and ``reward_scale_rate`` can still be set, like every other ``StarCraft2Env``
     argument, in ``smac_kwargs``.

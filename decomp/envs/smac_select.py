@@ -143,6 +143,10 @@ def choose_backend(requested: str, map_name: str | None = None) -> str:
     return "smax"
 
 
+SMAX_MAX_RETURN = 2.0
+"""An episode's largest return on SMAX (all enemy health + the win bonus); both backends' rewards are
+normalised to it, so ``reward_scale`` means the same on each."""
+
 REWARDS = ("native", "smac")
 """``native``: the backend's own reward (SMAX: mean fraction of enemy health removed + 1 for a win, ≤ 2
 an episode). ``smac``: SMAC's default shaping (oxwhirl/smac ``StarCraft2Env``: health removed + 10 per

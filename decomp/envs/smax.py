@@ -37,7 +37,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
-from decomp.envs.smac_select import REWARDS
+from decomp.envs.smac_select import REWARDS, SMAX_MAX_RETURN
 
 _OWN_FEATS_PER_UNIT = 10  # SMAX own_features: health, x, y, cooldown + 6 unit-type bits
 
@@ -282,7 +282,7 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0, reward: 
         removed = before.unit_health[n_allies:] - jnp.maximum(after.unit_health[n_allies:], 0.0)  # (n_enemies,)
         kills = jnp.sum(before.unit_alive[n_allies:] & ~after.unit_alive[n_allies:])
         raw = jnp.sum(jnp.maximum(removed, 0.0)) + _SMAC_KILL * kills + _SMAC_WIN * won
-        return 2.0 * raw / (jnp.sum(enemy_max) + _SMAC_KILL * n_enemies + _SMAC_WIN)
+        return SMAX_MAX_RETURN * raw / (jnp.sum(enemy_max) + _SMAC_KILL * n_enemies + _SMAC_WIN)
 
     def reset_one(key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
         obs, state = env.reset(key)
