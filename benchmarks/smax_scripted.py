@@ -11,7 +11,12 @@ agents do not see, so they are references, not baselines of the same information
 * ``retreat``: ``focus``, but a marine below ``--retreat-below`` of full health steps away from its
   nearest enemy while another ally is alive (SMAX's heuristic enemies keep shooting their target
   until it leaves their range, then switch to the closest: pulling the damaged unit back spreads
-  their fire).
+  their fire);
+* ``stutter``: ``retreat``, but the damaged marine steps back only while its weapon cannot fire
+  during the whole coming step (cooldown left ≥ one env step, SMAX's 8 × 1/16 s), so pulling back
+  costs it no shot;
+* ``hold``: ``stutter``, but a marine with no enemy in range stops instead of walking up, waiting
+  for the heuristic enemies to come to it.
 """
 
 from __future__ import annotations
@@ -23,10 +28,11 @@ import numpy as np
 from decomp.envs.smax import SmaxEnv
 from decomp.envs.smax import _OWN_FEATS_PER_UNIT as U
 
-MOVE_N, MOVE_E, MOVE_S, MOVE_W, ATTACK0 = 0, 1, 2, 3, 5  # SMAX's action layout (decomp/envs/smax.py)
+MOVE_N, MOVE_E, MOVE_S, MOVE_W, STOP, ATTACK0 = 0, 1, 2, 3, 4, 5  # SMAX's action layout (decomp/envs/smax.py)
 
 
-RULES = ("nearest", "focus", "retreat")
+RULES = ("nearest", "focus", "retreat", "stutter", "hold")
+STEP_SECONDS = 8 / 16  # SMAX: world_steps_per_env_step × time_per_step
 
 
 def away(delta: np.ndarray) -> int:
@@ -39,7 +45,7 @@ def choose(rule: str, state: np.ndarray, avail: np.ndarray, n_allies: int, retre
     """state (E, S), avail (E, N, A) -> actions (E, N) for one step of every env."""
     e = state.shape[0]
     units = state[:, : (state.shape[1] // (U + 2)) * U].reshape(e, -1, U)  # (E, units, U)
-    health, pos = units[..., 0], units[..., 1:3]  # (E, units), (E, units, 2)
+    health, pos, cooldown = units[..., 0], units[..., 1:3], units[..., 3]  # (E, units), (E, units, 2), (E, units)
     acts = np.empty(avail.shape[:2], dtype=np.int64)
     for k in range(e):
         enemies = np.flatnonzero(health[k, n_allies:] > 0)
@@ -49,16 +55,20 @@ def choose(rule: str, state: np.ndarray, avail: np.ndarray, n_allies: int, retre
                 acts[k, i] = int(np.argmax(av))  # a dead unit's only action
                 continue
             alive_allies = int((health[k, :n_allies] > 0).sum())
-            if rule == "retreat" and health[k, i] < retreat_below and alive_allies > 1:
+            pull_back = rule == "retreat" or (rule in ("stutter", "hold") and cooldown[k, i] >= STEP_SECONDS)
+            if pull_back and health[k, i] < retreat_below and alive_allies > 1:
                 dists = np.linalg.norm(pos[k, n_allies + enemies] - pos[k, i], axis=-1)
                 move = away(pos[k, n_allies + enemies[np.argmin(dists)]] - pos[k, i])
                 if av[move]:
                     acts[k, i] = move
                     continue
-            if rule in ("focus", "retreat"):
+            if rule in ("focus", "retreat", "stutter", "hold"):
                 in_range = [j for j in enemies if av[ATTACK0 + j]]
                 if in_range:
                     acts[k, i] = ATTACK0 + min(in_range, key=lambda j: health[k, n_allies + j])
+                    continue
+                if rule == "hold" and av[STOP]:
+                    acts[k, i] = STOP
                     continue
                 target = enemies[np.argmin(health[k, n_allies + enemies])]
             else:
@@ -95,7 +105,7 @@ def main() -> None:
     env = SmaxEnv(args.map, 32, seed=0)
     for rule in rules:
         rate = win_rate(env, rule, args.episodes, args.seed, args.retreat_below)
-        extra = f" (retreat below {args.retreat_below:.2f} health)" if rule == "retreat" else ""
+        extra = f" (retreat below {args.retreat_below:.2f} health)" if rule in ("retreat", "stutter", "hold") else ""
         print(f"{args.map} {rule}{extra}: greedy win rate {rate:.3f} over {args.episodes} battles")
 
 
