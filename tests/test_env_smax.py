@@ -215,3 +215,28 @@ def test_smac_reward_shaping_3m() -> None:
     assert kills.min() > -1e-3 and kills.max() < 3 - 1e-3 and kills.max() > 1 - 1e-3  # some lost battles kill
     with pytest.raises(ValueError, match="native"):
         SmaxEnv("3m", 2, reward="sparse")
+
+
+def test_a_copied_start_plays_the_same_battle_until_chance_enters(env3m: SmaxEnv) -> None:
+    """benchmarks/smax_outcome_noise.py copies one start into every env: the copies must be that start.
+
+    Units start out of range, so the first steps of moving only draw no random cooldown: every copy
+    must then see the same observations; a wrong copy (another row, a stale avail) would not.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "smax_outcome_noise.py"
+    spec = importlib.util.spec_from_file_location("smax_outcome_noise", path)
+    assert spec is not None and spec.loader is not None
+    noise = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noise)
+    ob = env3m.reset(seed=3)
+    assert not np.allclose(ob.obs[0], ob.obs[5])  # distinct starts before the copy
+    copied = noise.copy_start(env3m, ob, 5)
+    assert np.array_equal(copied.obs, np.broadcast_to(ob.obs[5], ob.obs.shape))
+    for _ in range(2):
+        res = env3m.step(np.full((N_ENVS, 3), STOP, dtype=np.int64))
+        assert np.array_equal(res.next.obs, np.broadcast_to(res.next.obs[0], res.next.obs.shape))
+        assert not res.done.any()
+    assert env3m.compile_count() == 1  # the copied states keep their dtypes: no recompilation

@@ -8,11 +8,12 @@ trainer's re-evaluation of ``checkpoints/best.pt`` does). There is no second eva
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from decomp.analysis.stats import Interval, wilson
 from decomp.training.checkpoint import BEST_KEYS, LATEST_KEYS, CheckpointError, load_checkpoint
@@ -94,55 +95,74 @@ def _load(path: Path, weights: Weights) -> dict[str, Any]:
         raise
 
 
-def evaluate_saved(path: Path, weights: Weights, episodes: int | None = None, seed: int = 0,
-                   threads: int | None = None) -> SavedEvaluation:
-    """Greedy win rate and return of the saved ``weights`` over ``episodes`` fresh episodes (default: the
-    run's own final evaluation size, final_eval_rounds × eval_envs)."""
-    from decomp.config.schema import ConfigError, config_from_dict
-    from decomp.envs import make_env
-    from decomp.training.trainer import Trainer, check_compatible
+def read_saved(path: Path, weights: Weights) -> tuple[dict[str, Any], Any]:
+    """The checkpoint's payload (with the requested weights) and the run's config, or a clear error."""
+    from decomp.config.schema import config_from_dict
 
     payload = _load(path, weights)
     try:
-        cfg = config_from_dict(payload["config"])
+        return payload, config_from_dict(payload["config"])
     except Exception as err:  # OmegaConf names the unknown key or the wrong type
         raise CheckpointError(f"{path} was saved with a config this decomp cannot read: {err}") from None
-    wanted = episodes if episodes is not None else cfg.final_eval_rounds * cfg.env.eval_envs
-    envs, rounds = split_episodes(wanted, cfg.env.eval_envs)
+
+
+@contextlib.contextmanager
+def saved_policy(path: Path, weights: Weights, n_envs: int, env_seed: int, threads: int | None = None,
+                 saved: tuple[dict[str, Any], Any] | None = None) -> Iterator[tuple[Any, int]]:
+    """A :class:`~decomp.training.trainer.Trainer` rebuilt from the checkpoint's config (``n_envs`` envs
+    whose seeds start at ``env_seed``, no replay) with the saved ``weights`` in its learner, and the env
+    step those weights were trained to. Loading errors become :class:`CheckpointError`; errors of the
+    caller's block pass through unchanged."""
+    from decomp.config.schema import ConfigError
+    from decomp.envs import make_env
+    from decomp.training.trainer import Trainer, check_compatible
+
+    payload, cfg = saved if saved is not None else read_saved(path, weights)
     saved_env = str(payload["env_info"].get("name", ""))
     if cfg.env.name == "smac" and ":" in saved_env:
         cfg.env.backend = saved_env.split(":", 1)[0]  # the backend it was trained on, not today's auto choice
-    cfg.env.n_envs = cfg.env.eval_envs = envs  # one env size: the evaluation reuses the compiled SMAX step
+    cfg.env.n_envs = cfg.env.eval_envs = n_envs  # one env size: the evaluation reuses the compiled SMAX step
     cfg.buffer_size = cfg.batch_size  # the replay is not used
     cfg.resume, cfg.progress = "", False
     cfg.device = "cpu"  # evaluation only acts, and acting is cheap on the CPU: a GPU-trained run evaluates anywhere
     if threads is not None:
         cfg.threads = threads
-    start = time.time()
     try:
-        trainer = Trainer(cfg, run_dir=None,
-                          env_factory=lambda n, s: make_env(cfg.env, n, seed=EVAL_SEED_BASE + seed + (s - cfg.seed)))
+        trainer = Trainer(cfg, run_dir=None, env_factory=lambda n, s: make_env(cfg.env, n, seed=env_seed + (s - cfg.seed)))
     except ConfigError as err:
         raise CheckpointError(f"{path} does not describe a run this decomp can build: {err}") from None
     check_compatible(payload["env_info"], trainer.info, str(path))
-    try:
-        if weights == "final":
-            trainer.learner.load_state_dict(payload["learner"])
-            step = int(payload["env_steps"])
-            evals = trainer.evaluate(rounds)
-        else:
-            trainer.best.load_state_dict(payload["best"])
-            if trainer.best.weights is None:
-                raise CheckpointError(f"{path} has no best weights yet (no periodic evaluation before it was saved); "
-                                      "use weights=final")
-            step = trainer.best.step
-            with trainer.best.swapped_in(trainer.learner):
-                evals = trainer.evaluate(rounds)
-    except (RuntimeError, KeyError) as err:
-        if isinstance(err, CheckpointError):
-            raise
-        raise CheckpointError(f"the weights in {path} do not fit the model its config builds "
-                              f"({cfg.mixer.name} on {trainer.info.name}): {err}") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            if weights == "final":
+                trainer.learner.load_state_dict(payload["learner"])
+                step = int(payload["env_steps"])
+            else:
+                trainer.best.load_state_dict(payload["best"])
+                if trainer.best.weights is None:
+                    raise CheckpointError(f"{path} has no best weights yet (no periodic evaluation before it was "
+                                          "saved); use weights=final")
+                step = trainer.best.step
+                stack.enter_context(trainer.best.swapped_in(trainer.learner))
+        except (RuntimeError, KeyError) as err:
+            if isinstance(err, CheckpointError):
+                raise
+            raise CheckpointError(f"the weights in {path} do not fit the model its config builds "
+                                  f"({cfg.mixer.name} on {trainer.info.name}): {err}") from None
+        yield trainer, step
+
+
+def evaluate_saved(path: Path, weights: Weights, episodes: int | None = None, seed: int = 0,
+                   threads: int | None = None) -> SavedEvaluation:
+    """Greedy win rate and return of the saved ``weights`` over ``episodes`` fresh episodes (default: the
+    run's own final evaluation size, final_eval_rounds × eval_envs)."""
+    saved = read_saved(path, weights)
+    cfg = saved[1]
+    wanted = episodes if episodes is not None else cfg.final_eval_rounds * cfg.env.eval_envs
+    envs, rounds = split_episodes(wanted, cfg.env.eval_envs)
+    start = time.time()
+    with saved_policy(path, weights, envs, EVAL_SEED_BASE + seed, threads, saved) as (trainer, step):
+        evals = trainer.evaluate(rounds)
     n = envs * rounds
     wins = round(evals["eval/win_rate"] * n)
     return SavedEvaluation(str(path), weights, step, n, wins, wilson(wins, n), evals["eval/return"], seed,
