@@ -24,6 +24,7 @@ import torch
 
 from decomp.envs.base import Observation
 from decomp.envs.smax import SmaxEnv, SmaxSnapshot
+from decomp.rollout.policy import Policy
 from decomp.training.saved_eval import WEIGHTS, locate, saved_policy
 
 START_SEED_BASE = 5_000  # start states: env seeds START_SEED_BASE + m, away from training and evaluation seeds
@@ -42,14 +43,15 @@ def copy_start(env: SmaxEnv, ob: Observation, row: int) -> Observation:
     return copied
 
 
-def wins_from_one_start(env: SmaxEnv, policy, seed: int) -> np.ndarray:
+def wins_from_one_start(env: SmaxEnv, policy: Policy, seed: int) -> np.ndarray:
     """(E,) bool: greedy battles from env seed ``seed``'s first start, each env with its own battle key."""
     ob = copy_start(env, env.reset(seed=seed), 0)
     n = ob.obs.shape[0]
     state = policy.initial_state(n, env.info.n_agents)
     active, won = np.ones(n, bool), np.zeros(n, bool)  # (E,), (E,)
+    gen = torch.Generator()  # unused at ε = 0, but act() takes one
     while active.any():
-        res = env.step(policy.act(ob, state, 0.0, torch.Generator()).actions.numpy())
+        res = env.step(policy.act(ob, state, 0.0, gen).actions.numpy())
         ended = res.done & active
         won[ended] = res.won[ended]
         active &= ~res.done

@@ -32,6 +32,8 @@ MOVE_N, MOVE_E, MOVE_S, MOVE_W, STOP, ATTACK0 = 0, 1, 2, 3, 4, 5  # SMAX's actio
 
 
 RULES = ("nearest", "focus", "retreat", "stutter", "hold")
+FOCUS_RULES = RULES[1:]  # focus fire on the weakest enemy in range
+PULL_BACK_RULES = RULES[2:]  # ... and pull a damaged marine back (stutter, hold: only while it cannot fire)
 STEP_SECONDS = 8 / 16  # SMAX: world_steps_per_env_step × time_per_step
 
 
@@ -55,14 +57,14 @@ def choose(rule: str, state: np.ndarray, avail: np.ndarray, n_allies: int, retre
                 acts[k, i] = int(np.argmax(av))  # a dead unit's only action
                 continue
             alive_allies = int((health[k, :n_allies] > 0).sum())
-            pull_back = rule == "retreat" or (rule in ("stutter", "hold") and cooldown[k, i] >= STEP_SECONDS)
+            pull_back = rule in PULL_BACK_RULES and (rule == "retreat" or cooldown[k, i] >= STEP_SECONDS)
             if pull_back and health[k, i] < retreat_below and alive_allies > 1:
                 dists = np.linalg.norm(pos[k, n_allies + enemies] - pos[k, i], axis=-1)
                 move = away(pos[k, n_allies + enemies[np.argmin(dists)]] - pos[k, i])
                 if av[move]:
                     acts[k, i] = move
                     continue
-            if rule in ("focus", "retreat", "stutter", "hold"):
+            if rule in FOCUS_RULES:
                 in_range = [j for j in enemies if av[ATTACK0 + j]]
                 if in_range:
                     acts[k, i] = ATTACK0 + min(in_range, key=lambda j: health[k, n_allies + j])
@@ -105,7 +107,7 @@ def main() -> None:
     env = SmaxEnv(args.map, 32, seed=0)
     for rule in rules:
         rate = win_rate(env, rule, args.episodes, args.seed, args.retreat_below)
-        extra = f" (retreat below {args.retreat_below:.2f} health)" if rule in ("retreat", "stutter", "hold") else ""
+        extra = f" (retreat below {args.retreat_below:.2f} health)" if rule in PULL_BACK_RULES else ""
         print(f"{args.map} {rule}{extra}: greedy win rate {rate:.3f} over {args.episodes} battles")
 
 

@@ -5,6 +5,8 @@ Compiling the vmapped SMAX step takes several seconds, so one 3m env is shared b
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 
@@ -220,17 +222,10 @@ def test_smac_reward_shaping_3m() -> None:
 def test_a_copied_start_plays_the_same_battle_until_chance_enters(env3m: SmaxEnv) -> None:
     """benchmarks/smax_outcome_noise.py copies one start into every env: the copies must be that start.
 
-    Units start out of range, so the first steps of moving only draw no random cooldown: every copy
-    must then see the same observations; a wrong copy (another row, a stale avail) would not.
+    Units start out of range, so while every unit stands still no random cooldown is drawn: every copy
+    must then see the same observations; a wrong copy (another row, env states left uncopied) would not.
     """
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "smax_outcome_noise.py"
-    spec = importlib.util.spec_from_file_location("smax_outcome_noise", path)
-    assert spec is not None and spec.loader is not None
-    noise = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(noise)
+    noise = importlib.import_module("benchmarks.smax_outcome_noise")  # the repo root is on sys.path (conftest)
     ob = env3m.reset(seed=3)
     assert not np.allclose(ob.obs[0], ob.obs[5])  # distinct starts before the copy
     copied = noise.copy_start(env3m, ob, 5)

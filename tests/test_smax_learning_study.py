@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -15,11 +15,7 @@ SWEEP = ROOT / "results" / "smac_table"
 
 
 def study_module():
-    spec = importlib.util.spec_from_file_location("smax_learning", ROOT / "benchmarks" / "smax_learning.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("benchmarks.smax_learning")  # the repo root is on sys.path (conftest)
 
 
 def test_run_launches_the_study_as_hydra_sweeps_into_one_folder(tmp_path: Path) -> None:
