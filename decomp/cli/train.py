@@ -27,7 +27,7 @@ from decomp.training.checkpoint import CheckpointError, load_checkpoint
 from decomp.config.compose import explicit_keys, to_config
 from decomp.config.schema import Config, ConfigError, config_from_dict, validate
 from decomp.envs.smac_select import BackendUnavailable
-from decomp.training.trainer import Trainer, TrainingDiverged, write_config
+from decomp.training.trainer import Summary, Trainer, TrainingDiverged, write_config
 from decomp.training.runtime import keep_freed_memory
 
 
@@ -50,6 +50,14 @@ def make_run_dir(cfg: Config) -> Path:
 RESUME_OVERRIDABLE = ("t_max", "progress", "save_interval", "eval_interval", "log_interval", "threads", "device")
 
 
+def refuse_changes(explicit: dict[str, str]) -> None:
+    """A resumed run keeps its config.yaml: only RESUME_OVERRIDABLE keys may be given with resume=."""
+    refused = sorted(k for k in explicit if k not in (*RESUME_OVERRIDABLE, "resume"))
+    if refused:
+        raise ConfigError(f"cannot change {', '.join(refused)} when resuming (the run's config.yaml is kept); "
+                          f"allowed with resume=: {', '.join(RESUME_OVERRIDABLE)}")
+
+
 def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path, Path]:
     """resume=<run folder or .pt> -> (the run's own config, run folder, checkpoint).
 
@@ -61,10 +69,7 @@ def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path,
     run_dir = ckpt.parent.parent
     payload = load_checkpoint(ckpt)
     saved = config_from_dict(payload["config"])
-    refused = sorted(k for k in explicit if k not in (*RESUME_OVERRIDABLE, "resume"))
-    if refused:
-        raise ConfigError(f"cannot change {', '.join(refused)} when resuming (the run's config.yaml is kept); "
-                          f"allowed with resume=: {', '.join(RESUME_OVERRIDABLE)}")
+    refuse_changes(explicit)
     for key in explicit:
         if key in RESUME_OVERRIDABLE:
             setattr(saved, key, getattr(cfg, key))
@@ -99,9 +104,10 @@ def print_matrix_report(result) -> None:
 def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None = None) -> int:
     """Run one training job; ``explicit`` holds the key=value overrides the user typed; ``into``: an
     existing empty folder to use as the run folder (a sweep job's) instead of a new one under run_dir."""
-    from decomp.training.matrix_lab import matrix_result
-    from decomp.training.run_plots import learning_curves, matrix_heatmap
+    from decomp.cli.train_group import is_group, train_group
 
+    if cfg.seeds or (cfg.resume and is_group(Path(cfg.resume))):
+        return train_group(cfg, explicit or {})
     if cfg.resume:
         cfg, run_dir, ckpt = resolve_resume(cfg, explicit or {})
     else:
@@ -119,7 +125,17 @@ def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None
     assert run_dir is not None
     write_config(run_dir, cfg, trainer.info)
     print(f"[decomp] run folder: {run_dir}", file=sys.stderr)
-    summary = trainer.run()
+    report_run(trainer, trainer.run())
+    return 0
+
+
+def report_run(trainer: Trainer, summary: Summary) -> None:
+    """A finished run's figures, SMAX replay and printed results (the run folder's last files)."""
+    from decomp.training.matrix_lab import matrix_result
+    from decomp.training.run_plots import learning_curves, matrix_heatmap
+
+    cfg, run_dir = trainer.cfg, trainer.run_dir
+    assert run_dir is not None
     title = f"{trainer.info.name} · {cfg.mixer.name} · seed {cfg.seed}"
     if cfg.env.name == "matrix":
         result = matrix_result(trainer, cfg)
@@ -145,7 +161,6 @@ def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None
         print(f"[decomp] moving average of the weights (ema_decay={cfg.ema_decay}) on {episodes} episodes of its own: "
               f"test win rate {summary.ema_win_rate:.2f}, return {summary.ema_return:.3g}")
     print(f"[decomp] outputs in {run_dir}")
-    return 0
 
 
 def sweep_job(cfg: Config, explicit: dict[str, str]) -> int:
@@ -154,6 +169,9 @@ def sweep_job(cfg: Config, explicit: dict[str, str]) -> int:
 
     from decomp.cli import sweep
 
+    if cfg.seeds:
+        raise ConfigError(f"seeds={list(cfg.seeds)} trains a group of seeds in one process; a sweep (-m) runs one job "
+                          "per seed instead: give seed=0,1,2 to the sweep, or drop -m to train the group")
     for key in ("resume", "run_name"):
         if key in explicit:
             raise ConfigError(f"{key}= does not apply to a sweep (-m): each job's folder is <hydra.sweep.dir>/"

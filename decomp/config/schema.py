@@ -87,6 +87,9 @@ class Config:
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     seed: int = 0
     """seeds torch, numpy and the envs"""
+    seeds: list[int] = field(default_factory=list)
+    """several seeds in one process, e.g. [0,1,2]: one run folder per seed under one group folder, each seed
+    trained exactly as alone, SMAX envs of all seeds stepped together (empty = one run with ``seed``)"""
     t_max: int = 20_000
     """training budget in env steps (summed over parallel envs)"""
     agent: str = "rnn"
@@ -195,6 +198,7 @@ def validate(cfg: Config) -> None:
          f"learner.target_update_interval must be a positive integer, got {cfg.learner.target_update_interval}")
     need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
     need(cfg.learner.grad_clip > 0, f"learner.grad_clip must be > 0, got {cfg.learner.grad_clip}")
+    need(len(set(cfg.seeds)) == len(cfg.seeds), f"seeds must be distinct, got {list(cfg.seeds)}")
     need(cfg.batch_size <= cfg.buffer_size, f"batch_size ({cfg.batch_size}) must be <= buffer_size ({cfg.buffer_size})")
 
 

@@ -234,6 +234,9 @@ class SmaxFns(NamedTuple):
     reset: Callable[[Any], tuple[Any, Any, dict[str, Any]]]
     step: Callable[[Any, Any, Any], tuple[Any, Any, dict[str, Any]]]
     jitted_step: Any
+    # one env, unbatched and not jitted: ``(key, state, actions (N,), force_reset) -> (state, out)``, for
+    # callers that batch envs of several key streams themselves (decomp.rollout.group)
+    step_one: Callable[[Any, Any, Any, Any], tuple[Any, dict[str, Any]]]
 
 
 def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0, reward: str = "native") -> SmaxFns:
@@ -352,4 +355,4 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0, reward: 
     def step_plain(key: jax.Array, states: Any, actions: Any) -> tuple[jax.Array, Any, dict[str, Any]]:
         return step_batch(key, states, actions, no_reset)
 
-    return SmaxFns(reset=reset_batch, step=step_plain, jitted_step=step_batch)
+    return SmaxFns(reset=reset_batch, step=step_plain, jitted_step=step_batch, step_one=step_one)

@@ -178,8 +178,8 @@ class Carry(NamedTuple):
 
 
 def make_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, agent_id: bool,
-                 last_action: bool) -> Callable[..., Any]:
-    """Jitted ``rollout(params, carry, epsilon f32[], n_active i32[]) -> (carry, packed (K, E, W))``.
+                 last_action: bool, jit: bool = True) -> Callable[..., Any]:
+    """Jitted (``jit=False``: plain) ``rollout(params, carry, epsilon f32[], n_active i32[]) -> (carry, packed (K, E, W))``.
 
     Runs ``chunk`` = K scan steps; steps ``k >= n_active`` leave the carry untouched and emit zero
     rows, so any number of steps <= K shares ONE compiled function. Envs whose episode ended for the
@@ -228,7 +228,7 @@ def make_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, a
 
         return jax.lax.scan(body, carry, jnp.arange(chunk, dtype=jnp.int32))  # packed (K, E, W)
 
-    return jax.jit(rollout)
+    return jax.jit(rollout) if jit else rollout
 
 
 _ROLLOUTS: dict[tuple[Any, ...], Callable[..., Any]] = {}
@@ -241,3 +241,29 @@ def get_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, ag
     if key not in _ROLLOUTS:
         _ROLLOUTS[key] = make_rollout(fns, n_actions, episode_limit, chunk, agent_id, last_action)
     return _ROLLOUTS[key]
+
+
+_GROUP_ROLLOUTS: dict[tuple[Any, ...], Callable[..., Any]] = {}
+
+
+def get_group_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, agent_id: bool,
+                      last_action: bool) -> Callable[..., Any]:
+    """``rollout`` for S seeds in one dispatch: params, carry with a leading seed axis, epsilon (S,).
+
+    -> (carry, packed (S, K, E, W)). A ``lax.map`` over the seeds of the very function a single seed
+    runs, not a ``vmap``: batching the seeds into the env step's vmap changes XLA's code for SMAX's
+    arithmetic (positions then differ from a lone seed's in the last bit after a few steps), while the
+    mapped body is compiled exactly as for one seed, so every seed's trajectory is bit-identical to
+    training it alone (tests/test_group.py).
+    """
+    key = (fns.jitted_step, n_actions, episode_limit, chunk, agent_id, last_action)
+    if key not in _GROUP_ROLLOUTS:
+        import jax  # noqa: PLC0415
+
+        one = make_rollout(fns, n_actions, episode_limit, chunk, agent_id, last_action, jit=False)
+
+        def group(params: Params, carry: Carry, epsilon: Any, n_active: Any) -> tuple[Carry, Any]:
+            return jax.lax.map(lambda x: one(x[0], x[1], x[2], n_active), (params, carry, epsilon))
+
+        _GROUP_ROLLOUTS[key] = jax.jit(group)
+    return _GROUP_ROLLOUTS[key]

@@ -13,7 +13,7 @@ last actions, env states and RNG keys live on the device between calls (``self._
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -53,8 +53,9 @@ class JaxPolicyRunner(Runner):
         info = env.info
         self.layout = PackedLayout(info.n_agents, info.n_actions, info.obs_dim, info.state_dim, info.feat_dim)
         twin = policy.export_jax()  # its input options and sizes are fixed; weights are exported per collect
-        self.rollout = get_rollout(env.fns, twin.n_actions, info.episode_limit, self.chunk, twin.agent_id,
-                                   twin.last_action)
+        # what the compiled rollout depends on: runners with equal args can be collected as a group
+        self.rollout_args = (env.fns, twin.n_actions, info.episode_limit, self.chunk, twin.agent_id, twin.last_action)
+        self.rollout = get_rollout(*self.rollout_args)
         self.hidden_dim = twin.hidden_dim
         self.seed = seed
         self._carry: Carry | None = None
@@ -82,24 +83,20 @@ class JaxPolicyRunner(Runner):
         The next chunk is dispatched before the current one is recorded, so the host bookkeeping
         overlaps with JAX computing the following chunk.
         """
-        if n_steps < 0:
-            raise ValueError(f"n_steps must be >= 0, got {n_steps}")
+        sizes = chunk_sizes(n_steps, self.chunk)
         if self.current is None:
             self._start()
         stats = EpisodeStats()
         params = self._jax.device_put(self.policy.export_jax().params)  # weights change between calls
         eps = np.asarray(epsilon, np.float32)  # an f32 array: a new ε never recompiles
-        sizes = [self.chunk] * (n_steps // self.chunk) + ([n_steps % self.chunk] if n_steps % self.chunk else [])
-        pending: tuple[Any, int] | None = None
-        for k in sizes + [0]:
-            nxt = None
-            if k:
-                assert self._carry is not None
-                self._carry, packed = self.rollout(params, self._carry, eps, np.asarray(k, np.int32))
-                nxt = (packed, k)
-            if pending is not None:
-                self._record_chunk(np.asarray(pending[0])[: pending[1]], buffer, stats)
-            pending = nxt
+
+        def dispatch(k: int) -> Any:
+            assert self._carry is not None
+            self._carry, packed = self.rollout(params, self._carry, eps, np.asarray(k, np.int32))
+            return packed
+
+        pipelined(sizes, dispatch,
+                  lambda packed, k: self._record_chunk(np.asarray(packed)[:k], buffer, stats))
         self._sync_env()
         return stats
 
@@ -147,6 +144,27 @@ class JaxPolicyRunner(Runner):
     def compile_count(self) -> int:
         """Compiled variants of the fused rollout (1 = never recompiled)."""
         return int(self.rollout._cache_size())
+
+
+def chunk_sizes(n_steps: int, chunk: int) -> list[int]:
+    """``n_steps`` vector steps as dispatches of ≤ ``chunk`` steps: ``[K, K, …, rest]``."""
+    if n_steps < 0:
+        raise ValueError(f"n_steps must be >= 0, got {n_steps}")
+    return [chunk] * (n_steps // chunk) + ([n_steps % chunk] if n_steps % chunk else [])
+
+
+def pipelined(sizes: list[int], dispatch: Callable[[int], Any], record: Callable[[Any, int], None]) -> None:
+    """Dispatch each chunk before recording the previous one, so host bookkeeping overlaps JAX's work.
+
+    ``dispatch(k)`` starts a chunk of ``k`` steps and returns its (asynchronous) packed output;
+    ``record(packed, k)`` reads it back.
+    """
+    pending: tuple[Any, int] | None = None
+    for k in sizes + [0]:
+        nxt = (dispatch(k), k) if k else None
+        if pending is not None:
+            record(*pending)
+        pending = nxt
 
 
 def make_runner(env: BatchedEnv, policy: Policy, seed: int = 0, chunk: int = DEFAULT_CHUNK) -> Runner:

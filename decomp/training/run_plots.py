@@ -72,3 +72,26 @@ def learning_curves(path: Path, history: dict[str, list[tuple[int, float]]], tit
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def seed_curves(path: Path, curves: dict[int, Sequence[tuple[int, float]]], title: str) -> None:
+    """One line per seed (its periodic greedy win rate) and their median where all seeds were evaluated."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for seed, points in sorted(curves.items()):
+        if points:
+            steps, vals = zip(*points)
+            ax.plot(steps, vals, lw=1, alpha=0.6, label=f"seed {seed}")
+    common = sorted(set.intersection(*(set(dict(p)) for p in curves.values()))) if curves else []
+    if common and len(curves) > 1:
+        median = [float(np.median([dict(p)[s] for p in curves.values()])) for s in common]
+        ax.plot(common, median, color="k", lw=2.2, label="median")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("greedy win rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

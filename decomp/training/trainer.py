@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -105,6 +106,7 @@ class Trainer:
         if payload is not None:
             self._restore(payload)
         self.logger = MetricLogger(run_dir, resume_step=self.runner.env_steps if payload else None)
+        self._rng = torch.get_rng_state(), np.random.get_state()  # this trainer's streams (own_rng)
 
     # ---- checkpoints -------------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
@@ -204,62 +206,91 @@ class Trainer:
 
     # ---- main loop ----------------------------------------------------------------------------
     def run(self) -> Summary:
-        cfg, runner = self.cfg, self.runner
-        start, steps0 = time.time(), runner.env_steps
-        bar = tqdm(total=cfg.t_max, initial=runner.env_steps, unit="step", disable=not cfg.progress,
-                   dynamic_ncols=True, file=sys.stderr, desc=f"{self.info.name} {cfg.mixer.name}",
-                   mininterval=0.5 if sys.stderr.isatty() else 15.0)
-        train_logs: dict[str, float] = {}
-        evals: dict[str, float] = {}
+        """Train to ``t_max``: collect → replay → update → evaluate → log → checkpoint, then evaluate."""
+        self.begin()
         try:
-            if self.random_return is None and runner.env_steps == 0 and cfg.data == "egreedy":
-                random_evals = self.evaluate(epsilon=1.0)
-                self.random_return = random_evals["eval/return"]
-                self.logger.log(0, {"eval/random_return": self.random_return,
-                                    "eval/random_win_rate": random_evals["eval/win_rate"]})
-            while runner.env_steps < cfg.t_max:
-                before = runner.env_steps
-                eps = epsilon_at(cfg, runner.env_steps)
-                stats = runner.collect(cfg.steps_per_collect, eps, self.buffer)
-                self.recent.extend(zip(stats.returns, stats.lengths, stats.wins))
-                self.pending_episodes += len(stats)
-                while self.pending_episodes >= cfg.episodes_per_update and len(self.buffer) >= cfg.batch_size:
-                    self.pending_episodes -= cfg.episodes_per_update
-                    for _ in range(cfg.updates_per_round):
-                        train_logs = self._update()
-                bar.update(runner.env_steps - before)
-                if self.on_progress is not None:
-                    self.on_progress(min(1.0, runner.env_steps / cfg.t_max))
-                if runner.env_steps >= self.next_log:
-                    self.next_log += cfg.log_interval
-                    self._log_charts(eps, train_logs, start, steps0)
-                if runner.env_steps >= self.next_eval:
-                    self.next_eval += cfg.eval_interval if cfg.eval_interval > 0 else cfg.t_max
-                    evals = self.evaluate()
-                    self.logger.log(runner.env_steps, evals)
-                    self._offer_best(evals)
-                    self._check_progress(evals)
-                    if self.average is not None:
-                        self.logger.log(runner.env_steps, self.evaluate_average())
-                if runner.env_steps >= self.next_save:
-                    self.next_save += cfg.save_interval
-                    self.save()
-                bar.set_postfix(eps=f"{eps:.2f}", win=f"{evals.get('eval/win_rate', float('nan')):.2f}",
-                                sps=f"{(runner.env_steps - steps0) / max(time.time() - start, 1e-9):.0f}",
-                                refresh=False)
-            if self.last_eval_step != runner.env_steps or cfg.final_eval_rounds > 1:
-                evals = self.evaluate(cfg.final_eval_rounds)
-                self.logger.log(runner.env_steps, evals)
-            best = self._reevaluate_best(evals)
-            averaged = self.evaluate_average(cfg.final_eval_rounds) if self.average is not None else {}
-            if averaged:
-                self.logger.log(runner.env_steps, averaged)
-            self.save()
+            while not self.finished:
+                eps = epsilon_at(self.cfg, self.runner.env_steps)
+                self.advance(self.runner.collect(self.cfg.steps_per_collect, eps, self.buffer), eps)
+            self.conclude()
         finally:
-            bar.close()
+            self.close_bar()
+        return self.summarise()
+
+    @property
+    def finished(self) -> bool:
+        return self.runner.env_steps >= self.cfg.t_max
+
+    def begin(self, show_bar: bool = True) -> None:
+        """Start the clock and the progress bar; measure the ε = 1 return once (the progress check's base).
+
+        ``run`` = ``begin``, ``advance`` per collection, ``conclude``, ``summarise``; a
+        :class:`~decomp.training.group.SeedGroup` drives several trainers through the same steps.
+        """
+        cfg, runner = self.cfg, self.runner
+        self._start, self._steps0 = time.time(), runner.env_steps
+        self._bar = tqdm(total=cfg.t_max, initial=runner.env_steps, unit="step", disable=not (cfg.progress and show_bar),
+                         dynamic_ncols=True, file=sys.stderr, desc=f"{self.info.name} {cfg.mixer.name}",
+                         mininterval=0.5 if sys.stderr.isatty() else 15.0)
+        self._train_logs: dict[str, float] = {}
+        self._evals: dict[str, float] = {}
+        if self.random_return is None and runner.env_steps == 0 and cfg.data == "egreedy":
+            random_evals = self.evaluate(epsilon=1.0)
+            self.random_return = random_evals["eval/return"]
+            self.logger.log(0, {"eval/random_return": self.random_return,
+                                "eval/random_win_rate": random_evals["eval/win_rate"]})
+
+    def advance(self, stats: EpisodeStats, eps: float) -> None:
+        """Everything after one collection at ε = ``eps``: updates, logs, evaluations, checkpoints."""
+        cfg, runner = self.cfg, self.runner
+        self.recent.extend(zip(stats.returns, stats.lengths, stats.wins))
+        self.pending_episodes += len(stats)
+        while self.pending_episodes >= cfg.episodes_per_update and len(self.buffer) >= cfg.batch_size:
+            self.pending_episodes -= cfg.episodes_per_update
+            for _ in range(cfg.updates_per_round):
+                self._train_logs = self._update()
+        self._bar.update(runner.env_steps - self._bar.n)
+        if self.on_progress is not None:
+            self.on_progress(min(1.0, runner.env_steps / cfg.t_max))
+        if runner.env_steps >= self.next_log:
+            self.next_log += cfg.log_interval
+            self._log_charts(eps, self._train_logs, self._start, self._steps0)
+        if runner.env_steps >= self.next_eval:
+            self.next_eval += cfg.eval_interval if cfg.eval_interval > 0 else cfg.t_max
+            self._evals = self.evaluate()
+            self.logger.log(runner.env_steps, self._evals)
+            self._offer_best(self._evals)
+            self._check_progress(self._evals)
+            if self.average is not None:
+                self.logger.log(runner.env_steps, self.evaluate_average())
+        if runner.env_steps >= self.next_save:
+            self.next_save += cfg.save_interval
+            self.save()
+        self._bar.set_postfix(eps=f"{eps:.2f}", win=f"{self._evals.get('eval/win_rate', float('nan')):.2f}",
+                              sps=f"{(runner.env_steps - self._steps0) / max(time.time() - self._start, 1e-9):.0f}",
+                              refresh=False)
+
+    def conclude(self) -> None:
+        """The final evaluation, the best weights re-evaluated, the average's evaluation, the last checkpoint."""
+        cfg, runner = self.cfg, self.runner
+        if self.last_eval_step != runner.env_steps or cfg.final_eval_rounds > 1:
+            self._evals = self.evaluate(cfg.final_eval_rounds)
+            self.logger.log(runner.env_steps, self._evals)
+        self._best_evals = self._reevaluate_best(self._evals)
+        self._averaged = self.evaluate_average(cfg.final_eval_rounds) if self.average is not None else {}
+        if self._averaged:
+            self.logger.log(runner.env_steps, self._averaged)
+        self.save()
+
+    def close_bar(self) -> None:
+        self._bar.close()
+
+    def summarise(self) -> Summary:
+        """The run's :class:`Summary` (after ``conclude``), written to ``summary.json``; closes the logger."""
+        evals, best, averaged = self._evals, self._best_evals, self._averaged
         summary = Summary(
-            env_steps=runner.env_steps, episodes=runner.episodes, updates=self.learner.updates,
-            seconds=time.time() - start, eval_win_rate=evals.get("eval/win_rate", float("nan")),
+            env_steps=self.runner.env_steps, episodes=self.runner.episodes, updates=self.learner.updates,
+            seconds=time.time() - self._start, eval_win_rate=evals.get("eval/win_rate", float("nan")),
             eval_return=evals.get("eval/return", float("nan")),
             best_eval_win_rate=max((v for _, v in self.logger.history.get("eval/win_rate", [])), default=float("nan")),
             run_dir=str(self.run_dir) if self.run_dir else None,
@@ -273,6 +304,23 @@ class Trainer:
             write_json(self.run_dir / "summary.json", asdict(summary))
         self.logger.close()
         return summary
+
+    @contextlib.contextmanager
+    def own_rng(self) -> Iterator[None]:
+        """Swap this trainer's streams of torch's and numpy's global RNGs in, and back out afterwards.
+
+        Why: the learner's initialisation (and anything else drawing from the global RNGs) must see the
+        same numbers whether this trainer runs alone or beside other seeds in one process.
+        """
+        outer = torch.get_rng_state(), np.random.get_state()
+        torch.set_rng_state(self._rng[0])
+        np.random.set_state(self._rng[1])
+        try:
+            yield
+        finally:
+            self._rng = torch.get_rng_state(), np.random.get_state()
+            torch.set_rng_state(outer[0])
+            np.random.set_state(outer[1])
 
     def _offer_best(self, evals: dict[str, float]) -> None:
         if self.best.offer(self.runner.env_steps, evals, self.learner) and self.run_dir is not None:
