@@ -196,3 +196,14 @@ def test_read_replay_rejects_bad_shapes(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="ally_health has shape"):
         runs.read_replay(run)
     assert runs.find_runs(str(run)) == [run]
+
+
+def test_find_runs_lists_the_seeds_of_a_seed_group(tmp_path: Path) -> None:
+    """A runs directory shows plain runs and each seed of a ``seeds=[...]`` group folder."""
+    plain = make_run(tmp_path)
+    group = tmp_path / "smac-3m__qmix__seeds0-1__20250101-000000"
+    members = [make_run(group, name=f"seed_{s}") for s in (0, 1)]
+    (group / "group.json").write_text('{"seeds": [0, 1]}')
+    make_run(tmp_path / "not_a_group", name="seed_9")  # a folder without group.json is not searched
+    assert sorted(runs.find_runs(str(tmp_path))) == sorted([plain, *members])
+    assert sorted(runs.find_runs(str(group))) == sorted(members)

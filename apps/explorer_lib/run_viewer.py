@@ -40,7 +40,8 @@ def render() -> None:
         return
     run = found[0]
     if len(found) > 1:
-        run = st.selectbox("Run", found, format_func=lambda p: p.name, key="run_pick")
+        root = Path(text.strip()).expanduser()
+        run = st.selectbox("Run", found, format_func=lambda p: str(p.relative_to(root)), key="run_pick")
     try:
         _render_run(run)
     except InputError as err:

@@ -22,8 +22,19 @@ def is_run(path: Path) -> bool:
     return path.is_dir() and ((path / "config.yaml").is_file() or (path / "metrics.csv").is_file())
 
 
+def _runs_in(folder: Path) -> list[Path]:
+    """Run folders directly inside ``folder``, and the per-seed runs of seed groups (``seeds=[...]``) in it."""
+    out = []
+    for p in folder.iterdir():
+        if is_run(p):
+            out.append(p)
+        elif p.is_dir() and (p / "group.json").is_file():
+            out.extend(q for q in p.iterdir() if is_run(q))
+    return out
+
+
 def find_runs(path_text: str) -> list[Path]:
-    """The run itself if ``path_text`` is a run folder, else the run folders directly inside it."""
+    """The run itself if ``path_text`` is a run folder, else the run folders inside it (seed groups' too)."""
     text = path_text.strip()
     if not text:
         raise InputError("Enter a run folder or a runs directory (e.g. runs/).")
@@ -34,7 +45,7 @@ def find_runs(path_text: str) -> list[Path]:
         raise InputError(f"'{text}' is a file, not a run folder.")
     if is_run(path):
         return [path]
-    runs = sorted((p for p in path.iterdir() if is_run(p)), key=lambda p: p.stat().st_mtime, reverse=True)
+    runs = sorted(_runs_in(path), key=lambda p: p.stat().st_mtime, reverse=True)
     if not runs:
         raise InputError(
             f"'{text}' is not a run folder: it has no config.yaml or metrics.csv, "
