@@ -31,20 +31,26 @@ from decomp.training.trainer import Summary, Trainer, TrainingDiverged, write_co
 from decomp.training.runtime import keep_freed_memory
 
 
-def run_name(cfg: Config) -> str:
+def run_name(cfg: Config, seed_label: str | None = None) -> str:
+    """``run_name`` or ``<env>-<game|map>__<mixer>__<seed_label or seed>__<time>``."""
     where = cfg.env.game if cfg.env.name == "matrix" else cfg.env.map_name
-    return cfg.run_name or f"{cfg.env.name}-{where}__{cfg.mixer.name}__{cfg.seed}__{time.strftime('%Y%m%d-%H%M%S')}"
+    label = seed_label if seed_label is not None else str(cfg.seed)
+    return cfg.run_name or f"{cfg.env.name}-{where}__{cfg.mixer.name}__{label}__{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def make_run_dir(cfg: Config) -> Path:
-    """A fresh folder; never reuses (and so never overwrites) an existing run."""
-    path = Path(cfg.run_dir) / run_name(cfg)
-    suffix = 1
+def fresh_folder(parent: Path, name: str) -> Path:
+    """``parent/name``, or ``name-1``, ``name-2``, … if taken: never reuses (so never overwrites) a run."""
+    path, suffix = parent / name, 1
     while path.exists():
-        path = Path(cfg.run_dir) / f"{run_name(cfg)}-{suffix}"
+        path = parent / f"{name}-{suffix}"
         suffix += 1
     path.mkdir(parents=True)
     return path
+
+
+def make_run_dir(cfg: Config) -> Path:
+    """A fresh folder for one run."""
+    return fresh_folder(Path(cfg.run_dir), run_name(cfg))
 
 
 RESUME_OVERRIDABLE = ("t_max", "progress", "save_interval", "eval_interval", "log_interval", "threads", "device")

@@ -14,11 +14,10 @@ import json
 import shutil
 import statistics
 import sys
-import time
 from pathlib import Path
 
 from decomp.cli.sweep import clear_partial, finished_steps
-from decomp.config.schema import Config, ConfigError, config_from_dict, validate
+from decomp.config.schema import Config, config_from_dict, validate
 from decomp.training.checkpoint import write_json
 from decomp.training.group import SeedGroup
 from decomp.training.runtime import keep_freed_memory
@@ -31,12 +30,6 @@ def is_group(path: Path) -> bool:
     return (path / GROUP_RECORD).is_file()
 
 
-def group_name(cfg: Config) -> str:
-    where = cfg.env.game if cfg.env.name == "matrix" else cfg.env.map_name
-    seeds = "-".join(str(s) for s in cfg.seeds)
-    return cfg.run_name or f"{cfg.env.name}-{where}__{cfg.mixer.name}__seeds{seeds}__{time.strftime('%Y%m%d-%H%M%S')}"
-
-
 def member_config(cfg: Config, seed: int, group_dir: Path) -> Config:
     """The config of one seed's run: the group's, with ``seed`` set and no ``seeds``."""
     member = copy.deepcopy(cfg)
@@ -47,12 +40,9 @@ def member_config(cfg: Config, seed: int, group_dir: Path) -> Config:
 
 def _new_group(cfg: Config) -> tuple[Path, list[tuple[Config, Path, Path | None]]]:
     validate(cfg)
-    path = Path(cfg.run_dir) / group_name(cfg)
-    suffix = 1
-    while path.exists():
-        path = Path(cfg.run_dir) / f"{group_name(cfg)}-{suffix}"
-        suffix += 1
-    path.mkdir(parents=True)
+    from decomp.cli.train import fresh_folder, run_name
+
+    path = fresh_folder(Path(cfg.run_dir), run_name(cfg, "seeds" + "-".join(str(s) for s in cfg.seeds)))
     write_json(path / GROUP_RECORD, {"seeds": list(cfg.seeds), "config": config_dict(cfg)})
     return path, [(member_config(cfg, s, path), path / f"seed_{s}", None) for s in cfg.seeds]
 
