@@ -13,7 +13,13 @@ are printed side by side as a same-maths check). Given the Qatten authors' pymar
 ``QattenMixer`` is timed against decomp's Qatten. Their code is imported from the given folder at
 run time (see benchmarks/pymarl_adapter.py), never copied into decomp.
 
-    python benchmarks/learner.py [--repeats 7] [--threads 1] [--pymarl-src DIR] [--qatten-src DIR]
+    python benchmarks/learner.py [--repeats 7] [--threads 1] [--lengths mixed|full] [--floor]
+                                 [--pymarl-src DIR] [--qatten-src DIR]
+
+``--lengths full`` makes every episode 150 steps long (no padding to skip: the issue's "full-length
+batch"); the default ``mixed`` draws 75–150. Times are wall clock and, in brackets, process CPU time,
+which the time slicing of a busy machine does not inflate (read that one with ``--threads 1``).
+``--floor`` also times the arithmetic the update cannot avoid (:func:`arithmetic_floor`).
 
 A source folder can be a clone or an export, e.g.
 ``git clone https://github.com/oxwhirl/pymarl /tmp/pymarl`` (a clone also lets the commit be printed).
@@ -26,6 +32,7 @@ import functools
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -49,11 +56,14 @@ FEAT = 8
 INFO = EnvInfo(n_agents=N, n_actions=A, obs_dim=OBS, state_dim=STATE, feat_dim=FEAT, episode_limit=T, n_envs=1)
 
 
-def synthetic_batch(seed: int = 0) -> EpisodeBatch:
-    """32 episodes of 75–150 steps, drawn through the replay buffer exactly as the trainer does."""
+def synthetic_batch(seed: int = 0, full: bool = False) -> EpisodeBatch:
+    """32 episodes of 75–150 steps (``full``: all 150), drawn through the replay buffer exactly as the
+    trainer does."""
     g = torch.Generator().manual_seed(seed)
     lengths = torch.randint(T // 2, T + 1, (B,), generator=g)
     lengths[0] = T
+    if full:
+        lengths[:] = T
     mask = (torch.arange(T)[None] < lengths[:, None]).float()  # (B, T)
     term = torch.zeros(B, T)
     term[torch.arange(B), lengths - 1] = 1.0
@@ -123,17 +133,77 @@ def pymarl_style_update(agent: CellAgent, target: CellAgent, mixer: nn.Module, t
     return float(loss.detach())
 
 
-def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Time each fn ``repeats`` times, taking turns, so load on the shared machine hits all alike."""
+def time_interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[tuple[float, float]]]:
+    """Time each fn ``repeats`` times, taking turns, so load on the shared machine hits all alike;
+    -> name: [(wall ms, process CPU ms)]."""
     for fn in fns.values():
         fn()  # warm-up
-    out: dict[str, list[float]] = {name: [] for name in fns}
+    out: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             fn()
-            out[name].append((time.perf_counter() - t0) * 1000)
+            out[name].append(((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000))
     return out
+
+
+# The ops whose work no implementation of the same maths avoids: the matrix products (agent layers, the
+# GRU's input and hidden products, their backward, the mixer) and the GRU's gate nonlinearities.
+FLOOR_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::sigmoid", "aten::sigmoid_", "aten::tanh",
+             "aten::tanh_", "aten::sigmoid_backward", "aten::tanh_backward")
+
+
+@dataclass(frozen=True)
+class Floor:
+    """What the unavoidable ops of one update cost (:func:`arithmetic_floor`)."""
+
+    wall_ms: float  # median over repeats of the replay, wall clock
+    cpu_ms: float  # the same, process CPU time
+    per_op_ms: dict[str, float]  # median CPU ms per op name
+    in_situ_ms: float  # the same ops' own time inside one profiled real update (a check on the replay)
+
+
+def arithmetic_floor(update: Callable[[], object], repeats: int) -> Floor:
+    """Time just the FLOOR_OPS that one ``update`` runs, replayed at their recorded shapes on random
+    tensors held in cache, so no layout, memory or dispatch cost of the real update is counted.
+
+    Why: it bounds every eager rewrite of the same maths on this CPU from below — the rest of an
+    update (copies, indexing, elementwise ops, optimiser, Python) can shrink, these cannot without
+    changing the floats."""
+    from torch.profiler import profile as torch_profile
+
+    update()
+    with torch_profile(record_shapes=True) as prof:
+        update()
+    events = [ev for ev in prof.events() if ev.name in FLOOR_OPS]
+    groups: dict[str, list[Callable[[], object]]] = {}  # op name -> its calls, in the update's order
+    tensors: dict[tuple[int, ...], torch.Tensor] = {}
+    for ev in events:
+        # one tensor per shape, reused by every call of that shape: all operands stay in cache, as the
+        # recurrent weights do in the real update, so the replay errs on the fast side
+        t = [tensors.setdefault(tuple(sh), torch.randn(sh)) if sh else None for sh in ev.input_shapes]
+        if ev.name == "aten::addmm":  # recorded (bias, mat1, mat2[, out])
+            call: Callable[[], object] = functools.partial(torch.addmm, t[0], t[1], t[2])
+        elif ev.name in ("aten::mm", "aten::bmm"):
+            call = functools.partial(getattr(torch, ev.name[6:]), t[0], t[1])
+        elif ev.name.endswith("_backward"):  # (grad_output, output[, grad_input])
+            call = functools.partial(getattr(torch.ops.aten, ev.name[6:]), t[0], t[1])
+        else:  # sigmoid, tanh, in place or not
+            call = functools.partial(getattr(torch, ev.name[6:].rstrip("_")), t[0])
+        groups.setdefault(ev.name, []).append(call)
+    per_op: dict[str, list[float]] = {name: [] for name in groups}
+    walls: list[float] = []
+    for _ in range(repeats):
+        w0 = time.perf_counter()
+        for name, group in groups.items():  # one clock read per op kind: its overhead stays out
+            c0 = time.process_time()
+            for call in group:
+                call()
+            per_op[name].append((time.process_time() - c0) * 1000)
+        walls.append((time.perf_counter() - w0) * 1000)
+    return Floor(wall_ms=statistics.median(walls), cpu_ms=statistics.median(sum(ms) for ms in zip(*per_op.values())),
+                 per_op_ms={k: statistics.median(v) for k, v in per_op.items()},
+                 in_situ_ms=sum(ev.self_cpu_time_total for ev in events) / 1000)
 
 
 def pymarl_qmix(src: Path, batch: EpisodeBatch, decomp: TDLearner) -> tuple[Callable[[], object], str]:
@@ -192,6 +262,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--lengths", choices=("mixed", "full"), default="mixed",
+                    help="episode lengths: 75-150 steps (default) or all 150 (nothing to skip)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time the matrix products and gate nonlinearities of decomp's QMIX update alone")
     ap.add_argument("--no-malloc-tuning", action="store_true",
                     help="skip decomp.training.runtime.keep_freed_memory() (applies to both sides: it is process-wide)")
     ap.add_argument("--pymarl-src", type=Path, metavar="DIR",
@@ -203,7 +277,7 @@ def main() -> None:
     tuned = False if args.no_malloc_tuning else keep_freed_memory()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    batch = synthetic_batch()
+    batch = synthetic_batch(full=args.lengths == "full")
     print(f"batch: {B} episodes × {T} steps × {N} agents, obs {OBS}, state {STATE}, {A} actions, GRU {H}; "
           f"torch {torch.__version__}, {args.threads} thread(s), malloc tuning {'on' if tuned else 'off'}; "
           f"median of {args.repeats} updates")
@@ -225,16 +299,31 @@ def main() -> None:
             fns[f"{label} {mixer}"], desc = build(src, batch, learner)
             print(desc)
     results = time_interleaved(fns, args.repeats)
+    med, cpu = {}, {}
     for name, times in results.items():
-        print(f"{name:22s} median {statistics.median(times):7.1f} ms   (min {min(times):.1f}, max {max(times):.1f})")
-    med = {name: statistics.median(times) for name, times in results.items()}
+        wall = [w for w, _ in times]
+        med[name], cpu[name] = statistics.median(wall), statistics.median(c for _, c in times)
+        print(f"{name:22s} median {med[name]:7.1f} ms   (min {min(wall):.1f}, max {max(wall):.1f}; "
+              f"CPU time {cpu[name]:.1f} ms)")
     for mixer in ("qmix", "qatten"):
-        line = f"{mixer}: decomp / pymarl-style = {med[f'decomp {mixer}'] / med[f'pymarl-style {mixer}']:.2f}"
         label = own[mixer][0]
-        if f"{label} {mixer}" in med:
-            who = "pymarl QLearner" if label == "pymarl" else "authors' Qatten"
-            line += f"; decomp / {who} = {med[f'decomp {mixer}'] / med[f'{label} {mixer}']:.2f}"
-        print(line)
+        who = "pymarl QLearner" if label == "pymarl" else "authors' Qatten"
+        for kind, m in (("wall", med), ("CPU time", cpu)):
+            line = f"{mixer} ({kind}): decomp / pymarl-style = {m[f'decomp {mixer}'] / m[f'pymarl-style {mixer}']:.2f}"
+            if f"{label} {mixer}" in m:
+                line += f"; decomp / {who} = {m[f'decomp {mixer}'] / m[f'{label} {mixer}']:.2f}"
+            print(line)
+    if args.floor:
+        fl = arithmetic_floor(fns["decomp qmix"], args.repeats)
+        ops = ", ".join(f"{k[6:]} {v:.1f}" for k, v in sorted(fl.per_op_ms.items(), key=lambda kv: -kv[1]))
+        print(f"arithmetic floor of decomp's QMIX update: {fl.wall_ms:.1f} ms wall, CPU time {fl.cpu_ms:.1f} ms "
+              f"({ops}); the same ops inside one profiled update: {fl.in_situ_ms:.1f} ms")
+        for kind, m, f in (("wall", med, fl.wall_ms), ("CPU time", cpu, fl.cpu_ms)):
+            line = f"  ({kind}) floor / decomp {f / m['decomp qmix']:.2f}; floor / pymarl-style {f / m['pymarl-style qmix']:.2f}"
+            if "pymarl qmix" in m:
+                line += f"; floor / pymarl QLearner {f / m['pymarl qmix']:.2f}"
+            print(line)
+        print("  (the issue's target is decomp / pymarl <= 0.5; read wall with --threads > 1, CPU time on a busy machine)")
 
 
 if __name__ == "__main__":

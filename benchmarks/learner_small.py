@@ -19,6 +19,7 @@ the process CPU time, which a busy machine's time slicing does not inflate.
     git -C /work/main worktree add /tmp/ref95 95e6cd8 --detach
     python benchmarks/learner_small.py --ref-src /tmp/ref95 [--rounds 8] [--updates 40] [--threads 1]
     python benchmarks/learner_small.py --profile            # where the current tree's update spends its time
+    python benchmarks/learner_small.py --ref-src /tmp/ref95 --floor   # + how much faster the same floats could be
 """
 
 from __future__ import annotations
@@ -170,18 +171,34 @@ def worker(size: Size, mixer_name: str, weights_file: str, updates: int, warmup:
                           grad_norm=first["losses/grad_norm"], live=live / updates)))
 
 
-def profile(size: Size, mixer_name: str, updates: int) -> None:
-    """The current tree's update under torch.profiler: the ops that take the time, and the share
-    of matrix products and of the GRU's gate nonlinearities (arithmetic no rewrite removes)."""
-    from torch.profiler import profile as torch_profile
-
+def current_learner(size: Size, mixer_name: str) -> tuple[Any, list[Any]]:
+    """The current tree's learner for ``size`` and 8 batches from a full replay, in this process."""
     api = _api()
     api["keep_freed_memory"]()
     buffer, info = filled_replay(api, size)
     with tempfile.TemporaryDirectory() as tmp:
         initial_weights(size, Path(tmp) / "init.pt")
         learner = build(api, size, mixer_name, info, torch.load(Path(tmp) / "init.pt")[mixer_name])
-    batches = [buffer.sample(size.batch) for _ in range(8)]
+    return learner, [buffer.sample(size.batch) for _ in range(8)]
+
+
+def floor(size: Size, mixer_name: str, repeats: int) -> Any:
+    """The matrix products and gate nonlinearities of the current tree's update, timed alone
+    (benchmarks/learner.py, ``arithmetic_floor``): no rewrite with the same floats goes below it."""
+    from learner import arithmetic_floor  # this script's folder is on sys.path
+
+    learner, batches = current_learner(size, mixer_name)
+    for i in range(10):
+        learner.train(batches[i % 8])
+    return arithmetic_floor(lambda: learner.train(batches[0]), repeats)
+
+
+def profile(size: Size, mixer_name: str, updates: int) -> None:
+    """The current tree's update under torch.profiler: the ops that take the time, and the share
+    of matrix products and of the GRU's gate nonlinearities (arithmetic no rewrite removes)."""
+    from torch.profiler import profile as torch_profile
+
+    learner, batches = current_learner(size, mixer_name)
     for i in range(10):
         learner.train(batches[i % 8])
     with torch_profile() as prof:
@@ -240,6 +257,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--profile", action="store_true", help="profile the current tree's update instead (first mixer)")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time the current tree's matrix products and gate nonlinearities alone, and the "
+                         "speed-up over --ref-src they leave room for")
     ap.add_argument("--worker", choices=MIXERS, help=argparse.SUPPRESS)
     ap.add_argument("--weights", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -291,6 +311,16 @@ def main() -> None:
             ratio = lambda k: med["ref", mixer, k] / med["current", mixer, k]  # noqa: E731
             print(f"{mixer:7s} ref / current: update {ratio('update'):.2f}× [{ratio('update_cpu'):.2f}×], "
                   f"train {ratio('train'):.2f}× [{ratio('train_cpu'):.2f}×]")
+    if args.floor:
+        for mixer in args.mixers:
+            fl = floor(size, mixer, repeats=max(args.updates, 20))
+            ops = ", ".join(f"{k[6:]} {v:.2f}" for k, v in sorted(fl.per_op_ms.items(), key=lambda kv: -kv[1]))
+            line = (f"{mixer:7s} arithmetic floor {fl.wall_ms:.2f} [{fl.cpu_ms:.2f}] ms ({ops}; "
+                    f"inside a profiled update {fl.in_situ_ms:.2f})")
+            if "ref" in sides:
+                line += (f"; ref update / floor = {med['ref', mixer, 'update'] / fl.wall_ms:.2f}× "
+                         f"[{med['ref', mixer, 'update_cpu'] / fl.cpu_ms:.2f}×] at most")
+            print(line)
 
 
 if __name__ == "__main__":
