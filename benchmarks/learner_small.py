@@ -172,14 +172,18 @@ def worker(size: Size, mixer_name: str, weights_file: str, updates: int, warmup:
 
 
 def current_learner(size: Size, mixer_name: str) -> tuple[Any, list[Any]]:
-    """The current tree's learner for ``size`` and 8 batches from a full replay, in this process."""
+    """The current tree's learner for ``size``, warmed up by 10 updates, and 8 batches from a full
+    replay, in this process."""
     api = _api()
     api["keep_freed_memory"]()
     buffer, info = filled_replay(api, size)
     with tempfile.TemporaryDirectory() as tmp:
         initial_weights(size, Path(tmp) / "init.pt")
         learner = build(api, size, mixer_name, info, torch.load(Path(tmp) / "init.pt")[mixer_name])
-    return learner, [buffer.sample(size.batch) for _ in range(8)]
+    batches = [buffer.sample(size.batch) for _ in range(8)]
+    for i in range(10):
+        learner.train(batches[i % 8])
+    return learner, batches
 
 
 def floor(size: Size, mixer_name: str, repeats: int) -> Any:
@@ -188,8 +192,6 @@ def floor(size: Size, mixer_name: str, repeats: int) -> Any:
     from learner import arithmetic_floor  # this script's folder is on sys.path
 
     learner, batches = current_learner(size, mixer_name)
-    for i in range(10):
-        learner.train(batches[i % 8])
     return arithmetic_floor(lambda: learner.train(batches[0]), repeats)
 
 
@@ -199,8 +201,6 @@ def profile(size: Size, mixer_name: str, updates: int) -> None:
     from torch.profiler import profile as torch_profile
 
     learner, batches = current_learner(size, mixer_name)
-    for i in range(10):
-        learner.train(batches[i % 8])
     with torch_profile() as prof:
         for i in range(updates):
             learner.train(batches[i % 8])
@@ -314,8 +314,7 @@ def main() -> None:
     if args.floor:
         for mixer in args.mixers:
             fl = floor(size, mixer, repeats=max(args.updates, 20))
-            ops = ", ".join(f"{k[6:]} {v:.2f}" for k, v in sorted(fl.per_op_ms.items(), key=lambda kv: -kv[1]))
-            line = (f"{mixer:7s} arithmetic floor {fl.wall_ms:.2f} [{fl.cpu_ms:.2f}] ms ({ops}; "
+            line = (f"{mixer:7s} arithmetic floor {fl.wall_ms:.2f} [{fl.cpu_ms:.2f}] ms ({fl.ops(2)}; "
                     f"inside a profiled update {fl.in_situ_ms:.2f})")
             if "ref" in sides:
                 line += (f"; ref update / floor = {med['ref', mixer, 'update'] / fl.wall_ms:.2f}× "

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from decomp.cli.sweep import clear_partial, finished_steps
+from decomp.cli.train import RESUME_OVERRIDABLE, fresh_folder, refuse_changes, report_run, resolve_resume, run_name
 from decomp.config.schema import Config, config_from_dict, validate
 from decomp.training.checkpoint import write_json
 from decomp.training.group import SeedGroup
@@ -40,8 +41,6 @@ def member_config(cfg: Config, seed: int, group_dir: Path) -> Config:
 
 def _new_group(cfg: Config) -> tuple[Path, list[tuple[Config, Path, Path | None]]]:
     validate(cfg)
-    from decomp.cli.train import fresh_folder, run_name
-
     path = fresh_folder(Path(cfg.run_dir), run_name(cfg, "seeds" + "-".join(str(s) for s in cfg.seeds)))
     write_json(path / GROUP_RECORD, {"seeds": list(cfg.seeds), "config": config_dict(cfg)})
     return path, [(member_config(cfg, s, path), path / f"seed_{s}", None) for s in cfg.seeds]
@@ -49,8 +48,6 @@ def _new_group(cfg: Config) -> tuple[Path, list[tuple[Config, Path, Path | None]
 
 def _resumed_group(cfg: Config, explicit: dict[str, str]) -> tuple[Path, list[tuple[Config, Path, Path | None]], list[Path]]:
     """-> (group folder, (config, folder, checkpoint or None) per seed to train, folders of finished seeds)."""
-    from decomp.cli.train import RESUME_OVERRIDABLE, refuse_changes, resolve_resume
-
     refuse_changes(explicit)
     path = Path(cfg.resume)
     record = json.loads((path / GROUP_RECORD).read_text())
@@ -77,8 +74,6 @@ def _resumed_group(cfg: Config, explicit: dict[str, str]) -> tuple[Path, list[tu
 
 def train_group(cfg: Config, explicit: dict[str, str]) -> int:
     """Train (or resume) a group of seeds; prints each seed's result and the median and range."""
-    from decomp.cli.train import report_run
-
     fresh = not cfg.resume
     if fresh:
         path, todo, finished = *_new_group(cfg), []
