@@ -69,7 +69,8 @@ class LearnerConfig:
     td_lambda: float = 0.0
     """0 = one-step targets; pymarl2 uses 0.6 on SMAC"""
     target_update_interval: int = 200
-    """updates between hard target copies (ignored when target_tau > 0)"""
+    """updates between hard target copies (ignored when target_tau > 0; 0 = only when the trainer syncs them,
+    as regime=onpolicy does at the start of each round)"""
     target_tau: float = 0.0
     """> 0: soft (Polyak) target updates after every update instead"""
 
@@ -101,6 +102,13 @@ class Config:
     """append the agent's previous action one-hot to its input"""
     data: str = "egreedy"
     """egreedy (annealed ε) | uniform (ε = 1 throughout: uniform exploration)"""
+    regime: str = "replay"
+    """replay (each update samples batch_size episodes from a replay of buffer_size) | onpolicy (PQN-style:
+    each round trains on the episodes collected since the last one, at least episodes_per_update, for
+    ``epochs`` passes in minibatches of ~batch_size, with TD(λ) targets from the weights the round started
+    with; no replay, learner.target_update_interval / target_tau unused)"""
+    epochs: int = 1
+    """onpolicy: passes over each round's fresh episodes"""
     epsilon_start: float = 1.0
     epsilon_finish: float = 0.05
     epsilon_anneal_steps: int = 50_000
@@ -146,6 +154,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "env.backend": ("auto", "sc2", "smax"),
     "agent": ("rnn", "mlp"),
     "data": ("egreedy", "uniform"),
+    "regime": ("replay", "onpolicy"),
     "learner.optimizer": ("adam", "rmsprop"),
     "learner.lr_schedule": ("constant", "linear"),
     "device": ("auto", "cpu", "cuda"),
@@ -174,13 +183,13 @@ def validate(cfg: Config) -> None:
         raise ConfigError(str(err)) from None
     if cfg.env.name == "matrix":
         need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
-    for key, value in (("env.backend", cfg.env.backend), ("data", cfg.data), ("agent", cfg.agent),
+    for key, value in (("env.backend", cfg.env.backend), ("data", cfg.data), ("regime", cfg.regime), ("agent", cfg.agent),
                        ("learner.optimizer", cfg.learner.optimizer), ("learner.lr_schedule", cfg.learner.lr_schedule)):
         need(value in CHOICES[key], f"{key}={value!r}; allowed: {', '.join(CHOICES[key])}")
     need(cfg.device in CHOICES["device"] or re.fullmatch(r"cuda:\d+", cfg.device) is not None,
          f"device={cfg.device!r}; allowed: {', '.join(CHOICES['device'])} or cuda:N")
     for name in ("t_max", "batch_size", "buffer_size", "episodes_per_update", "updates_per_round",
-                 "hidden_dim", "log_interval", "save_interval", "steps_per_collect", "final_eval_rounds"):
+                 "hidden_dim", "log_interval", "save_interval", "steps_per_collect", "final_eval_rounds", "epochs"):
         need(getattr(cfg, name) > 0, f"{name} must be a positive integer, got {getattr(cfg, name)}")
     need(cfg.env.n_envs > 0 and cfg.env.eval_envs > 0,
          f"env.n_envs and env.eval_envs must be >= 1, got {cfg.env.n_envs}, {cfg.env.eval_envs}")
@@ -194,8 +203,18 @@ def validate(cfg: Config) -> None:
     need(cfg.learner.lr > 0, f"learner.lr must be > 0, got {cfg.learner.lr}")
     need(0.0 <= cfg.learner.lr_finish <= cfg.learner.lr,
          f"learner.lr_finish must lie in [0, learner.lr = {cfg.learner.lr}], got {cfg.learner.lr_finish}")
-    need(cfg.learner.target_update_interval > 0,
-         f"learner.target_update_interval must be a positive integer, got {cfg.learner.target_update_interval}")
+    need(cfg.learner.target_update_interval > 0 or cfg.learner.target_tau > 0 or cfg.regime == "onpolicy",
+         f"learner.target_update_interval must be a positive integer, got {cfg.learner.target_update_interval} "
+         "(0 = never on its own, which only regime=onpolicy allows: it syncs the targets each round)")
+    need(cfg.learner.target_update_interval >= 0,
+         f"learner.target_update_interval must be >= 0, got {cfg.learner.target_update_interval}")
+    if cfg.regime == "onpolicy":
+        kind = METHODS[cfg.mixer.name].kind
+        need(kind.value != "policy", f"regime=onpolicy trains value methods on λ-returns; mixer={cfg.mixer.name} is an "
+                                     "actor-critic with its own on-policy data (use regime=replay)")
+        need(cfg.episodes_per_update <= cfg.buffer_size,
+             f"regime=onpolicy keeps each round's episodes in the buffer: buffer_size ({cfg.buffer_size}) must be >= "
+             f"episodes_per_update ({cfg.episodes_per_update})")
     need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
     need(cfg.learner.grad_clip > 0, f"learner.grad_clip must be > 0, got {cfg.learner.grad_clip}")
     need(len(set(cfg.seeds)) == len(cfg.seeds), f"seeds must be distinct, got {list(cfg.seeds)}")

@@ -103,7 +103,16 @@ class ReplayBuffer:
         """Uniformly sample episodes, longest first, truncated to the longest one in the batch."""
         if self.count < batch_size:
             raise ValueError(f"cannot sample {batch_size} episodes from a buffer holding {self.count}")
-        idx = torch.from_numpy(self.rng.choice(self.count, size=batch_size, replace=False))
+        return self.gather(torch.from_numpy(self.rng.choice(self.count, size=batch_size, replace=False)))
+
+    def recent(self, k: int) -> torch.Tensor:
+        """Slots of the ``k`` episodes added last, oldest first: (k,) long (the on-policy regime's rollout)."""
+        if not 0 < k <= self.count:
+            raise ValueError(f"cannot take the last {k} episodes of a buffer holding {self.count}")
+        return torch.from_numpy((self.pos - k + np.arange(k)) % self.capacity)
+
+    def gather(self, idx: torch.Tensor) -> EpisodeBatch:
+        """The episodes in slots ``idx`` (n,) as one batch, longest first, truncated to the longest."""
         # Longest first: recurrent agents can then drop finished episodes from a prefix of the
         # batch without re-sorting (see RNNAgent); the loss does not depend on the order.
         idx = idx[torch.argsort(self.lengths[idx], descending=True, stable=True)]

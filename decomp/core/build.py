@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -44,6 +46,9 @@ def build_learner(cfg: Config, info: EnvInfo, device: torch.device | None = None
     agent, mixer = build_modules(cfg, info)
     if device is not None:
         agent, mixer = agent.to(device), mixer.to(device)
-    learner = get_method(cfg.mixer.name).build_learner(agent, mixer, info, cfg.learner, cfg.mixer.learner)
+    rule = cfg.learner
+    if cfg.regime == "onpolicy":  # the trainer syncs the targets at each round's start, never the learner
+        rule = replace(rule, target_update_interval=0, target_tau=0.0)
+    learner = get_method(cfg.mixer.name).build_learner(agent, mixer, info, rule, cfg.mixer.learner)
     learner.inputs = AgentInputs(cfg.agent_id, cfg.last_action)
     return learner

@@ -17,13 +17,14 @@ from tqdm.auto import tqdm
 
 from decomp.training.averaged import AveragedPolicy
 from decomp.training.best import BestPolicy, swapped_in
-from decomp.core.buffer import ReplayBuffer
+from decomp.core.buffer import EpisodeBatch, ReplayBuffer
 from decomp.core.build import build_learner
 from decomp.training.checkpoint import CheckpointError, atomic_write_text, load_checkpoint, save_checkpoint, write_json
 from decomp.config.schema import Config, epsilon_at, lr_scale_at, validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv, EnvInfo
 from decomp.training.metrics import MetricLogger
+from decomp.training.regimes import next_round
 from decomp.training.runtime import resolve_device
 from decomp.core.mixers.base import Mixer
 from decomp.rollout.policy import Policy
@@ -245,10 +246,13 @@ class Trainer:
         cfg, runner = self.cfg, self.runner
         self.recent.extend(zip(stats.returns, stats.lengths, stats.wins))
         self.pending_episodes += len(stats)
-        while self.pending_episodes >= cfg.episodes_per_update and len(self.buffer) >= cfg.batch_size:
-            self.pending_episodes -= cfg.episodes_per_update
-            for _ in range(cfg.updates_per_round):
-                self._train_logs = self._update()
+        due = next_round(cfg, self.buffer, self.pending_episodes)
+        if due is not None:
+            self.pending_episodes = due.pending_left
+            if due.sync_targets:
+                self.learner.sync_targets()
+            for batch in due.batches:
+                self._train_logs = self._update(batch)
         self._bar.update(runner.env_steps - self._bar.n)
         if self.on_progress is not None:
             self.on_progress(min(1.0, runner.env_steps / cfg.t_max))
@@ -339,13 +343,13 @@ class Trainer:
                                                 "eval/best_policy_return": evals["eval/return"]})
         return evals
 
-    def _update(self) -> dict[str, float]:
+    def _update(self, batch: EpisodeBatch) -> dict[str, float]:
         scale = lr_scale_at(self.cfg, self.runner.env_steps)
         if self.cfg.learner.lr_schedule != "constant":
             self.learner.scale_lr(scale)
         self.learner.behaviour_epsilon = epsilon_at(self.cfg, self.runner.env_steps)
         try:
-            logs = self.learner.train(self.buffer.sample(self.cfg.batch_size))
+            logs = self.learner.train(batch)
         except FloatingPointError as err:
             kept = (f"the last good checkpoint (env step {self.last_saved_step}) is kept in "
                     f"{self.run_dir / 'checkpoints' / 'latest.pt'}" if self.last_saved_step is not None and self.run_dir

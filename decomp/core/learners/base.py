@@ -127,15 +127,21 @@ class Learner:
 
     @torch.no_grad()
     def update_targets(self) -> None:
-        """Polyak every update when ``target_tau`` > 0, else a hard copy every ``target_update_interval``."""
+        """Polyak every update when ``target_tau`` > 0, else a hard copy every ``target_update_interval``
+        updates (0: never here; the on-policy regime calls :meth:`sync_targets` at each round's start)."""
         if self.cfg.target_tau > 0:
             tau = self.cfg.target_tau
             for online, target in self.pairs.values():
                 for p, tp in zip(online.parameters(), target.parameters()):
                     tp.lerp_(p, tau)
-        elif self.updates % self.cfg.target_update_interval == 0:
-            for online, target in self.pairs.values():
-                target.load_state_dict(online.state_dict())
+        elif self.cfg.target_update_interval > 0 and self.updates % self.cfg.target_update_interval == 0:
+            self.sync_targets()
+
+    @torch.no_grad()
+    def sync_targets(self) -> None:
+        """Every target module := its online module (a hard copy)."""
+        for online, target in self.pairs.values():
+            target.load_state_dict(online.state_dict())
 
     def state_dict(self) -> dict[str, Any]:
         sd: dict[str, Any] = {}

@@ -1,0 +1,115 @@
+"""The on-policy regime (``regime=onpolicy``, PQN-style): fresh episodes only, epochs × minibatches,
+λ-return targets from the weights each round started with, for every value mixer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import decomp.core.learners.td as td_module
+from decomp.config.schema import ConfigError, validate
+from decomp.core.build import build_modules
+from decomp.core.buffer import ReplayBuffer
+from decomp.core.learners.ops import gather_actions, greedy_actions, mix_live
+from decomp.envs.base import EnvInfo
+from decomp.training.matrix_lab import matrix_config, train_matrix
+from decomp.training.regimes import next_round, onpolicy_batches
+from decomp.training.trainer import Trainer
+from tests.test_learners import reference_returns
+
+VALUE_MIXERS = ["vdn", "qmix", "qatten"]
+
+
+def filled_buffer(lengths: list[int], capacity: int) -> ReplayBuffer:
+    """Episodes whose reward row holds their own number, so a batch says which episodes it holds."""
+    info = EnvInfo(n_agents=2, n_actions=3, obs_dim=2, state_dim=2, feat_dim=1, episode_limit=6, n_envs=1)
+    buf = ReplayBuffer(info, capacity, seed=0)
+    for i, n in enumerate(lengths):
+        t = info.episode_limit
+        ep = {"obs": torch.zeros(1, t + 1, 2, 2), "state": torch.zeros(1, t + 1, 2),
+              "avail": torch.ones(1, t + 1, 2, 3, dtype=torch.bool), "feats": torch.zeros(1, t + 1, 2, 1),
+              "actions": torch.zeros(1, t, 2, dtype=torch.long), "reward": torch.zeros(1, t),
+              "terminated": torch.zeros(1, t), "mask": (torch.arange(t) < n).float()[None]}
+        ep["reward"][0, :n] = float(i)
+        buf.add({k: v.numpy() for k, v in ep.items()}, torch.tensor([n]).numpy())
+    return buf
+
+
+def test_onpolicy_batches_cover_the_last_k_episodes_once_per_epoch() -> None:
+    lengths = [3, 6, 1, 4, 2, 5, 6, 2, 3, 1]
+    buf = filled_buffer(lengths, capacity=8)  # the ring has overwritten episodes 0 and 1
+    batches = list(onpolicy_batches(buf, k=7, batch_size=3, epochs=2))
+    assert len(batches) == 2 * 2  # round(7 / 3) = 2 minibatches per epoch
+    for epoch in (batches[:2], batches[2:]):
+        seen = sorted(int(b.reward[i, 0]) for b in epoch for i in range(b.size))
+        assert seen == list(range(3, 10))  # episodes 3..9, each exactly once
+        assert sorted(b.size for b in epoch) == [3, 4]
+    for b in batches:  # longest first, truncated to the longest
+        lens = b.mask.sum(1).tolist()
+        assert lens == sorted(lens, reverse=True) and b.mask.shape[1] == max(lens)
+    first, second = ([int(b.reward[i, 0]) for b in e for i in range(b.size)] for e in (batches[:2], batches[2:]))
+    assert first != second  # reshuffled each epoch
+
+
+def test_onpolicy_round_waits_for_enough_fresh_episodes_and_never_samples_the_replay() -> None:
+    cfg = matrix_config("qtran", "vdn", 0, 100, "uniform", 1.0, regime="onpolicy", episodes_per_update=5,
+                        batch_size=2, epochs=3, buffer_size=16)
+    buf = filled_buffer([2] * 9, capacity=16)
+    assert next_round(cfg, buf, pending=4) is None
+    due = next_round(cfg, buf, pending=7)
+    assert due is not None and due.sync_targets and due.pending_left == 0
+    buf.sample = None  # type: ignore[assignment]  # the on-policy regime must not draw from the replay
+    got = list(due.batches)
+    assert len(got) == 3 * 4  # 3 epochs of round(7 / 2) = 4 minibatches
+    assert sorted(int(b.reward[i, 0]) for b in got[:4] for i in range(b.size)) == [2, 3, 4, 5, 6, 7, 8]
+
+
+@pytest.mark.parametrize("mixer", VALUE_MIXERS)
+def test_onpolicy_targets_are_lambda_returns_of_the_round_start_weights(mixer: str, monkeypatch) -> None:
+    """Every minibatch of every epoch regresses on G_t = r_t + γ(1 − term)[(1 − λ) Q'_t + λ G_{t+1}] with
+    Q'_t = Q_tot of the greedy next action under the weights the round started with (a hand loop)."""
+    gamma, lam = 0.9, 0.7
+    cfg = matrix_config("two_step", mixer, 0, 10_000, "egreedy", 0.5, regime="onpolicy", epochs=3,
+                        episodes_per_update=32, batch_size=8, buffer_size=64, gamma=gamma, td_lambda=lam,
+                        double_q=False)
+    trainer = Trainer(cfg)
+    trainer.begin(show_bar=False)
+    seen: list[tuple[object, torch.Tensor]] = []
+    real = td_module.td_targets
+    monkeypatch.setattr(td_module, "td_targets", lambda b, nv, g, l: seen.append((b, out := real(b, nv, g, l))) or out)
+    for _ in range(3):  # three rounds: the weights move between them, and within each
+        stats = trainer.runner.collect(cfg.steps_per_collect * 2, 0.5, trainer.buffer)
+        agent, mix = build_modules(cfg, trainer.info)  # the weights this round starts with
+        agent.load_state_dict(trainer.learner.agent.state_dict())
+        mix.load_state_dict(trainer.learner.mixer.state_dict())
+        learner = trainer.learner
+        seen.clear()
+        trainer.advance(stats, 0.5)
+        assert len(seen) == 3 * 4  # 3 epochs × round(32 / 8) minibatches
+        for batch, targets in seen:
+            with torch.no_grad():
+                q, _ = learner.unroll(agent, learner.agent_inputs(batch), batch)  # (B, T+1, N, A)
+                nxt = greedy_actions(q[:, 1:], batch.avail[:, 1:])  # (B, T, N)
+                chosen = gather_actions(q[:, 1:], nxt)
+                next_tot = mix_live(mix, chosen, batch.state[:, 1:], batch.feats[:, 1:], batch.mask)
+            want = reference_returns(batch, next_tot, gamma, lam)
+            live = batch.mask.unsqueeze(-1).bool()
+            torch.testing.assert_close(targets[live], want[live], rtol=1e-5, atol=1e-5)
+    assert trainer.learner.updates == 3 * 12
+
+
+@pytest.mark.parametrize("mixer", VALUE_MIXERS)
+def test_onpolicy_learns_the_two_step_game(mixer: str) -> None:
+    run = train_matrix("two_step", mixer, seed=1, steps=6000, data="egreedy", regime="onpolicy", epochs=2,
+                       episodes_per_update=64, batch_size=32, buffer_size=256)
+    assert run.optimal and run.greedy_return == pytest.approx(8.0)
+
+
+def test_onpolicy_is_refused_for_coma_and_a_buffer_smaller_than_a_round() -> None:
+    with pytest.raises(ConfigError, match="actor-critic"):
+        validate(matrix_config("qtran", "coma", 0, 100, "uniform", 1.0, regime="onpolicy"))
+    with pytest.raises(ConfigError, match="buffer_size"):
+        validate(matrix_config("qtran", "qmix", 0, 100, "uniform", 1.0, regime="onpolicy", episodes_per_update=64,
+                               buffer_size=32, batch_size=16))
+    with pytest.raises(ConfigError, match="regime"):
+        validate(matrix_config("qtran", "qmix", 0, 100, "uniform", 1.0, regime="offline"))
