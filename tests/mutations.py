@@ -133,6 +133,19 @@ METHOD_MUTATIONS += [
        "torch.cat([start, batch.actions], dim=1)", "torch.cat([batch.actions, start], dim=1)", LEARNER_REFERENCE),
 ]
 
+# The on-policy regime (regime=onpolicy): targets from the round-start weights, every fresh episode once per epoch.
+ONPOLICY = ("tests/test_onpolicy.py",)
+METHOD_MUTATIONS += [
+    _m("onpolicy-no-round-sync", "on-policy: targets not synced at a round's start (stale weights)",
+       "decomp/training/regimes.py", "min(pending, len(buffer)), cfg.batch_size, cfg.epochs), 0, True)",
+       "min(pending, len(buffer)), cfg.batch_size, cfg.epochs), 0, False)", ONPOLICY),
+    _m("onpolicy-targets-move", "on-policy: targets re-synced after every update (they move within a round)",
+       "decomp/core/build.py", "target_update_interval=0, target_tau=0.0)", "target_update_interval=1, target_tau=0.0)",
+       ONPOLICY),
+    _m("onpolicy-same-order", "on-policy: minibatches not reshuffled between epochs", "decomp/training/regimes.py",
+       "order = torch.from_numpy(buffer.rng.permutation(k))", "order = torch.arange(k)", ONPOLICY),
+]
+
 
 # ---- theory mutations (registry owned by theory/) ---------------------------------------------------
 # theory.mutations.THEORY_MUTATIONS maps a name to mutate(c, lam) -> (c', lam'): a wrong c / λ fed to the
