@@ -103,10 +103,10 @@ class Config:
     data: str = "egreedy"
     """egreedy (annealed ε) | uniform (ε = 1 throughout: uniform exploration)"""
     regime: str = "replay"
-    """replay (each update samples batch_size episodes from a replay of buffer_size) | onpolicy (PQN-style:
-    each round trains on the episodes collected since the last one, at least episodes_per_update, for
-    ``epochs`` passes in minibatches of ~batch_size, with TD(λ) targets from the weights the round started
-    with; no replay, learner.target_update_interval / target_tau unused)"""
+    """replay (each update samples batch_size episodes from a replay of buffer_size) | onpolicy (PQN-style,
+    no replay; each round trains on the episodes collected since the last one, at least episodes_per_update,
+    for ``epochs`` passes in minibatches of about batch_size, with lambda-return targets from the weights the
+    round started with; learner.target_update_interval and target_tau are unused)"""
     epochs: int = 1
     """onpolicy: passes over each round's fresh episodes"""
     epsilon_start: float = 1.0
