@@ -113,3 +113,14 @@ def test_onpolicy_is_refused_for_coma_and_a_buffer_smaller_than_a_round() -> Non
                                buffer_size=32, batch_size=16))
     with pytest.raises(ConfigError, match="regime"):
         validate(matrix_config("qtran", "qmix", 0, 100, "uniform", 1.0, regime="offline"))
+
+
+@pytest.mark.parametrize("mixer", ["none", "vdn", "qmix", "qatten", "qplex", "ow_qmix", "qtran"])
+def test_regime_group_selects_the_onpolicy_preset_for_every_value_method(mixer: str) -> None:
+    from decomp.config.compose import compose_config
+
+    cfg = compose_config(["env=smac", "env.map_name=2s3z", f"mixer={mixer}", "regime=onpolicy", "epochs=2"])
+    validate(cfg)  # the preset is a valid run for every method but COMA
+    assert (cfg.regime, cfg.epochs, cfg.env.n_envs) == ("onpolicy", 2, 64)  # the command line wins over it
+    assert cfg.buffer_size >= cfg.episodes_per_update
+    assert compose_config(["env=smac"]).regime == "replay"
