@@ -36,8 +36,14 @@ PRESETS: dict[str, list[str]] = {
     # env/smac.yaml as of 0e539a0: each episode replayed ~32 times (batch 64, an update every 2 episodes)
     "replay32": ["regime=replay", "env.n_envs=32", "batch_size=64", "episodes_per_update=2", "buffer_size=5000",
                  "learner.lr=0.0005", "learner.target_update_interval=200"],
-    # what decomp/conf/env/smac.yaml sets now (an empty list: the preset itself)
-    "fast": [],
+    # each episode replayed ~8 times: an update every 8 episodes, targets every 50 updates (400 episodes)
+    "fast": ["regime=replay", "env.n_envs=32", "batch_size=64", "episodes_per_update=8", "buffer_size=5000",
+             "learner.lr=0.0005", "learner.target_update_interval=50"],
+    # ~16 times: an update every 4 episodes, targets every 100 updates (400 episodes)
+    "replay16": ["regime=replay", "env.n_envs=32", "batch_size=64", "episodes_per_update=4", "buffer_size=5000",
+                 "learner.lr=0.0005", "learner.target_update_interval=100"],
+    # whatever decomp/conf/env/smac.yaml sets today
+    "preset": [],
 }
 THRESHOLDS = (0.5, 0.8)
 
