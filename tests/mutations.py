@@ -146,6 +146,36 @@ METHOD_MUTATIONS += [
        "order = torch.from_numpy(buffer.rng.permutation(k))", "order = torch.arange(k)", ONPOLICY),
 ]
 
+# Checks that can fail, part 2: the matrix env's reward value, the theory verdicts, VDN's closed form, the paper table.
+GAMES_TESTS = ("tests/test_games.py",)
+THEORY_VERDICTS = ("tests/test_theory_checks.py",)
+VDN_PROJECTION = ("tests/test_matrix_games.py::test_vdn_learns_the_additive_projection_under_uniform_data",)
+METHOD_MUTATIONS += [
+    _m("matrix-reward-transposed", "matrix env: payoff read with the agents' actions reversed (transposed)",
+       "decomp/envs/matrix.py", "reward[:] = self.stages[0].values[tuple(actions.T)]",
+       "reward[:] = self.stages[0].values[tuple(actions[:, ::-1].T)]", GAMES_TESTS),
+    _m("matrix-reward-off-by-one", "matrix env: payoff lookup shifted by one entry (flat index − 1)",
+       "decomp/envs/matrix.py", "reward[:] = self.stages[0].values[tuple(actions.T)]",
+       "reward[:] = np.roll(self.stages[0].values, 1)[tuple(actions.T)]", GAMES_TESTS),
+    _m("theory-series-error-dropped", "theory: a RuntimeError in λ_(i,h) silently drops the Σ_h check (old behaviour)",
+       "theory/suite.py", "out.append(series_unavailable_check(label, res))", "pass", THEORY_VERDICTS),
+    _m("theory-not-defined-passes", "theory: a mixer without λ_i gets a PASS line (old vacuous verdict)",
+       "theory/suite.py",
+       'Check.not_defined(f"{label}: λ_i = ∂Q_tot/∂Q^i", reason or "λ_i is not defined (no reason given)")',
+       'Check(f"{label}: λ_i = ∂Q_tot/∂Q^i", True, reason)', THEORY_VERDICTS),
+    _m("theory-not-defined-counted", "theory CLI: NOT DEFINED lines added to the passed count", "theory/check.py",
+       'summary = f"{sum(c.ok for c in checks)}/', 'summary = f"{sum(c.ok or bool(c.undefined) for c in checks)}/',
+       THEORY_VERDICTS),
+    _m("vdn-mix-mean", "VDN: Q_tot = mean_i Q^i instead of Σ_i Q^i", M + "vdn.py",
+       "return qs.sum(dim=-1, keepdim=True)", "return qs.mean(dim=-1, keepdim=True)", VDN_PROJECTION),
+    _m("matrix-uniform-data-greedy", "data=uniform anneals ε like egreedy (data no longer uniform)",
+       "decomp/config/schema.py", 'if cfg.data == "uniform":\n        return 1.0',
+       'if cfg.data == "uniform" and False:\n        return 1.0', VDN_PROJECTION),
+    _m("paper-smac-table-typo", "PAPER_SMAC: Qatten on 3s5z 94 → 49 (a map the report test does not use)",
+       "decomp/analysis/paper_smac.py", '"3s5z": {"qatten": 94,', '"3s5z": {"qatten": 49,',
+       ("tests/test_report_smac.py",)),
+]
+
 
 # ---- theory mutations (registry owned by theory/) ---------------------------------------------------
 # theory.mutations.THEORY_MUTATIONS maps a name to mutate(c, lam) -> (c', lam'): a wrong c / λ fed to the

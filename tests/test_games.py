@@ -90,3 +90,59 @@ def test_two_step_game_dynamics() -> None:
     r2 = env.step(np.array([[0, 0], [1, 1]]))
     assert r2.done.all() and r2.reward.tolist() == [7, 8]
     assert r2.restart.state[:, 0].tolist() == [1, 1]  # auto-reset to the start state
+
+
+# ---- the reward's value, not just its shape (issue "Checks that can fail, part 2", item 1) -------------
+def _all_joint(shape: tuple[int, ...]) -> np.ndarray:
+    """(K, N) every joint action of a payoff of this shape, C order."""
+    return np.array(list(np.ndindex(*shape)), dtype=np.int64).reshape(-1, len(shape))
+
+
+def _assert_one_step_rewards(payoff: Payoff, seed: int) -> None:
+    """Step all joint actions at once (shuffled across envs) and one env at a time: reward = payoff entry."""
+    joint = _all_joint(payoff.values.shape)
+    order = np.random.default_rng(seed).permutation(len(joint))  # an env's index says nothing of its action
+    env = MatrixEnv(payoff, n_envs=len(joint))
+    env.reset()
+    res = env.step(joint[order])
+    expected = np.array([payoff.values[tuple(a)] for a in joint[order]], dtype=np.float32)  # env reward is float32
+    np.testing.assert_array_equal(res.reward, expected)
+    assert res.done.all()
+    single = MatrixEnv(payoff, n_envs=1)
+    single.reset()
+    for a in joint:
+        assert single.step(a[None]).reward[0] == np.float32(payoff.values[tuple(a)]), tuple(a)
+
+
+@pytest.mark.parametrize("name", sorted(set(GAMES) - {"two_step"}))
+def test_every_one_step_preset_pays_its_payoff_entry(name: str) -> None:
+    """The env's reward is the payoff at the joint action taken (a transposed or shifted lookup fails)."""
+    game = make_game(name)
+    assert isinstance(game, Payoff)
+    _assert_one_step_rewards(game, seed=0)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 4), (3, 2, 2, 2)], ids=lambda s: "x".join(map(str, s)))
+def test_a_random_n_agent_payoff_is_paid_entry_by_entry(shape: tuple[int, ...]) -> None:
+    """Random, asymmetric, distinct entries (float32-exact): only the right lookup can match every one."""
+    rng = np.random.default_rng(sum(shape))
+    values = rng.permutation(np.arange(np.prod(shape), dtype=np.float64) - 7.5).reshape(shape) * 1.25
+    _assert_one_step_rewards(Payoff(values, "random"), seed=1)
+
+
+def test_two_step_game_pays_the_stage_two_entry_after_each_stage_one_choice() -> None:
+    """Every (stage-1, stage-2) joint action: stage 1 pays 0, stage 2 pays 2A's or 2B's entry as agent 1 chose."""
+    game = make_game("two_step")
+    assert isinstance(game, TwoStepGame)
+    stages = game.stage_payoffs()
+    joint = _all_joint((game.n_actions_each,) * game.n_agents)  # (4, 2)
+    first, second = np.repeat(joint, len(joint), 0), np.tile(joint, (len(joint), 1))  # all 16 pairs
+    env = MatrixEnv(game, n_envs=len(first))
+    env.reset()
+    r1 = env.step(first)
+    np.testing.assert_array_equal(r1.reward, np.zeros(len(first), dtype=np.float32))
+    assert not r1.done.any()
+    r2 = env.step(second)
+    expected = [stages[int(a1[0])].values[tuple(a2)] for a1, a2 in zip(first, second)]  # agent 1's choice: 2A=0, 2B=1
+    np.testing.assert_array_equal(r2.reward, np.array(expected, dtype=np.float32))
+    assert r2.done.all() and sorted(set(expected)) == [0.0, 1.0, 7.0, 8.0]

@@ -236,3 +236,68 @@ def test_decay_noise_misclassification() -> None:
         assert kinds.count(truth) > 0.3 * len(kinds)
         short = [classify_decay(base[: MIN_ORDERS - 1] * np.exp(rng.normal(0, 1, MIN_ORDERS - 1))).kind for _ in range(50)]
         assert set(short) == {"inconclusive"}
+
+
+# ---- verdicts that cannot be vacuous (issue "Checks that can fail, part 2", item 2) ---------------------
+def test_a_not_defined_check_is_neither_a_pass_nor_a_failure() -> None:
+    """NOT DEFINED is its own status: a mixer without λ_i must not add a PASS to "all checks ok"."""
+    from theory.checks import NOT_DEFINED, Check
+
+    line = Check.not_defined("qtran: λ_i = ∂Q_tot/∂Q^i", "QTranJoint is a joint network")
+    assert line.status == NOT_DEFINED == "NOT DEFINED"
+    assert not line.ok and not line.counts_as_failure and line.detail == "QTranJoint is a joint network"
+    with pytest.raises(ValueError, match="cannot pass"):
+        Check("qtran: λ_i", True, undefined="no λ_i")
+    with pytest.raises(ValueError, match="needs a reason"):
+        Check.not_defined("qtran: λ_i", "")
+
+
+def test_suite_reports_mixers_without_lambda_as_not_defined_per_mixer(suite_results: tuple) -> None:  # type: ignore[type-arg]
+    """QTRAN and IQL: exactly one NOT DEFINED line each, carrying the reason; every defined mixer has none."""
+    _, numeric = suite_results
+    for label, res, checks in numeric:
+        statuses = [c.status for c in checks]
+        if res.defined:
+            assert "NOT DEFINED" not in statuses and len(checks) >= 3, (label, statuses)
+        else:
+            assert statuses == ["NOT DEFINED"], (label, statuses)
+            assert checks[0].name.startswith(f"{label}: ") and checks[0].detail == res.reason
+            assert "not defined" in res.reason
+    assert sorted(label for label, res, _ in numeric if not res.defined) == ["none (IQL)", "qtran"]
+
+
+def test_summary_counts_only_checks_that_ran_and_held() -> None:
+    """P in "P/T checks passed" counts PASS lines only; NOT DEFINED and XFAIL are named, not counted."""
+    from theory.check import summarise
+    from theory.checks import Check
+
+    checks = [Check("vdn: a", True), Check("qmix: b", False, waived="F not analytic"),
+              Check.not_defined("qtran: λ_i = ∂Q_tot/∂Q^i", "joint network")]
+    summary, failed = summarise(checks)
+    assert summary.startswith("1/3 checks passed") and failed == []
+    assert "1 NOT DEFINED, not counted as passed (qtran: λ_i = ∂Q_tot/∂Q^i)" in summary
+    assert summarise([Check.not_defined("qtran: λ_i", "joint network")])[0].startswith("0/1 checks passed")
+    bad = Check("vdn: Σ_h λ_(i,h) = λ_i", False, "λ_(i,h) could not be computed")
+    assert summarise(checks + [bad])[1] == [bad]
+
+
+def test_a_runtime_error_in_the_higher_orders_fails_the_series_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """λ_(i,h) that could not be computed (an op without higher-order autograd) must FAIL Theorem 2's
+    series check, naming the error, instead of dropping the check and leaving the mixer all-PASS."""
+    import theory.numeric
+    from theory.suite import numeric_checks
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("derivative for aten::fake_op is not implemented")
+
+    monkeypatch.setattr(theory.numeric, "taylor_orders", broken)
+    torch.manual_seed(0)
+    res = analyse_mixer(make_mixer("vdn", 3, 4), [np.array([0.3, -1.0]), np.array([1.0, 0.0, 2.0]), np.array([0.5])],
+                        torch.zeros(4), None, max_order=4)
+    assert res.defined and res.lam_h is None
+    assert res.orders_error == "RuntimeError: derivative for aten::fake_op is not implemented"
+    checks = numeric_checks("vdn", res)
+    series = [c for c in checks if c.name == "vdn: Σ_h λ_(i,h) = λ_i"]
+    assert len(series) == 1 and series[0].status == "FAIL" and series[0].counts_as_failure
+    assert "aten::fake_op is not implemented" in series[0].detail
+    assert [c.name for c in checks if c.counts_as_failure] == ["vdn: Σ_h λ_(i,h) = λ_i"], "the rest still holds"

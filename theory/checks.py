@@ -78,23 +78,45 @@ SCOPE: tuple[tuple[str, str, str], ...] = (  # (check, can show, cannot show)
 )
 
 
+NOT_DEFINED = "NOT DEFINED"
+
+
 @dataclass(frozen=True)
 class Check:
     """One PASS/FAIL line. ``waived`` names a theorem premise that does not hold (e.g. F not analytic):
-    the check still runs and is reported, but a failure is expected and does not fail the run."""
+    the check still runs and is reported, but a failure is expected and does not fail the run.
+
+    ``undefined`` says why the checked quantity does not exist for this target (λ_i of QTRAN's joint
+    network): nothing was compared, so the line is NOT DEFINED — never a pass (``ok`` is False) and not a
+    failure either. Build it with :meth:`not_defined`; a check that is true by construction must not exist.
+    """
 
     name: str
     ok: bool
     detail: str = ""
     waived: str = ""
+    undefined: str = ""
+
+    def __post_init__(self) -> None:
+        if self.undefined and self.ok:
+            raise ValueError(f"check {self.name!r}: a check whose quantity is not defined cannot pass")
+
+    @classmethod
+    def not_defined(cls, name: str, reason: str) -> "Check":
+        """The explicit NOT DEFINED line for a target where the check cannot run (``reason`` says why)."""
+        if not reason:
+            raise ValueError(f"check {name!r}: NOT DEFINED needs a reason")
+        return cls(name, False, reason, undefined=reason)
 
     @property
     def status(self) -> str:
+        if self.undefined:
+            return NOT_DEFINED
         return "PASS" if self.ok else ("XFAIL" if self.waived else "FAIL")
 
     @property
     def counts_as_failure(self) -> bool:
-        return not self.ok and not self.waived
+        return not self.ok and not self.waived and not self.undefined
 
 
 @dataclass(frozen=True)

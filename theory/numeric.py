@@ -54,7 +54,8 @@ class NumericResult:
     q_dist: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K,) per joint action
     err: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (K,)
     igm: bool = False  # argmax of the Q_tot table is the greedy tuple
-    lam_h: np.ndarray | None = None  # (H, N) orders × agents
+    lam_h: np.ndarray | None = None  # (H, N) orders × agents; None only when orders_error says why
+    orders_error: str = ""  # the RuntimeError that stopped the λ_(i,h) computation ("" = none)
     orders_method: str = ""  # which estimator produced lam_h (see theory.taylor)
     lam_h_gap: float = math.nan  # max_i |Σ_h λ_{i,h} − λ_i|
     decay: tuple[Decay, ...] = ()
@@ -182,8 +183,10 @@ def _add_orders(
     z = torch.zeros_like(q0) if center is None else torch.as_tensor(center, dtype=q0.dtype)
     try:
         lam_h, res.orders_method = taylor_orders(F, q0, z, max_order, method)  # (H, N)
-    except RuntimeError as err:  # an op without higher-order autograd support
-        res.reason = f"λ_(i,h) unavailable: {err}"
+    except RuntimeError as err:  # e.g. an op without higher-order autograd support
+        # not swallowed: numeric_checks turns this into a FAILED Σ_h λ_(i,h) check naming the error
+        res.orders_error = f"{type(err).__name__}: {err}"
+        res.reason = f"λ_(i,h) unavailable: {res.orders_error}"
         return
     res.lam_h = lam_h
     res.lam_h_gap = float(np.abs(lam_h.sum(0) - res.lam).max())

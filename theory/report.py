@@ -63,16 +63,18 @@ def numeric_tables(
     rows = []
     for label, res, _ in items:
         if not res.defined:
-            rows.append([label, "not defined", "", "", "", "", "", "", ""])
+            rows.append([label, "NOT DEFINED", "", "", "", "", "", "", ""])
             continue
         slope = "—" if res.err_slope is None else f"{res.err_slope:.2f}"
         att = "—" if res.attention_gap is None else f"{res.attention_gap:.1e}"
         fd = "—" if res.lam_fd is None else f"{float(np.abs(res.lam_fd - res.lam).max()):.1e}"
         order = "—" if res.remainder_fit is None else res.remainder_fit.label()
         decay = res.decay[0].label() if res.decay else "—"
+        series = (f"{res.lam_h_gap:.1e} [{res.orders_method}] {decay}" if res.lam_h is not None
+                  else f"FAILED: {res.orders_error or 'no λ_(i,h)'}")
         rows.append([
             label, " ".join(f"{x:.3f}" for x in res.lam), fd, order, f"{res.max_err:.2e}", slope,
-            "yes" if res.igm else "no", att, f"{res.lam_h_gap:.1e} [{res.orders_method}] {decay}",
+            "yes" if res.igm else "no", att, series,
         ])
     out += _table(
         ["mixer", "λ (autograd)", "FD gap", "R order per ray", "max |R| table", "slope vs |ΔQ|", "IGM", "attn gap",
@@ -80,7 +82,7 @@ def numeric_tables(
     )
     for label, res, _ in items:
         if not res.defined:
-            out.append(f"  {label}: {res.reason}")
+            out.append(f"  {label}: NOT DEFINED: {res.reason}")
     return out
 
 
@@ -93,9 +95,11 @@ def scope_lines() -> list[str]:
 
 
 def check_lines(checks: Sequence[Check]) -> list[str]:
-    """PASS / FAIL / XFAIL (failed, but a stated theorem premise does not hold: reported, not counted)."""
+    """PASS / FAIL / XFAIL (failed, but a stated theorem premise does not hold: reported, not counted) /
+    NOT DEFINED (the quantity does not exist for this mixer: nothing compared, not counted as passed)."""
+    width = max((len(c.status) for c in checks), default=5)
     return [
-        f"  {c.status:<5}  {c.name}" + (f"  [{c.detail}]" if c.detail else "") + (f"  XFAIL because {c.waived}" if c.status == "XFAIL" else "")
+        f"  {c.status:<{width}}  {c.name}" + (f"  [{c.detail}]" if c.detail else "") + (f"  XFAIL because {c.waived}" if c.status == "XFAIL" else "")
         for c in checks
     ]
 
@@ -116,7 +120,9 @@ def numeric_details(res: NumericResult, tables: Sequence[np.ndarray], show_order
         out.append(f"measured order of the true remainder along ΔQ = −t²d (axes, all, generic): {res.remainder_fit.label()}")
     if res.attention_lam is not None:
         out.append(f"Qatten Σ_heads w_h λ_(i,h) = {np.round(res.attention_lam, 4).tolist()} (autograd λ = {np.round(res.lam, 4).tolist()})")
-    if res.lam_h is not None:
+    if res.lam_h is None:
+        out.append(f"λ_(i,h) FAILED: {res.orders_error or 'not computed'} (Theorem 2 unchecked)")
+    else:
         rows = [[str(h + 1), *(f"{x:+.3e}" for x in res.lam_h[h])] for h in range(min(show_orders, res.lam_h.shape[0]))]
         out += ["", f"λ_(i,h) by Taylor order h around Q = 0 ({res.orders_method}):"]
         out += _table(["h", *(f"agent {i + 1}" for i in range(res.lam_h.shape[1]))], rows)

@@ -27,7 +27,8 @@ SUM_RTOL = SERIES_RTOL  # kept for callers of the old name
 NOT_ANALYTIC = ("F is not analytic on the segment z → Q(a_o) (Chebyshev fit ≠ exact autograd, e.g. QMIX's "
                 "ELU kink), so Theorem 2's premise fails and its series need not sum to λ_i")
 
-__all__ = ["RAY_TS", "SUM_RTOL", "Check", "ExampleResult", "run_example", "example_checks", "run_malformed", "run_numeric", "numeric_checks", "run_all"]
+__all__ = ["RAY_TS", "SUM_RTOL", "Check", "ExampleResult", "run_example", "example_checks", "run_malformed", "run_numeric",
+           "numeric_checks", "not_defined_check", "series_unavailable_check", "run_all"]
 
 
 @dataclass
@@ -138,12 +139,13 @@ def run_numeric(seed: int = 3, n_actions: Sequence[int] = (3, 4, 5), state_dim: 
 def numeric_checks(label: str, res: NumericResult, c: float | None = None, lam: np.ndarray | None = None) -> list[Check]:
     """What must hold for a mixer; pass ``c`` / ``lam`` to test other values than the computed ones.
 
-    Undefined → say so. Otherwise λ vs finite differences (and the closed form), the true remainder's
-    order, Σ_h λ_(i,h) vs λ (XFAIL when F is not analytic), Qatten's head weights vs λ; for a
+    Undefined → one NOT DEFINED line (neither a pass nor a failure). Otherwise λ vs finite differences
+    (and the closed form), the true remainder's order, Σ_h λ_(i,h) vs λ (XFAIL when F is not analytic;
+    FAIL naming the error when the λ_(i,h) could not be computed), Qatten's head weights vs λ; for a
     monotone mixer also λ ≥ 0 and IGM.
     """
     if not res.defined:
-        return [Check(f"{label}: λ_i reported as not defined", True, res.reason)]
+        return [not_defined_check(label, res.reason)]
     c = res.c if c is None else float(c)
     lam = res.lam if lam is None else np.asarray(lam, dtype=np.float64)
     if res.F is None:
@@ -154,12 +156,25 @@ def numeric_checks(label: str, res: NumericResult, c: float | None = None, lam: 
     ]
     if res.lam_h is not None:
         out.append(check_series_sum(res.lam_h, lam, label, waived="" if res.analytic else NOT_ANALYTIC))
+    else:  # the higher orders could not be computed: Theorem 2 went unchecked, and that is a failure
+        out.append(series_unavailable_check(label, res))
     if res.monotone:
         out.append(check_nonneg(lam, label))
         out.append(Check(f"{label}: IGM on the joint table", res.igm, f"greedy {res.greedy}"))
     if res.attention_lam is not None and res.monotone and res.lam_closed is not None:
         out.append(check_attention(res.attention_lam, lam, label))
     return out
+
+
+def not_defined_check(label: str, reason: str) -> Check:
+    """The one line for a mixer without λ_i (QTRAN's joint network, IQL): NOT DEFINED, never a pass."""
+    return Check.not_defined(f"{label}: λ_i = ∂Q_tot/∂Q^i", reason or "λ_i is not defined (no reason given)")
+
+
+def series_unavailable_check(label: str, res: NumericResult) -> Check:
+    """Σ_h λ_(i,h) = λ_i could not be checked because the λ_(i,h) computation failed: a FAIL naming the error."""
+    why = res.orders_error or "analyse_mixer produced no λ_(i,h)"
+    return Check(f"{label}: Σ_h λ_(i,h) = λ_i", False, f"λ_(i,h) could not be computed ({why}); Theorem 2 unchecked")
 
 
 def run_all(max_order: int = 20) -> tuple[list[ExampleResult], list[Check], list[tuple[str, NumericResult, list[Check]]]]:

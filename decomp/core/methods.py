@@ -118,9 +118,6 @@ def _typed(cls: type, given: Mapping[str, Any], where: str) -> dict[str, Any]:
 # ones, and ε mixes uniform exploration into the policy's samples (the former coma.yaml's settings).
 COMA_PREFERRED = {"buffer_size": 32, "batch_size": 32, "episodes_per_update": 32, "learner.td_lambda": 0.8,
                   "epsilon_start": 0.5}
-# COMA's SMAX runs (docs/benchmarks.md, "COMA and QTRAN on SMAX") synced its critic's target every 200
-# updates; the smac preset's 50 (sized for a value method's update every 8 episodes) would not be measured.
-COMA_SMAX = {"learner.target_update_interval": 200}
 
 @dataclass(frozen=True)
 class SameAs:
@@ -157,7 +154,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("cw_qmix", "CW-QMIX: QMIX projected from an unrestricted Q̂*, centrally weighted", WQMixMixer,
            WQMixLearner, learner_fixed={"weighting": "cw"}),
     Method("coma", "COMA: actor-critic with a counterfactual baseline (critic only, no Q_tot mixer)", ComaCritic,
-           ComaLearner, preferred=COMA_PREFERRED, preferred_on={"smac": COMA_SMAX}),
+           ComaLearner, preferred=COMA_PREFERRED),
 )}
 
 
