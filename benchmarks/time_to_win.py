@@ -149,9 +149,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     print()
     for preset, med in medians.items():
         print(f"{preset}: median minutes to ≥ 50 %: {med[0.5]:.1f}; to ≥ 80 %: {med[0.8]:.1f} ({len(runs[preset])} seeds)")
-    names = list(medians)
-    for other in names[1:]:
-        print(f"ratio {other} / {names[0]} (median minutes to ≥ 80 %): {medians[other][0.8] / medians[names[0]][0.8]:.2f}")
+    if args.base in medians:  # the old preset: every other preset's median as a fraction of its median
+        for other in (n for n in medians if n != args.base):
+            print(f"ratio {other} / {args.base} (median minutes to ≥ 80 %): "
+                  f"{medians[other][0.8] / medians[args.base][0.8]:.2f}")
     if args.fig:
         plot(curves, Path(args.fig), f"SMAX {args.map}, {args.mixer}: greedy win rate (32 battles) against wall-clock")
     return 0
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--mixer", default="qmix")
     q.add_argument("--out", default="results/time_to_win")
     q.add_argument("--fig", default="")
+    q.add_argument("--base", default="replay32", help="the preset the others are compared with")
     args = p.parse_args(argv)
     return cmd_run(args) if args.cmd == "run" else cmd_report(args)
 
