@@ -146,6 +146,16 @@ METHOD_MUTATIONS += [
        "order = torch.from_numpy(buffer.rng.permutation(k))", "order = torch.arange(k)", ONPOLICY),
 ]
 
+# Saved-policy evaluation (decomp.evaluate): the rebuilt policy must be the saved one, final and best.
+EVALUATE = ("tests/test_evaluate.py",)
+METHOD_MUTATIONS += [
+    _m("evaluate-final-not-loaded", "decomp.evaluate: the final weights are never loaded (a fresh model is evaluated)",
+       "decomp/training/saved_eval.py", 'trainer.learner.load_state_dict(payload["learner"])', "pass", EVALUATE),
+    _m("evaluate-best-not-swapped", "decomp.evaluate: weights=best evaluates the untrained model instead",
+       "decomp/training/saved_eval.py", "stack.enter_context(trainer.best.swapped_in(trainer.learner))", "pass",
+       EVALUATE),
+]
+
 # Checks that can fail, part 2: the matrix env's reward value, the theory verdicts, VDN's closed form, the paper table.
 GAMES_TESTS = ("tests/test_games.py",)
 THEORY_VERDICTS = ("tests/test_theory_checks.py",)

@@ -96,3 +96,47 @@ def test_wrong_or_broken_checkpoints_are_refused_with_the_reason(run: Path, tmp_
 def test_parse_reads_every_key() -> None:
     a = parse(["run=r", "episodes=64", "weights=best", "seed=3", "threads=1"])
     assert (str(a.run), a.episodes, a.weights, a.seed, a.threads) == ("r", 64, "best", 3, 1)
+
+
+def test_saved_weights_act_exactly_like_the_trainer_that_saved_them(tmp_path: Path) -> None:
+    """Loading is checked on what a policy *is*: the rebuilt trainer's Q^i and Q_tot tables equal the
+    saving trainer's, for the final and the best weights, on a game where weights change the return.
+
+    (The return alone cannot tell weights apart on the QTRAN game with VDN: final, best and random
+    weights all return 0 there.) Untrained weights give other tables and another return here, so the
+    equalities below are not true by construction.
+    """
+    from decomp.training.matrix_lab import game_tables
+    from decomp.training.saved_eval import saved_policy
+    from decomp.training.trainer import Trainer
+
+    cfg = compose_config(["env=matrix", "env.game=two_step", "mixer=qmix", "data=egreedy", "t_max=3200",
+                          "eval_interval=320", "progress=false"])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    trainer = Trainer(cfg, run_dir=run_dir)
+    trainer.run()
+    assert trainer.best.weights is not None and trainer.best.step < trainer.runner.env_steps  # best ≠ final here
+
+    def tables(t: Trainer) -> list:
+        got = game_tables(t.policy, t.learner.mixer, t.env, 0)
+        return [got.q_tot, *got.agent_qs]
+
+    def same(a: list, b: list) -> bool:
+        return all(x.shape == y.shape and bool((x == y).all()) for x, y in zip(a, b))
+
+    final_tables = tables(trainer)
+    with trainer.best.swapped_in(trainer.learner):
+        best_tables = tables(trainer)
+    fresh = Trainer(cfg)  # untrained weights of the same config
+    assert not same(tables(fresh), final_tables) and not same(best_tables, final_tables)
+    untrained_return = fresh.evaluate()["eval/return"]
+
+    for weights, want in (("final", final_tables), ("best", best_tables)):
+        path = run_dir / "checkpoints" / ("latest.pt" if weights == "final" else "best.pt")
+        with saved_policy(path, weights, n_envs=1, env_seed=0) as (loaded, step):
+            assert same(tables(loaded), want), weights
+            assert step == (trainer.runner.env_steps if weights == "final" else trainer.best.step)
+    result = evaluate_saved(run_dir / "checkpoints" / "latest.pt", "final", episodes=4)
+    assert result.mean_return == pytest.approx(trainer.evaluate()["eval/return"])
+    assert result.mean_return != pytest.approx(untrained_return)
