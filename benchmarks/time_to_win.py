@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -138,8 +139,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             cells = []
             for t in THRESHOLDS:
                 hit = first_at(curve, t)
-                # not reached: the run's length is a lower bound (counted so in the median)
-                per_threshold[t].append(hit[0] if hit else (launch["ended"] - launch["launched"]) / 60)
+                # not reached: infinite for the median (the run's length is only a lower bound, which would flatter it)
+                per_threshold[t].append(hit[0] if hit else math.inf)
                 cells.append(f"{hit[0]:.1f} ({hit[1]:,})" if hit else "not reached")
             summary = folder / "summary.json"
             final = f"{json.loads(summary.read_text())['eval_win_rate']:.3f}" if summary.exists() else "— (stopped)"
@@ -147,10 +148,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                   f"{(launch['ended'] - launch['launched']) / 60:.1f} | {final} |")
         medians[preset] = {t: statistics.median(v) for t, v in per_threshold.items()}
     print()
+    def show(minutes: float) -> str:
+        return f"{minutes:.1f}" if math.isfinite(minutes) else "not reached (by the median seed)"
+
     for preset, med in medians.items():
-        print(f"{preset}: median minutes to ≥ 50 %: {med[0.5]:.1f}; to ≥ 80 %: {med[0.8]:.1f} ({len(runs[preset])} seeds)")
+        print(f"{preset}: median minutes to ≥ 50 %: {show(med[0.5])}; to ≥ 80 %: {show(med[0.8])} "
+              f"({len(runs[preset])} seeds)")
     if args.base in medians:  # the old preset: every other preset's median as a fraction of its median
-        for other in (n for n in medians if n != args.base):
+        for other in (n for n in medians if n != args.base and math.isfinite(medians[n][0.8])):
             print(f"ratio {other} / {args.base} (median minutes to ≥ 80 %): "
                   f"{medians[other][0.8] / medians[args.base][0.8]:.2f}")
     if args.fig:
