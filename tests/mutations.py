@@ -146,6 +146,16 @@ METHOD_MUTATIONS += [
        "order = torch.from_numpy(buffer.rng.permutation(k))", "order = torch.arange(k)", ONPOLICY),
 ]
 
+# Evaluation diagnostics, against one scripted battle known by hand (tests/test_diagnostics.py).
+DIAGNOSTICS = ("tests/test_diagnostics.py",)
+METHOD_MUTATIONS += [
+    _m("diag-discount-fixed-gamma", "diagnostics: discounted return with γ = 0.99 whatever the run's γ",
+       "decomp/rollout/runner.py", "acc = rewards[:, t] + gamma * acc", "acc = rewards[:, t] + 0.99 * acc", DIAGNOSTICS),
+    _m("diag-frac-every-agent", "diagnostics: action fractions count agents without a choice too",
+       "decomp/rollout/runner.py", "chooses = (ob.avail.sum(-1) > 1) & live[:, None]",
+       "chooses = np.broadcast_to(live[:, None], ob.avail.shape[:2])", DIAGNOSTICS),
+]
+
 # Saved-policy evaluation (decomp.evaluate): the rebuilt policy must be the saved one, final and best.
 EVALUATE = ("tests/test_evaluate.py",)
 METHOD_MUTATIONS += [
