@@ -71,7 +71,7 @@ def _trained(res: LabResult) -> None:
     with c2:
         show(plots.error_vs_distance(r.q_dist, r.err), width="stretch")
     if r.lam_h is None:
-        st.warning(f"λ_(i,h) not defined: {r.reason}")
+        st.warning(f"λ_(i,h) could not be computed, so Theorem 2 is unchecked here: {r.orders_error or r.reason}")
         return
     lam_h = np.asarray(r.lam_h).T  # (N, H)
     show(plots.lambda_decay(lam_h, f"{run.mixer_name}: $\\lambda_{{i,h}}$ around Q = 0"))
