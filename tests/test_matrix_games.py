@@ -131,3 +131,10 @@ def test_vdn_learns_the_additive_projection_under_uniform_data(game: str) -> Non
     tol = VDN_PROJECTION_TOL * float(np.ptp(run.payoff))
     assert err <= tol, f"{game}: max |Q_tot − projection| = {err:.3f} > {tol:.3f}\n{np.round(run.q_tot, 2)}"
     assert float(np.abs(run.payoff - target).max()) > 3 * tol, "the game must not be additive (else vacuous)"
+
+
+def test_matrix_config_takes_every_learning_rule_key_by_its_short_name() -> None:
+    """``lr_schedule`` and ``lr_finish`` are learner keys added after LEARNER_KEYS (old-config migration) was
+    frozen; matrix_config must route every LearnerConfig field to cfg.learner, not only the migrated ones."""
+    cfg = matrix_config("qtran", "vdn", 0, 100, "uniform", 1.0, lr_schedule="linear", lr_finish=0.0001, lr=0.01)
+    assert (cfg.learner.lr_schedule, cfg.learner.lr_finish, cfg.learner.lr) == ("linear", 0.0001, 0.01)

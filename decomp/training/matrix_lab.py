@@ -7,14 +7,14 @@ runner, replay and learner as every other env (:class:`decomp.training.trainer.T
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from decomp.config.schema import LEARNER_KEYS, Config, config_from_dict, set_key
+from decomp.config.schema import Config, LearnerConfig, config_from_dict, set_key
 from decomp.core.agents import AgentInputs
 from decomp.envs.matrix import MatrixEnv
 from decomp.core.methods import kind_of
@@ -174,9 +174,10 @@ def matrix_config(game: str, mixer: str, seed: int, steps: int, data: str, epsil
     cfg.epsilon_anneal_steps = max(1, steps // 2)
     cfg.progress = False
     cfg.mixer.options.update(mixer_options or {})
+    learner_fields = {f.name for f in fields(LearnerConfig)}
     for key, value in overrides.items():
-        # keyword names cannot hold dots: the learning-rule keys (lr, td_lambda, ...) address cfg.learner
-        set_key(cfg, f"learner.{key}" if key in LEARNER_KEYS else key, value)
+        # keyword names cannot hold dots: every learning-rule key (lr, td_lambda, lr_schedule, ...) addresses cfg.learner
+        set_key(cfg, f"learner.{key}" if key in learner_fields else key, value)
     return cfg
 
 
