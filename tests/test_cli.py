@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -69,3 +71,15 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert f"resuming {tmp_path / 'runs' / 'killme'} at env step {step:,}" in res.stderr
     assert load_checkpoint(ckpt)["env_steps"] == step + 6400
     assert not list(ckpt.parent.glob(".*.tmp"))  # no half-written files left behind
+
+
+@pytest.mark.parametrize("module", ["decomp.train", "decomp.evaluate", "decomp.report", "decomp.compact"])
+def test_every_cli_answers_help_with_its_usage(module: str) -> None:
+    """``--help`` prints how to call the program and exits 0 (evaluate used to say "cannot read '--help'")."""
+    out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "error" not in text.lower().split("\n")[0]
+    assert {"decomp.train": "mixer:", "decomp.evaluate": "run=", "decomp.report": "matrix,smac",
+            "decomp.compact": "python -m decomp.compact"}[module] in text

@@ -82,8 +82,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     from decomp.envs.smac_select import BackendUnavailable
     from decomp.training.saved_eval import evaluate_saved, locate
 
+    words = list(sys.argv[1:] if argv is None else argv)
+    if any(w in ("-h", "--help", "help") for w in words):
+        print(__doc__.strip())
+        return
     try:
-        args = parse(sys.argv[1:] if argv is None else argv)
+        args = parse(words)
         path, weights = locate(args.run, args.checkpoint, args.weights)  # type: ignore[arg-type]
         result = evaluate_saved(path, weights, args.episodes, args.seed, args.threads)
         out = write_eval(run_folder_of(path), result.as_dict())
