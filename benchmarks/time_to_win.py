@@ -19,6 +19,7 @@ whatever decomp/conf/env/smac.yaml says today.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import os
@@ -29,9 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from decomp.analysis.sweep_runs import eval_curve  # noqa: E402
 
 PRESETS: dict[str, list[str]] = {
     # env/smac.yaml as of 0e539a0: each episode replayed ~32 times (batch 64, an update every 2 episodes)
@@ -101,16 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def timed_curve(folder: Path) -> list[tuple[float, int, float]]:
-    """(minutes since launch, env step, greedy win rate) of every evaluation of a run."""
-    import csv
-
+    """(minutes since launch, env step, greedy win rate) of every evaluation of a run, in one pass over
+    metrics.csv (the last row wins where a step was logged twice, as in decomp.analysis.sweep_runs.eval_curve)."""
     launched = json.loads((folder / "launch.json").read_text())["launched"]
-    stamps: dict[int, float] = {}
+    evals: dict[int, tuple[float, float]] = {}  # step -> (wall time, win rate)
     with (folder / "metrics.csv").open(newline="") as fh:
         for row in csv.DictReader(fh):
             if row["key"] == "eval/win_rate":
-                stamps[int(row["step"])] = float(row["wall_time"])
-    return [((stamps[s] - launched) / 60, s, w) for s, w in eval_curve(folder / "metrics.csv")]
+                evals[int(row["step"])] = (float(row["wall_time"]), float(row["value"]))
+    return [((t - launched) / 60, s, w) for s, (t, w) in sorted(evals.items())]
 
 
 def first_at(curve: list[tuple[float, int, float]], threshold: float) -> tuple[float, int] | None:

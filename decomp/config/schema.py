@@ -168,6 +168,7 @@ class ConfigError(ValueError):
 def validate(cfg: Config) -> None:
     """Refuse bad settings before any work starts."""
     from decomp.core.methods import METHODS, BadOptions
+    from decomp.core.mixers.kinds import Kind
     from games import GAMES
 
     def need(cond: bool, msg: str) -> None:
@@ -209,8 +210,7 @@ def validate(cfg: Config) -> None:
     need(cfg.learner.target_update_interval >= 0,
          f"learner.target_update_interval must be >= 0, got {cfg.learner.target_update_interval}")
     if cfg.regime == "onpolicy":
-        kind = METHODS[cfg.mixer.name].kind
-        need(kind.value != "policy", f"regime=onpolicy trains value methods on λ-returns; mixer={cfg.mixer.name} is an "
+        need(METHODS[cfg.mixer.name].kind is not Kind.POLICY, f"regime=onpolicy trains value methods on λ-returns; mixer={cfg.mixer.name} is an "
                                      "actor-critic with its own on-policy data (use regime=replay)")
         need(cfg.episodes_per_update <= cfg.buffer_size,
              f"regime=onpolicy keeps each round's episodes in the buffer: buffer_size ({cfg.buffer_size}) must be >= "
