@@ -3,6 +3,7 @@
     python -m tests.mutations            # all mutations, table on stdout, exit 1 if any survives
     python -m tests.mutations --list     # names, files and the test files each one runs
     python -m tests.mutations --only cw  # mutations whose name contains "cw"
+    python -m tests.mutations --slow     # the slow learning checks' mutations instead (~1 h; each trains)
 
 Why: a test suite that stays green when COMA loses its counterfactual baseline does not guard COMA.
 For each :class:`Mutation` the package sources (``decomp/``, ``games/``, ``theory/``, ``tests/``,
@@ -55,6 +56,7 @@ class Mutation:
     what: str  # the ingredient it removes or alters, for the table
     patches: tuple[Patch, ...]
     tests: tuple[str, ...] = (INGREDIENTS,)
+    slow: bool = False  # caught only by a @pytest.mark.slow learning check: run with --slow
 
 
 @dataclass
@@ -196,6 +198,23 @@ METHOD_MUTATIONS += [
        ("tests/test_report_smac.py",)),
 ]
 
+# The slow learning checks (absolute thresholds from measured distributions): each mutation trains, so they
+# run only with --slow. A defect of the kind each threshold exists for: no learning at all, a sign error,
+# a learner several times slower.
+SLOW_3M = "tests/test_smac_training.py::test_qmix_wins_most_3m_battles_at_300k_steps"
+SLOW_2S3Z = "tests/test_smac_training.py::test_qmix_wins_2s3z_where_independent_learners_do_not"
+SLOW_COMA = "tests/test_beyond_monotonic.py::test_coma_learns_to_win_2s3z"
+METHOD_MUTATIONS += [
+    Mutation("learner-grads-zeroed-before-step", "every learner: zero_grad between backward and step (no update)",
+             (Patch(L + "base.py", "self.optimizer.zero_grad(set_to_none=True)\n        loss.backward()",
+                    "loss.backward()\n        self.optimizer.zero_grad(set_to_none=True)"),), (SLOW_3M,), slow=True),
+    Mutation("smac-lr-tenth", "SMAC preset: learning rate 5e-4 → 5e-5 (a learner ~10× slower)",
+             (Patch("decomp/conf/env/smac.yaml", "  lr: 0.0005\n", "  lr: 0.00005\n"),), (SLOW_2S3Z,), slow=True),
+    Mutation("coma-pg-sign-flipped", "COMA: the actor ascends −A (policy-gradient sign flipped)",
+             (Patch(L + "coma.py", "pg_loss = -masked_mean(log_pi_taken * advantage, mask)",
+                    "pg_loss = masked_mean(log_pi_taken * advantage, mask)"),), (SLOW_COMA,), slow=True),
+]
+
 
 # ---- theory mutations (registry owned by theory/) ---------------------------------------------------
 # theory.mutations.THEORY_MUTATIONS maps a name to mutate(c, lam) -> (c', lam'): a wrong c / λ fed to the
@@ -311,13 +330,14 @@ settings.load_profile("mutations")
 """
 
 
-def run_pytest(root: Path, tests: Sequence[str]) -> subprocess.CompletedProcess[str]:
+def run_pytest(root: Path, tests: Sequence[str], slow: bool = False) -> subprocess.CompletedProcess[str]:
     (root / "_mutations_no_shrink.py").write_text(NO_SHRINK_PLUGIN)
     env = dict(os.environ, PYTHONPATH=str(root), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1", MPLBACKEND="Agg")
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "_mutations_no_shrink", "-rfE",
-           "--tb=no", "-W", "ignore::UserWarning", *tests]
-    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+           "--tb=no", "-W", "ignore::UserWarning", *(["-m", "slow"] if slow else []), *tests]
+    # a slow learning check trains up to 1M env steps (~30 min on one core)
+    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=7200 if slow else 900)
 
 
 SUMMARY = re.compile(r"^(FAILED|ERROR) (\S+)")
@@ -357,7 +377,7 @@ def check_imports_from(root: Path) -> str:
     return ""
 
 
-def run_one(mutation: Mutation | None, tests: Sequence[str], work: Path) -> Outcome:
+def run_one(mutation: Mutation | None, tests: Sequence[str], work: Path, slow: bool = False) -> Outcome:
     """Copy, patch (unless ``mutation`` is None: the baseline), run the tests, classify."""
     start = time.perf_counter()
     dest = Path(tempfile.mkdtemp(prefix="mut_", dir=work))
@@ -372,7 +392,7 @@ def run_one(mutation: Mutation | None, tests: Sequence[str], work: Path) -> Outc
             problem = apply_patches(dest, mutation.patches)
             if problem:
                 return Outcome(mut, "STALE", detail=problem, seconds=time.perf_counter() - start)
-        proc = run_pytest(dest, tests)
+        proc = run_pytest(dest, tests, slow)
         failed, errored = failures(proc.stdout)
         elapsed = time.perf_counter() - start
         tail = (proc.stdout.strip().splitlines() or [""])[-1]
@@ -404,11 +424,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutations", description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", default=[], help="run mutations whose name contains this")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--slow", action="store_true",
+                        help="the slow learning checks' mutations instead of the fast ones (each one trains)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the unmutated run (only with --slow, when `python quickstart.py test --slow` "
+                             "has just passed on the same sources)")
     args = parser.parse_args(argv)
+    if args.no_baseline and not args.slow:
+        parser.error("--no-baseline is only for --slow: the fast baseline costs seconds and guards every verdict")
 
     sys.path.insert(0, str(ROOT))
     theory_names, note = theory_mutations()
-    mutations = METHOD_MUTATIONS
+    mutations = [m for m in METHOD_MUTATIONS if m.slow == args.slow]
+    if args.slow:
+        theory_names, note = [], "(the theory mutations run without --slow)"
     if args.only:
         mutations = [m for m in mutations if any(s in m.name for s in args.only)]
         theory_names = [n for n in theory_names if any(s in f"theory:{n}" for s in args.only)]
@@ -427,15 +456,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     outcomes: list[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="decomp_mutations_") as tmp:
         work = Path(tmp)
-        if mutations:
+        if mutations and args.no_baseline:
+            print("baseline skipped (--no-baseline): a failure below counts as caught only because the unmutated "
+                  "slow suite passed on these sources", flush=True)
+        elif mutations:
             all_tests = sorted({t for m in mutations for t in m.tests})
-            base = run_one(None, all_tests, work)
+            base = run_one(None, all_tests, work, args.slow)
             print(f"baseline ({' '.join(all_tests)}): {base.status} in {base.seconds:.0f} s", flush=True)
             if base.status != "passed":
                 print(base.detail, file=sys.stderr)
                 return 1
         for m in mutations:
-            o = run_one(m, m.tests, work)
+            o = run_one(m, m.tests, work, args.slow)
             print(f"  {m.name:30s} {o.status:8s} {o.seconds:5.1f} s  {'; '.join(o.caught_by) or o.detail[:300]}",
                   flush=True)
             outcomes.append(o)

@@ -192,16 +192,20 @@ def test_matrix_report_smoke(tmp_path) -> None:
 
 # ---- SMAX (slow) ----------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_coma_on_smax_3m_beats_random(tmp_path) -> None:
+def test_coma_learns_to_win_2s3z(tmp_path) -> None:
+    """COMA's final greedy policy after 200k env steps of SMAX 2s3z, over 128 fresh battles.
+
+    Measured with this exact command (threads=1, 128 battles): seeds 0-2 win 0.305 / 0.484 / 0.586 with
+    returns 11.9 / 14.1 / 15.3; the untrained greedy actor (t_max=3200) wins 0 of 128 with returns 1.5 / 4.1 /
+    0.0, uniformly random actions return 1.9-2.3. Not 3m: there COMA ends at 0.41-0.48 (committed sweep, 300k),
+    no better than an untrained greedy QMIX policy (≈ 0.44), so a win rate there cannot show learning.
+    0.15 is 3.8 standard errors (0.041) below the weakest seed; a return of 8 is twice the best untrained one.
+    """
     pytest.importorskip("jaxmarl")
     from decomp.config.compose import compose_config
     from decomp.training.trainer import Trainer
 
-    def win_rate(t_max: int, seed: int) -> float:
-        cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=3m", "mixer=coma", f"seed={seed}",
-                              f"t_max={t_max}", "eval_interval=0", "progress=false"])
-        return Trainer(cfg, run_dir=None).run().eval_win_rate
-
-    random_like = win_rate(32 * 100, 0)  # barely trained ≈ a random policy
-    trained = win_rate(200_000, 0)
-    assert trained > random_like + 0.2, f"COMA on 3m: win rate {trained:.2f} vs untrained {random_like:.2f}"
+    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s3z", "mixer=coma", "seed=0",
+                          "t_max=200000", "eval_interval=0", "threads=1", "progress=false"])
+    summary = Trainer(cfg, run_dir=None).run()
+    assert summary.eval_win_rate >= 0.15 and summary.eval_return >= 8.0, summary

@@ -94,10 +94,12 @@ def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path,
     main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "500"])
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'docs' / 'smac_results.md'}"
     md = (tmp_path / "docs" / "smac_results.md").read_text()
-    assert "| map | Qatten | QMIX | IQL | qplex |" in md  # paper order, then methods outside the paper
-    assert ("| `2s3z` | **90** <sub>n=3</sub> (97) | **60** <sub>n=3</sub> (97) | **0** <sub>n=3</sub> (75) | "
-            "**—** (—) |") in md
-    assert "| `5m_vs_6m` | **25** <sub>n=3</sub> (74) | **25** <sub>n=3</sub> (63) | **—** (49) | **0** <sub>n=1</sub> (—) |" in md
+    # paper order, then methods outside the paper; each map's budget; the published SMAX curves where they exist
+    assert "| map | budget | Qatten | QMIX | IQL | qplex | published SMAX, IPPO / MAPPO % |" in md
+    assert ("| `2s3z` | 3k | **90** <sub>n=3</sub> (97) | **60** <sub>n=3</sub> (97) | **0** <sub>n=3</sub> (75) | "
+            "**—** (—) | — |") in md
+    assert ("| `5m_vs_6m` | 3k | **25** <sub>n=3</sub> (74) | **25** <sub>n=3</sub> (63) | **—** (49) | "
+            "**0** <sub>n=1</sub> (—) | 1M 0 / 0 · 2M 0 / 1 · ~10M 7–12 |") in md
     # with 3 seeds the IQM trims nothing (int(0.25 · 3) = 0): it is the mean; bounds come from the bootstrap
     assert re.search(r"\| Qatten \| 3 \| 0\.90 \| 0\.90 \[0\.8\d, (0\.9\d|1\.00)\] \| — \|", md)
     assert re.search(r"\| QMIX \| 3 \| 0\.60 \| 0\.60 \[0\.5\d, 0\.7\d\] \| 1\.00 \[1\.00, 1\.00\] \|", md)  # always beaten
@@ -113,6 +115,37 @@ def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path,
     assert "training time summed over runs: 1.10 h, ≈ 3.9 runs at a time; 3 launch(es)" in md
     assert md.count("python -m decomp.train -m env=smac seed=0,1,2    # joblib") == 2
     assert (tmp_path / "docs" / "img" / "smac_2s3z.png").exists()
+
+
+def test_aggregate_over_the_shared_maps_is_exact(sweep: Path, tmp_path: Path) -> None:
+    """IQM over every (seed, map) run of the shared maps, P(Qatten > method) averaged over common maps."""
+    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "500"])
+    md = (tmp_path / "docs" / "smac_results.md").read_text()
+    section = md.split("## Across the maps SMAX shares with the paper")[1].split("\n## ")[0]
+    # Qatten: 1.0, .9, .8 | .25, .5, .25 -> trim one run each end of six -> mean(.25, .5, .8, .9) = 0.6125
+    assert re.search(r"\| Qatten \| 2s3z, 5m_vs_6m \(3\) \| 0\.61 \[0\.\d\d, 0\.\d\d\] \| — \|", section)
+    # QMIX seeds 0-2 (seed 3 killed, seed 4 stale): .5, .7, .6 | .25, .5, .25 -> mean(.25, .5, .5, .6) = 0.4625;
+    # P(Qatten > QMIX) = mean(1 on 2s3z, 1/2 on 5m_vs_6m) = 0.75
+    assert re.search(r"\| QMIX \| 2s3z, 5m_vs_6m \(3\) \| 0\.46 \[0\.\d\d, 0\.\d\d\] \| 0\.75 \[0\.\d\d, 0\.\d\d\] \|", section)
+    assert "| IQL | 2s3z (3) | 0.03 [0.00, 0.10] | 1.00 [1.00, 1.00] <sub>on 2s3z</sub> |" in section
+    assert "| qplex | 5m_vs_6m (1) | 0.00 [0.00, 0.00] | 1.00 [1.00, 1.00] <sub>on 5m_vs_6m</sub> |" in section
+    assert "- PQN-VDN: 1M 0.04 · 2M 0.48 · 5M 0.84" in section
+
+
+def test_the_hand_written_reading_survives_regeneration(sweep: Path, tmp_path: Path) -> None:
+    from decomp.cli.report_smac import READING_END, READING_START
+
+    out = tmp_path / "docs"
+    main(["smac", "--sweep", str(sweep), "--out", str(out), "--reps", "500"])
+    md = (out / "smac_results.md").read_text()
+    assert "*Not written yet.*" in md.split(READING_START)[1].split(READING_END)[0]
+    reading = "On 2s3z Qatten beats QMIX in every pair of seeds.\n\n| a | b |\n|---|---|"
+    (out / "smac_results.md").write_text(md.replace(md.split(READING_START)[1].split(READING_END)[0],
+                                                    f"\n{reading}\n"))
+    main(["smac", "--sweep", str(sweep), "--out", str(out), "--reps", "500"])
+    again = (out / "smac_results.md").read_text()
+    assert again.split(READING_START)[1].split(READING_END)[0] == f"\n{reading}\n"
+    assert again.count(READING_START) == 1 and "Not written yet" not in again
 
 
 def test_curves_are_read_from_metrics_csv(sweep: Path) -> None:

@@ -100,7 +100,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, monke
 @pytest.mark.slow
 def test_qmix_wins_most_3m_battles_at_300k_steps(tmp_path: Path) -> None:
     """The default command: the FINAL policy over 128 fresh episodes, not the best of ~30 evaluations."""
-    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "t_max=300000", "progress=false"])
+    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "t_max=300000", "threads=1", "progress=false"])
     run = tmp_path / "run"
     run.mkdir()
     summary = Trainer(cfg, run_dir=run).run()
@@ -112,19 +112,23 @@ def test_qmix_wins_most_3m_battles_at_300k_steps(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_qmix_on_2s3z_beats_the_random_policy(tmp_path: Path) -> None:
-    """The 2s3z collapse as a regression test: greedy return 0.2 against 2 for acting at random.
+def test_qmix_wins_2s3z_where_independent_learners_do_not(tmp_path: Path) -> None:
+    """The map preset's command (1M env steps): the FINAL policy over 128 fresh battles wins >= 90 %.
 
-    With the fix (mixer.init_scale) the greedy return is ~10 after 40k steps; the budget leaves room.
+    Measured finals of this command (committed sweep results/smac_table, threads=1, 128 battles each):
+    QMIX seeds 0-2 0.945 / 0.969 / 0.961; IQL (mixer=none) 0.586 / 0.711 / 0.867, VDN 0.992 / 0.914 / 0.875;
+    an untrained greedy policy wins 0 of 128 (return 0-6; the 2s3z collapse before the mixer-init fix left
+    the greedy return at 0.2). 0.9 is 2.4 standard errors (0.019 at 0.95) below the weakest QMIX seed and
+    above every IQL seed, so a learner that lost QMIX's mixing, or learned several times slower, fails.
     """
-    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s3z", "mixer=qmix", "t_max=60000",
-                          "eval_interval=20000", "progress=false"])
+    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s3z", "mixer=qmix", "threads=1",
+                          "progress=false"])
+    assert cfg.t_max == 1_000_000  # the map preset's budget: the measurements above are at it
     run = tmp_path / "run"
     run.mkdir()
     summary = Trainer(cfg, run_dir=run).run()
-    rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()[1:]]
-    random_return = next(float(v) for _, _, k, v in rows if k == "eval/random_return")
-    assert summary.eval_return > 2.0 * random_return, (summary.eval_return, random_return)
+    assert summary.eval_win_rate >= 0.9, summary
+    assert summary.eval_return >= 18.0, summary  # measured 19.4 / 19.6 / 19.6 (IQL 15.1 / 16.7 / 18.5)
 
 
 def _metrics_without_clock(run: Path) -> list[str]:

@@ -7,8 +7,11 @@ and writes ``smac_results.md`` plus one learning-curve figure per map under ``im
   next to the Qatten paper's SC2 number (decomp/analysis/paper_smac.py);
 - per map and method: IQM with a 95 % stratified-bootstrap interval and the probability that Qatten
   improves on each other method (decomp/analysis/stats.py);
-- learning curves (mean and 95 % band over seeds) and a link to every run folder;
-- at the top: budget per run, seeds, machine, total wall time and the exact sweep command(s).
+- a second reference column, published SMAX curves (decomp/analysis/published_smax.py), and an aggregate over
+  the maps SMAX shares with the paper: IQM per method with its bootstrap interval, P(Qatten > method);
+- learning curves (mean and range over seeds) and a link to every run folder;
+- at the top: budget per run, seeds, machine, total wall time and the exact sweep command(s);
+- a hand-written reading of the table, kept from the previous ``smac_results.md`` when regenerated.
 """
 
 from __future__ import annotations
@@ -21,12 +24,18 @@ from typing import Sequence
 import numpy as np
 
 from decomp.analysis.paper_smac import PAPER_METHODS, paper_label, paper_win_rate
-from decomp.analysis.stats import iqm_interval, mean_band, poi_interval
+from decomp.analysis.published_smax import (AGGREGATE_SOURCE, MAP_SOURCE, aggregate_reference_lines,
+                                            published_smax_cell)
+from decomp.analysis.stats import iqm_interval, poi_interval
 from decomp.analysis.sweep_runs import PAUSE_SECONDS, RunRecord, Sweep, load_sweep, union_seconds
 
 # Rows in this order first (the issue's map presets), then any other map alphabetically.
 MAP_ORDER = ("3m", "2s3z", "3s5z", "5m_vs_6m", "3s_vs_5z", "3s5z_vs_3s6z")
 REFERENCE = "qatten"  # the method whose probability of improvement over the others is reported
+# The paper's maps that SMAX has too (jaxmarl 0.2.0's map_name_to_scenario): the aggregate is taken over these.
+SHARED_MAPS = ("2s3z", "3s5z", "5m_vs_6m", "3s_vs_5z", "3s5z_vs_3s6z")
+# The hand-written reading lives between these markers; regenerating the report keeps it.
+READING_START, READING_END = "<!-- reading: hand-written, kept by the generator -->", "<!-- /reading -->"
 
 
 def ordered_maps(runs: Sequence[RunRecord]) -> list[str]:
@@ -98,19 +107,26 @@ def setup_section(sweep: Sweep) -> list[str]:
 
 
 def paper_table(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
-    """Maps × methods: median over seeds of the final greedy win rate (%), the paper's SC2 number in brackets."""
-    head = ["map"] + [f"{paper_label(m)}" for m in methods]
+    """Maps × methods: median over seeds of the final greedy win rate (%), the paper's SC2 number in brackets;
+    each map's budget first and the published SMAX curves (IPPO / MAPPO) last."""
+    head = ["map", "budget"] + [f"{paper_label(m)}" for m in methods] + ["published SMAX, IPPO / MAPPO %"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for mp in maps:
-        row = [f"`{mp}`"]
+        row = [f"`{mp}`", _steps_text([r.t_max for r in sweep.runs if r.map_name == mp])]
         for m in methods:
             mine = finished(sweep.runs, mp, m)
             ours = _pct(statistics.median(r.win_rate for r in mine)) if mine else "—"  # type: ignore[misc]
             paper = paper_win_rate(mp, m)
             n = f" <sub>n={len(mine)}</sub>" if mine else ""
             row.append(f"**{ours}**{n} ({paper if paper is not None else '—'})")
+        row.append(published_smax_cell(mp) or "—")
         lines.append("| " + " | ".join(row) + " |")
     return lines
+
+
+def _steps_text(t_maxes: Sequence[int]) -> str:
+    """``2M`` / ``300k``, or every distinct budget when a map's runs differ."""
+    return ", ".join(f"{t / 1e6:g}M" if t >= 1_000_000 else f"{t / 1e3:g}k" for t in sorted(set(t_maxes)))
 
 
 def stats_table(sweep: Sweep, mp: str, methods: list[str], reps: int) -> list[str]:
@@ -131,8 +147,54 @@ def stats_table(sweep: Sweep, mp: str, methods: list[str], reps: int) -> list[st
     return lines
 
 
-def curve_figure(sweep: Sweep, mp: str, methods: list[str], path: Path, reps: int) -> bool:
-    """Greedy win rate vs env steps per method on one map: mean over seeds and a 95 % bootstrap band."""
+def seed_matrix(sweep: Sweep, method: str, maps: Sequence[str]) -> tuple[np.ndarray, list[str]] | None:
+    """(seeds, maps) final win rates of ``method`` on those of ``maps`` where it has finished runs, the lowest
+    n seeds of each, n = the fewest any of them has (the bootstrap needs the same runs per task)."""
+    per_map = {mp: sorted(finished(sweep.runs, mp, method), key=lambda r: r.seed) for mp in maps}
+    per_map = {mp: rs for mp, rs in per_map.items() if rs}
+    if not per_map:
+        return None
+    n = min(len(rs) for rs in per_map.values())
+    return np.array([[rs[i].win_rate for rs in per_map.values()] for i in range(n)], dtype=float), list(per_map)
+
+
+def aggregate_table(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
+    """Across the shared maps: per method its maps, IQM [95 % CI] over all (seed, map) runs, P(Qatten > method)
+    over the maps both have."""
+    shared = [mp for mp in SHARED_MAPS if any(r.map_name == mp and r.finished for r in sweep.runs)]
+    ref = seed_matrix(sweep, REFERENCE, shared)
+    head = ["method", "maps (seeds each)", "IQM [95 % CI]", f"P({paper_label(REFERENCE)} > method) [95 % CI]"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in methods:
+        mine = seed_matrix(sweep, m, shared)
+        if mine is None:
+            continue
+        scores, maps = mine
+        row = [paper_label(m), f"{', '.join(maps)} ({scores.shape[0]})", iqm_interval(scores, reps).fmt()]
+        common = [mp for mp in maps if ref is not None and mp in ref[1]]
+        if m == REFERENCE or not common:
+            row.append("—")
+        else:
+            a, b = seed_matrix(sweep, REFERENCE, common), seed_matrix(sweep, m, common)
+            row.append(poi_interval(a[0], b[0], reps).fmt() + ("" if len(common) == len(shared) else
+                                                               f" <sub>on {', '.join(common)}</sub>"))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+def reading_block(previous: Path) -> list[str]:
+    """The hand-written reading from the last generated report (between the markers), or a placeholder."""
+    text = previous.read_text() if previous.exists() else ""
+    if READING_START in text and READING_END in text.split(READING_START, 1)[1]:
+        body = text.split(READING_START, 1)[1].split(READING_END, 1)[0].strip("\n")
+    else:
+        body = ("*Not written yet.* Write the reading between these markers in the generated file; "
+                "`python -m decomp.report smac` keeps it when it regenerates the tables.")
+    return [READING_START, body, READING_END]
+
+
+def curve_figure(sweep: Sweep, mp: str, methods: list[str], path: Path) -> bool:
+    """Greedy win rate vs env steps per method on one map: mean over seeds, band = range (min to max) of the seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,7 +210,7 @@ def curve_figure(sweep: Sweep, mp: str, methods: list[str], path: Path, reps: in
         if not steps:
             continue
         table = np.array([[c[s] for s in steps] for c in curves])  # (seeds, points)
-        mean, low, high = mean_band(table, reps)
+        mean, low, high = table.mean(axis=0), table.min(axis=0), table.max(axis=0)
         (line,) = ax.plot(steps, mean, label=f"{paper_label(m)} (n={len(curves)})", marker="o", ms=2.5)
         ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
         drawn = True
@@ -178,6 +240,22 @@ def run_links(sweep: Sweep, mp: str, methods: list[str], out: Path) -> list[str]
     return lines
 
 
+def aggregate_section(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
+    """The IQM over the shared maps with the published SMAX aggregates beside it; empty without shared maps."""
+    if not any(r.map_name in SHARED_MAPS and r.finished for r in sweep.runs):
+        return []
+    return [
+        "## Across the maps SMAX shares with the paper", "",
+        f"Over {', '.join(f'`{m}`' for m in SHARED_MAPS)} (those with finished runs), each map at its own budget: IQM of "
+        "the final win rates over every (seed, map) run with a 95 % stratified-bootstrap interval (seeds "
+        "resampled within each map), and P(Qatten > method) averaged over the maps both methods ran. Per-map "
+        "medians of three seeds are noisy; this is the figure to read first.", "",
+        *aggregate_table(sweep, methods, reps), "",
+        f"For context, published SMAX aggregates ({AGGREGATE_SOURCE}; over their own set of maps and at fixed "
+        "env-step budgets, so not like for like):", "", *aggregate_reference_lines(), "",
+    ]
+
+
 # ---- the document --------------------------------------------------------------------------------
 def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> Path:
     """Build ``out/smac_results.md`` and ``out/img/smac_<map>.png`` from the sweep folder; returns the .md path."""
@@ -196,8 +274,14 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
         "## Median win rate (the paper's format)", "",
         f"Each cell: median over seeds of the final policy's greedy win rate in % (each run evaluated over {episodes} "
         f"episodes at the end of training; `n` = seeds), in brackets the Qatten paper's median SC2 win rate "
-        "(Yang et al. 2020, arXiv:2002.03939; — where it has none). IQL is `mixer=none`.", "",
+        "(Yang et al. 2020, arXiv:2002.03939; — where it has none). IQL is `mixer=none`. *Budget*: the runs' "
+        f"env steps. *Published SMAX*: {MAP_SOURCE}; at the budgets named — compare a cell with the column "
+        "entry at its own budget.", "",
         *paper_table(sweep, maps, methods), "",
+        *aggregate_section(sweep, methods, reps),
+        "## What the table says about the seed's ordering", "",
+        "The seed claims Qatten ≥ QMIX ≥ VDN ≫ IQL, QTRAN, COMA, with the gap widest on the hard maps.", "",
+        *reading_block(out / "smac_results.md"), "",
         "## Per map: IQM and probability of improvement", "",
         f"IQM = interquartile mean over seeds (25 % trimmed); intervals are 95 % percentile intervals of a "
         f"stratified bootstrap over seeds ({reps} resamples), as in rliable (Agarwal et al. 2021); "
@@ -208,10 +292,10 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
     for mp in maps:
         fig = out / "img" / f"smac_{mp}.png"
         parts += [f"### `{mp}`", "", *stats_table(sweep, mp, methods, reps), ""]
-        if curve_figure(sweep, mp, methods, fig, reps):
+        if curve_figure(sweep, mp, methods, fig):
             parts += [f"![{mp} learning curves](img/{fig.name})", "",
-                      "Greedy win rate at each periodic evaluation: mean over seeds, band = 95 % bootstrap interval "
-                      "of the mean.", ""]
+                      "Greedy win rate at each periodic evaluation (32 battles): mean over seeds, band = the range "
+                      "of the seeds (min to max).", ""]
         parts += ["Run folders:", "", *run_links(sweep, mp, methods, out), ""]
     md = out / "smac_results.md"
     atomic_write_text(md, "\n".join(parts).rstrip("\n") + "\n")
