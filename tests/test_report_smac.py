@@ -117,6 +117,15 @@ def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path,
     assert (tmp_path / "docs" / "img" / "smac_2s3z.png").exists()
 
 
+def test_a_map_without_finished_runs_says_so(sweep: Path, tmp_path: Path) -> None:
+    fake_run(sweep, "3s5z", "qatten", 0, None)  # training: curve, no summary
+    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "500"])
+    md = (tmp_path / "docs" / "smac_results.md").read_text()
+    block = md.split("### `3s5z`")[1].split("### ")[0]
+    assert "No finished run yet (1 started: their curves so far are below)." in block and "| method |" not in block
+    assert "| `3s5z` | 3k | **—** (94) |" in md and (tmp_path / "docs" / "img" / "smac_3s5z.png").exists()
+
+
 def test_aggregate_over_the_shared_maps_is_exact(sweep: Path, tmp_path: Path) -> None:
     """IQM over every (seed, map) run of the shared maps, P(Qatten > method) averaged over common maps."""
     main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "500"])

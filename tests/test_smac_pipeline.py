@@ -63,9 +63,9 @@ def check_report(sweep_dir: Path, out: Path) -> str:
     main(["smac", "--sweep", str(sweep_dir), "--out", str(out), "--reps", "200"])
     md = (out / "smac_results.md").read_text()
     assert "**SMAX is not SC2.**" in md and "python -m decomp.report smac --sweep" in md
-    assert "| map | Qatten | VDN |" in md
-    assert re.search(r"\| `2s3z` \| \*\*\d+\*\* <sub>n=2</sub> \(97\) \| \*\*\d+\*\* <sub>n=2</sub> \(97\) \|", md)
-    assert re.search(r"\| `3m` \| \*\*\d+\*\* <sub>n=2</sub> \(—\) \|", md)  # 3m is not in the paper
+    assert "| map | budget | Qatten | VDN | published SMAX, IPPO / MAPPO % |" in md
+    assert re.search(r"\| `2s3z` \| 400 \| \*\*\d+\*\* <sub>n=2</sub> \(97\) \| \*\*\d+\*\* <sub>n=2</sub> \(97\) \| — \|", md)
+    assert re.search(r"\| `3m` \| 400 \| \*\*\d+\*\* <sub>n=2</sub> \(—\) \|", md)  # 3m is not in the paper
     assert "evaluated over 4 episodes" in md and "t_max = 400 env steps" in md and "**Seeds**: 0, 1" in md
     assert "python -m decomp.train -m env=smac" in md and "hydra/launcher=" in md
     assert "| VDN | 2 |" in md and "P(Qatten > method)" in md

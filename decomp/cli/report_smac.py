@@ -126,11 +126,15 @@ def paper_table(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
 
 def _steps_text(t_maxes: Sequence[int]) -> str:
     """``2M`` / ``300k``, or every distinct budget when a map's runs differ."""
-    return ", ".join(f"{t / 1e6:g}M" if t >= 1_000_000 else f"{t / 1e3:g}k" for t in sorted(set(t_maxes)))
+    return ", ".join(f"{t / 1e6:g}M" if t >= 1_000_000 else f"{t / 1e3:g}k" if t >= 1000 else str(t)
+                     for t in sorted(set(t_maxes)))
 
 
 def stats_table(sweep: Sweep, mp: str, methods: list[str], reps: int) -> list[str]:
     """One map: per method seeds, median, IQM [95 % CI] and P(Qatten > method) [95 % CI]."""
+    if not any(finished(sweep.runs, mp, m) for m in methods):
+        running = sum(1 for r in sweep.runs if r.map_name == mp)
+        return [f"No finished run yet ({running} started: their curves so far are below)."]
     ref = np.array([r.win_rate for r in finished(sweep.runs, mp, REFERENCE)], dtype=float)
     head = ["method", "seeds", "median win rate", "IQM [95 % CI]"]
     if ref.size:
