@@ -9,6 +9,7 @@ and writes ``smac_results.md`` plus one learning-curve figure per map under ``im
   improves on each other method (decomp/analysis/stats.py);
 - a second reference column, published SMAX curves (decomp/analysis/published_smax.py), and an aggregate over
   the maps SMAX shares with the paper: IQM per method with its bootstrap interval, P(Qatten > method);
+- SMAX+ maps (decomp's approximations of the maps SMAX lacks, decomp/envs/smax_plus/) in a table of their own;
 - learning curves (mean and range over seeds) and a link to every run folder;
 - at the top: budget per run, seeds, machine, total wall time and the exact sweep command(s);
 - a hand-written reading of the table, kept from the previous ``smac_results.md`` when regenerated.
@@ -28,6 +29,7 @@ from decomp.analysis.published_smax import (AGGREGATE_SOURCE, MAP_SOURCE, aggreg
                                             published_smax_cell)
 from decomp.analysis.stats import iqm_interval, poi_interval
 from decomp.analysis.sweep_runs import PAUSE_SECONDS, RunRecord, Sweep, load_sweep, union_seconds
+from decomp.envs.smax_plus import LABEL as PLUS_LABEL, is_plus_map
 
 # Rows in this order first (the issue's map presets), then any other map alphabetically.
 MAP_ORDER = ("3m", "2s3z", "3s5z", "5m_vs_6m", "3s_vs_5z", "3s5z_vs_3s6z")
@@ -221,7 +223,8 @@ def curve_figure(sweep: Sweep, mp: str, methods: list[str], path: Path) -> bool:
     if not drawn:
         plt.close(fig)
         return False
-    ax.set(xlabel="env steps", ylabel="greedy win rate", ylim=(-0.02, 1.02), title=f"SMAX {mp}")
+    where = PLUS_LABEL if is_plus_map(mp) else "SMAX"
+    ax.set(xlabel="env steps", ylabel="greedy win rate", ylim=(-0.02, 1.02), title=f"{where} {mp}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -260,6 +263,32 @@ def aggregate_section(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
     ]
 
 
+# ---- SMAX+ maps: decomp's approximations (decomp/envs/smax_plus/), never rows of the SMAX table ------
+PLUS_NOTE = (f"**{PLUS_LABEL} is neither SC2 nor SMAX.** These maps need unit types SMAX lacks (colossus, medivac, "
+             f"baneling, spine crawler); without StarCraft II decomp runs them on {PLUS_LABEL}, its own extension of "
+             "SMAX (docs/smax_plus.md says what differs from SC2). Read their cells as approximations; the paper's "
+             "SC2 number in brackets is a reference only.")
+
+
+def split_plus(maps: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(SMAX maps, SMAX+ maps), each in the given order."""
+    return [m for m in maps if not is_plus_map(m)], [m for m in maps if is_plus_map(m)]
+
+
+def smax_and_plus_tables(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
+    """The paper table over the SMAX maps, then the SMAX+ maps in a block of their own (when the sweep has any)."""
+    smax_maps, plus_maps = split_plus(maps)
+    lines = paper_table(sweep, smax_maps, methods) if smax_maps else ["*No SMAX map in this sweep.*"]
+    if plus_maps:
+        lines += ["", f"## {PLUS_LABEL} maps: approximations, not SMAC", "", PLUS_NOTE, "",
+                  *paper_table(sweep, plus_maps, methods)]
+    return lines
+
+
+def map_heading(mp: str) -> str:
+    return f"`{mp}` ({PLUS_LABEL})" if is_plus_map(mp) else f"`{mp}`"
+
+
 # ---- the document --------------------------------------------------------------------------------
 def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> Path:
     """Build ``out/smac_results.md`` and ``out/img/smac_<map>.png`` from the sweep folder; returns the .md path."""
@@ -281,7 +310,7 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
         "(Yang et al. 2020, arXiv:2002.03939; — where it has none). IQL is `mixer=none`. *Budget*: the runs' "
         f"env steps. *Published SMAX*: {MAP_SOURCE}; at the budgets named — compare a cell with the column "
         "entry at its own budget.", "",
-        *paper_table(sweep, maps, methods), "",
+        *smax_and_plus_tables(sweep, maps, methods), "",
         *aggregate_section(sweep, methods, reps),
         "## What the table says about the seed's ordering", "",
         "The seed claims Qatten ≥ QMIX ≥ VDN ≫ IQL, QTRAN, COMA, with the gap widest on the hard maps.", "",
@@ -295,7 +324,7 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
     ]
     for mp in maps:
         fig = out / "img" / f"smac_{mp}.png"
-        parts += [f"### `{mp}`", "", *stats_table(sweep, mp, methods, reps), ""]
+        parts += [f"### {map_heading(mp)}", "", *stats_table(sweep, mp, methods, reps), ""]
         if curve_figure(sweep, mp, methods, fig):
             parts += [f"![{mp} learning curves](img/{fig.name})", "",
                       "Greedy win rate at each periodic evaluation (32 battles): mean over seeds, band = the range "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from decomp.envs.base import BatchedEnv
+from decomp.envs.smax_plus import PLUS_MAP_NAMES, is_plus_map
 
 BACKENDS = ("auto", "sc2", "smax")
 
@@ -136,11 +137,12 @@ def choose_backend(requested: str, map_name: str | None = None) -> str:
     if requested == "sc2":
         raise BackendUnavailable(f"backend=sc2 requested but {status.reason}. {INSTALL_HELP}")
     what = f" of map {map_name}" if map_name else ""
-    if status.smac3:
-        _notice(f"warning: env=smac: {status.reason} -> using SMAX (jaxmarl) re-implementation{what}")
-    else:
-        _notice(f"env=smac: {status.reason} -> using SMAX (jaxmarl) re-implementation{what}")
+    sim = SMAX_PLUS_NOTE if map_name and is_plus_map(map_name) else "SMAX (jaxmarl) re-implementation"
+    _notice(f"{'warning: ' if status.smac3 else ''}env=smac: {status.reason} -> using {sim}{what}")
     return "smax"
+
+
+SMAX_PLUS_NOTE = "SMAX+ (decomp's extension of jaxmarl's SMAX: an approximation, not SMAC; docs/smax_plus.md)"
 
 
 SMAX_MAX_RETURN = 2.0
@@ -171,9 +173,10 @@ def make_smac_env(
         return SC2Env(map_name, n_envs, seed=seed, **kw)
     from decomp.envs.smax import SmaxEnv, smax_map_names  # noqa: PLC0415
 
-    if map_name not in smax_map_names():
+    if map_name not in smax_map_names() and not is_plus_map(map_name):
         note = " (real StarCraft II is not available here, so SMAX was chosen)" if backend == "auto" else ""
         raise ValueError(
-            f"unknown SMAX map {map_name!r}{note}; SMAX provides: {', '.join(smax_map_names())}"
+            f"unknown SMAX map {map_name!r}{note}; SMAX provides: {', '.join(smax_map_names())}; "
+            f"SMAX+ adds: {', '.join(PLUS_MAP_NAMES)}"
         )
     return SmaxEnv(map_name, n_envs, seed=seed, reward=reward, **kw)

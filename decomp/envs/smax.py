@@ -7,12 +7,13 @@ transfer. The env state and the RNG key never leave the device.
 Layout facts (jaxmarl 0.2.0, ``observation_type="unit_list"``), verified against
 ``SMAX.get_world_state`` / ``get_obs_unit_list``:
 
-* ``world_state`` (length ``(U + 2) * n_units`` with ``U = 4 + 6`` own features, ``n_units =
-  n_allies + n_enemies``) is ``[unit_0 | unit_1 | ... | unit_{n_units-1} | teams (n_units) |
-  types (n_units)]``. Units are ordered allies first (unit ``i < n_allies`` is ally ``i``, the agent
-  ``ally_i``), then enemies. Each unit block is ``[health / max_health, x, y, weapon_cooldown,
-  unit_type_one_hot(6)]``; x, y are absolute map coordinates (0..32) — we divide them by the map's
-  width/height — and the cooldown is raw seconds (≤ ~2). A dead unit's block is all zeros.
+* ``world_state`` (length ``(U + 2) * n_units`` with ``U = 4 + 6`` own features — ``4 + 10`` on the
+  SMAX+ maps, which have 10 unit types — and ``n_units = n_allies + n_enemies``) is ``[unit_0 |
+  unit_1 | ... | unit_{n_units-1} | teams (n_units) | types (n_units)]``. Units are ordered allies
+  first (unit ``i < n_allies`` is ally ``i``, the agent ``ally_i``), then enemies. Each unit block is
+  ``[health / max_health, x, y, weapon_cooldown, unit_type_one_hot(6)]``; x, y are absolute map
+  coordinates (0..32) — we divide them by the map's width/height — and the cooldown is raw seconds
+  (≤ ~2). A dead unit's block is all zeros.
 * So the per-agent Qatten features are ``world_state[: n_allies * U].reshape(n_allies, U)``:
   row ``i`` is ally ``i``'s own block (``feat_dim = 10``).
 * ``obs`` per ally: the other allies' then the enemies' 13-feature blocks, then the ally's own
@@ -38,8 +39,9 @@ import numpy as np
 
 from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
 from decomp.envs.smac_select import REWARDS, SMAX_MAX_RETURN
+from decomp.envs.smax_plus import LABEL as PLUS_LABEL, PLUS_MAP_NAMES, is_plus_map, make_env as make_plus_env
 
-_OWN_FEATS_PER_UNIT = 10  # SMAX own_features: health, x, y, cooldown + 6 unit-type bits
+_OWN_FEATS_PER_UNIT = 10  # SMAX own_features: health, x, y, cooldown + 6 unit-type bits (SMAX+ maps: + 10 bits)
 
 # SMAC's StarCraft2Env defaults (reward_death_value, reward_win): the kill and win bonuses in health units
 _SMAC_KILL = 10.0
@@ -83,6 +85,11 @@ def _import_jaxmarl() -> Any:
     return jaxmarl
 
 
+def own_feats(env: Any) -> int:
+    """Features of one unit's block in the world state: 4 + one bit per unit type (10 on SMAX, 14 on SMAX+)."""
+    return len(env.own_features)
+
+
 def smax_map_names() -> list[str]:
     """Map names SMAX knows, read from jaxmarl's own scenario table (not hard-coded here)."""
     _import_jaxmarl()
@@ -99,8 +106,8 @@ def _scenario(map_name: str) -> Any:
         return map_name_to_scenario(map_name)
     except KeyError:
         raise ValueError(
-            f"unknown SMAX map {map_name!r}; expected one of: {', '.join(smax_map_names())} "
-            "(set env.map_name to one of these)"
+            f"unknown SMAX map {map_name!r}; expected one of: {', '.join(smax_map_names())}; "
+            f"SMAX+ adds: {', '.join(PLUS_MAP_NAMES)} (set env.map_name to one of these)"
         ) from None
 
 
@@ -140,7 +147,8 @@ class SmaxEnv:
         self.map_name = map_name
         cache_key = (map_name, n_envs, float(reward_scale), reward, tuple(sorted(smax_kwargs.items())))
         if cache_key not in _COMPILED:
-            env = jaxmarl.make("HeuristicEnemySMAX", scenario=_scenario(map_name), **smax_kwargs)
+            env = (make_plus_env(map_name, **smax_kwargs) if is_plus_map(map_name)  # SMAX+: decomp/envs/smax_plus/
+                   else jaxmarl.make("HeuristicEnemySMAX", scenario=_scenario(map_name), **smax_kwargs))
             _COMPILED[cache_key] = (env, build_batched_fns(env, n_envs, float(reward_scale), reward))
         self.env, self.fns = _COMPILED[cache_key]
         self.n_allies = int(self.env.num_allies)
@@ -154,10 +162,10 @@ class SmaxEnv:
             n_actions=n_actions,
             obs_dim=int(self.env.obs_size),
             state_dim=int(self.env.state_size),
-            feat_dim=_OWN_FEATS_PER_UNIT,
+            feat_dim=own_feats(self.env),
             episode_limit=int(self.env.max_steps),
             n_envs=n_envs,
-            name=f"smax:{map_name}",
+            name=f"smax:{map_name} ({PLUS_LABEL})" if is_plus_map(map_name) else f"smax:{map_name}",
             action_kinds=("move",) * n_move + ("stop",) + ("attack",) * (n_actions - n_move - 1),
         )
         self._key = jax.random.PRNGKey(seed)
@@ -208,7 +216,7 @@ class SmaxEnv:
 
     def battle_stats(self, ob: Observation) -> dict[str, np.ndarray]:
         """Allies alive and enemy health lost, read from the (scaled) world state (module docstring)."""
-        u, na = _OWN_FEATS_PER_UNIT, self.n_allies
+        u, na = self.info.feat_dim, self.n_allies
         enemy_health = ob.state[:, na * u : (na + self.n_enemies) * u : u]  # (E, n_enemies) fractions, 0 = dead
         return {"allies_alive": (ob.feats[..., 0] > 0).sum(-1).astype(np.float32),
                 "enemy_health_lost": (1.0 - enemy_health.mean(-1)).astype(np.float32)}
@@ -252,7 +260,8 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0, reward: 
 
     n_allies = int(env.num_allies)
     agents = list(env.agents)  # ally_0 .. ally_{n-1}
-    feat_len = n_allies * _OWN_FEATS_PER_UNIT
+    u = own_feats(env)
+    feat_len = n_allies * u
 
     def canonical(tree: Any) -> Any:
         # explicit dtype => strongly typed; e.g. reset's `step` is a weak int32, step_env's is not
@@ -262,7 +271,7 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0, reward: 
     # mixer's hypernetworks and Qatten's keys see inputs of the same magnitude as the observations
     n_units = n_allies + int(env.num_enemies)
     scale = np.ones(int(env.state_size), np.float32)
-    blocks = np.arange(n_units) * _OWN_FEATS_PER_UNIT
+    blocks = np.arange(n_units) * u
     scale[blocks + 1] = 1.0 / float(env.map_width)
     scale[blocks + 2] = 1.0 / float(env.map_height)
 
@@ -274,7 +283,7 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0, reward: 
             "state": world,
             "avail": jnp.stack([avail[a] for a in agents]).astype(jnp.bool_),  # (N, A)
             # allies' own blocks open the world state, in agent order (module docstring)
-            "feats": world[:feat_len].reshape(n_allies, _OWN_FEATS_PER_UNIT),  # (N, F)
+            "feats": world[:feat_len].reshape(n_allies, u),  # (N, F)
         }
 
     n_enemies = int(env.num_enemies)

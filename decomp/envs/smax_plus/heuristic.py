@@ -1,0 +1,79 @@
+"""The scripted player of SMAX+: jaxmarl's SMAX heuristic, taught the four new unit types.
+
+jaxmarl's heuristic (attack the closest enemy in range, else walk towards a visible enemy or across
+the map) is kept for every type and then overridden where a new type needs it, reading only the
+unit's own observation, as jaxmarl's does:
+
+* medivac: heal the most damaged healable teammate in reach; else fly to the most damaged visible one
+  and stop once in reach (it never attacks);
+* baneling: detonate when jaxmarl's rule would attack, else run at the nearest visible enemy (jaxmarl
+  walks towards a random visible one);
+* spine crawler: attack what is in range, else stop (it cannot move).
+
+Observation layout (jaxmarl's ``unit_list``): the other units' blocks of ``len(unit_features)``
+features — own team first, then the other team — then the unit's own features; a block is
+[health fraction, dx, dy (over the observer's sight range), last move x, y, last target, cooldown,
+type one-hot]; an all-zero block is a dead or unseen unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+from jaxmarl.environments.smax.heuristic_enemy import create_heuristic_policy
+
+_MOVES = jnp.array([[0.0, 1.0], [1.0, 0.0], [0.0, -1.0], [-1.0, 0.0]])  # SMAX's actions 0-3: N, E, S, W
+
+
+def _toward(delta: jax.Array) -> jax.Array:
+    """The move action closest in direction to ``delta`` (2,)."""
+    return jnp.argmax(_MOVES @ delta)
+
+
+Act = Callable[[jax.Array, Any, jax.Array, jax.Array], tuple[jax.Array, Any]]  # (key, state, obs, place)
+
+
+def plus_heuristic(env: Any, team: int, shoot: bool = True, attack_mode: str = "closest") -> Act:
+    """``act(key, policy_state, obs, place) -> (action, policy_state)`` for one unit of ``team``.
+
+    ``place`` is the unit's index in its own team's view order (allies: its ally index; enemies: counted
+    from the last enemy), which maps a teammate's observation block to a medivac's target slot.
+    """
+    base = create_heuristic_policy(env, team, shoot=shoot, attack_mode=attack_mode)
+    f, bits, n_move = len(env.unit_features), env.unit_type_bits, env.num_movement_actions
+    n_mates = (env.num_allies if team == 0 else env.num_enemies) - 1
+    n_foes = env.num_enemies if team == 0 else env.num_allies
+    ids, healable = env.type_ids, env._healable
+    stop = n_move - 1
+
+    def medivac(obs: jax.Array, sight: jax.Array, reach: jax.Array, place: jax.Array) -> jax.Array:
+        if n_mates == 0:  # a team of one: nobody to heal
+            return jnp.int32(stop)
+        mates = obs[: n_mates * f].reshape(n_mates, f)  # (K, F)
+        health, dist = mates[:, 0], jnp.linalg.norm(mates[:, 1:3], axis=-1) * sight  # (K,), (K,)
+        slot = jnp.arange(n_mates) + (jnp.arange(n_mates) >= place)  # (K,) skip the medivac's own slot
+        care = (health > 0) & (healable @ mates[:, 7:].T > 0) & (slot < n_foes)  # (K,) seen, healable, addressable
+        need = care & (health < 1.0) & (dist < reach)
+        heal = n_move + slot[jnp.argmin(jnp.where(need, health, 2.0))]
+        go = jnp.argmin(jnp.where(care, health + 1e-3 * dist, 3.0))  # most damaged seen; nearest among equals
+        move = jnp.where(care[go] & (dist[go] > reach * 0.5), _toward(mates[go, 1:3]), stop)
+        return jnp.where(jnp.any(need), heal, move)
+
+    def baneling_move(obs: jax.Array) -> jax.Array:
+        foes = obs[n_mates * f : (n_mates + n_foes) * f].reshape(n_foes, f)  # (M, F)
+        dist = jnp.where(foes[:, 0] > 0, jnp.linalg.norm(foes[:, 1:3], axis=-1), jnp.inf)  # (M,)
+        return jnp.where(jnp.isfinite(dist.min()), _toward(foes[jnp.argmin(dist), 1:3]), stop)
+
+    def act(key: jax.Array, state: Any, obs: jax.Array, place: jax.Array) -> tuple[jax.Array, Any]:
+        action, state = base(key, state, obs)
+        kind = jnp.argmax(obs[-bits:])  # own type from the own-feature one-hot
+        attacks = action >= n_move
+        sight, reach = env.unit_type_sight_ranges[kind], env.unit_type_attack_ranges[kind]
+        action = jnp.where(kind == ids["medivac"], medivac(obs, sight, reach, place), action)
+        action = jnp.where((kind == ids["baneling"]) & ~attacks, baneling_move(obs), action)
+        action = jnp.where((kind == ids["spine_crawler"]) & ~attacks, stop, action)
+        return action.astype(jnp.int32), state
+
+    return act
