@@ -48,7 +48,7 @@ def bootstrap() -> None:
         venv.EnvBuilder(with_pip=True).create(VENV)
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     _run(pip + ["torch==2.13.0"])  # the CPU wheel; an unpinned torch would pull a CUDA build
-    _run(pip + ["-c", "constraints.txt", "-e", ".[test]"])
+    _run(pip + ["-c", "constraints.txt", "-e", ".[test,wandb]"])  # wandb: the optional logger=wandb, tested here
     STAMP.write_text(_fingerprint())
 
 

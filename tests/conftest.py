@@ -20,3 +20,24 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 def _seed() -> None:
     torch.manual_seed(0)
     np.random.seed(0)
+
+
+# Tiny SMAX 3m settings for a finished run folder (checkpoints, replay.npz with the model's view).
+BATTLE_RUN = ["env=smac", "env.backend=smax", "env.n_envs=8", "env.eval_envs=8", "t_max=800", "eval_interval=400",
+              "save_interval=400", "log_interval=400", "batch_size=8", "buffer_size=100", "final_eval_rounds=1",
+              "progress=false", "threads=1"]
+
+
+@pytest.fixture(scope="session")
+def battle_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Finished SMAX 3m runs of QMIX and Qatten (800 env steps each, through the CLI's own ``train``), shared
+    by the battle-view tests and the browser test: the first SMAX run of a process pays the JAX compile."""
+    from decomp.cli.train import train
+    from decomp.config.compose import compose_config
+
+    root = tmp_path_factory.mktemp("battle_runs")
+    out = {}
+    for mixer in ("qmix", "qatten"):
+        assert train(compose_config([*BATTLE_RUN, f"mixer={mixer}", f"run_dir={root}", f"run_name={mixer}"])) == 0
+        out[mixer] = root / mixer
+    return out

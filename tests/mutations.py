@@ -6,7 +6,7 @@
     python -m tests.mutations --slow     # the slow learning checks' mutations instead (~1 h; each trains)
 
 Why: a test suite that stays green when COMA loses its counterfactual baseline does not guard COMA.
-For each :class:`Mutation` the package sources (``decomp/``, ``games/``, ``theory/``, ``tests/``,
+For each :class:`Mutation` the package sources (``decomp/``, ``games/``, ``theory/``, ``tests/``, ``apps/``,
 ``pyproject.toml``) are copied to a temporary directory, one textual patch is applied there (the
 target text must occur exactly once, else the mutation is reported as *stale*, naming the file and
 the text), and only the test files that should catch it run in that copy (subprocess, ``PYTHONPATH``
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COPIED_DIRS = ("decomp", "games", "theory", "tests")
+COPIED_DIRS = ("decomp", "games", "theory", "tests", "apps")
 COPIED_FILES = ("pyproject.toml",)
 INGREDIENTS = "tests/test_ingredients.py"
 MIXER_TESTS = (INGREDIENTS, "tests/test_mixers.py", "tests/test_properties.py")
@@ -166,6 +166,20 @@ METHOD_MUTATIONS += [
     _m("evaluate-best-not-swapped", "decomp.evaluate: weights=best evaluates the untrained model instead",
        "decomp/training/saved_eval.py", "stack.enter_context(trainer.best.swapped_in(trainer.learner))", "pass",
        EVALUATE),
+]
+
+# The battle view (issue 32): what a replay stores and the explorer shows must be the saved model's λ_i.
+BATTLE_VALUES = ("tests/test_battle.py::test_replay_holds_the_saved_models_q_lambda_and_q_tot",)
+BATTLE_PAGE = ("tests/test_battle.py::test_battle_view_shows_the_saved_mixers_lambda_and_plays",)
+METHOD_MUTATIONS += [
+    _m("battle-lambda-is-q", "replay: the chosen Q^i stored as λ_i", "decomp/rollout/model_view.py",
+       "lam = (mixer.local_weights(chosen, state, feats) if mixer.monotone",
+       "lam = (chosen if mixer.monotone", BATTLE_VALUES),
+    _m("battle-target-mixer", "replay: λ_i and Q_tot from the target mixer instead of the online one",
+       "decomp/training/battle_replay.py", "mixer=trainer.learner.mixer,", "mixer=trainer.learner.target_mixer,",
+       BATTLE_VALUES),
+    _m("battle-table-shows-q", "explorer: the battle view's λ_i column shows Q^i(action)",
+       "apps/explorer_lib/battle_view.py", '"λ_i": view.lam[decision],', '"λ_i": chosen,', BATTLE_PAGE),
 ]
 
 # Checks that can fail, part 2: the matrix env's reward value, the theory verdicts, VDN's closed form, the paper table.

@@ -3,6 +3,8 @@
 It trains the QTRAN game with VDN and QTRAN through the page and reads the verdicts from the
 rendered text: QTRAN must recover the optimum (A, A) = 8 in every seed, VDN in none (under uniform
 data VDN's greedy action is (B|C, B|C), whatever the seed). Screenshot: artifacts/explorer_browser.png.
+It also opens the battle view of a real SMAX run (tests/conftest.py's ``battle_runs``), plays it and
+reads the step and λ_i off the page. Screenshot: artifacts/explorer_battle.png.
 Needs /usr/bin/chromium (``apt-get install -y chromium``); skipped with that reason otherwise.
 """
 
@@ -124,3 +126,41 @@ def test_qtran_finds_optimum_vdn_does_not(server: str) -> None:
     assert _verdict(text, "vdn") == (0, SEEDS)
     assert "qmix: optimum found" not in text
     assert "Traceback" not in text
+
+
+def _wait_idle(page, timeout_s: float = 120.0) -> None:  # noqa: ANN001 (playwright's Page)
+    """Until Streamlit's running indicator has been gone for two checks in a row (a pause queues a rerun)."""
+    deadline, idle = time.monotonic() + timeout_s, 0
+    while idle < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(1500)
+        idle = idle + 1 if page.locator('[data-testid="stStatusWidget"]').count() == 0 else 0
+
+
+def test_battle_view_opens_and_plays(server: str, battle_runs: dict[str, Path]) -> None:
+    """The run viewer on a real SMAX QMIX run: the battle view renders, Play advances the step by itself."""
+    from playwright.sync_api import sync_playwright
+
+    run = battle_runs["qmix"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1400})
+            page.goto(server)
+            page.get_by_role("tab", name="Run viewer").click()
+            folder = page.get_by_role("textbox", name="Run folder or runs directory")
+            folder.wait_for(timeout=90_000)
+            folder.fill(str(run))
+            folder.press("Enter")
+            page.get_by_text(re.compile(r"^Step 0 of \d+$")).first.wait_for(timeout=120_000)
+            page.get_by_role("button", name="Make an animated GIF of this battle").first.wait_for(timeout=30_000)
+            page.get_by_text("▶ Play").first.click()
+            page.get_by_text(re.compile(r"^Step [1-9]\d* of \d+")).first.wait_for(timeout=60_000)  # it plays
+            page.get_by_text("▶ Play").first.click()  # pause
+            _wait_idle(page)
+            page.screenshot(path=str(ARTIFACTS / "explorer_battle.png"), full_page=True)
+            text = page.inner_text("body")
+        finally:
+            browser.close()
+    assert "Episode replay (greedy policy)" in text and "λ_i(s) = ∂Q_tot/∂Q^i" in text
+    assert "Traceback" not in text and "Error" not in text.split("Episode replay")[-1]

@@ -73,7 +73,8 @@ def test_killed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert not list(ckpt.parent.glob(".*.tmp"))  # no half-written files left behind
 
 
-@pytest.mark.parametrize("module", ["decomp.train", "decomp.evaluate", "decomp.report", "decomp.compact"])
+@pytest.mark.parametrize("module", ["decomp.train", "decomp.evaluate", "decomp.report", "decomp.compact",
+                                    "decomp.battle"])
 def test_every_cli_answers_help_with_its_usage(module: str) -> None:
     """``--help`` prints how to call the program and exits 0 (evaluate used to say "cannot read '--help'")."""
     out = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
@@ -82,4 +83,4 @@ def test_every_cli_answers_help_with_its_usage(module: str) -> None:
     text = out.stdout
     assert "error" not in text.lower().split("\n")[0]
     assert {"decomp.train": "mixer:", "decomp.evaluate": "run=", "decomp.report": "matrix,smac",
-            "decomp.compact": "python -m decomp.compact"}[module] in text
+            "decomp.compact": "python -m decomp.compact", "decomp.battle": "python -m decomp.battle run="}[module] in text

@@ -94,8 +94,28 @@ def test_wrong_or_broken_checkpoints_are_refused_with_the_reason(run: Path, tmp_
 
 
 def test_parse_reads_every_key() -> None:
-    a = parse(["run=r", "episodes=64", "weights=best", "seed=3", "threads=1"])
-    assert (str(a.run), a.episodes, a.weights, a.seed, a.threads) == ("r", 64, "best", 3, 1)
+    a = parse(["run=r", "episodes=64", "weights=best", "seed=3", "threads=1", "replay=true"])
+    assert (str(a.run), a.episodes, a.weights, a.seed, a.threads, a.replay) == ("r", 64, "best", 3, 1, True)
+    assert not parse(["run=r"]).replay and not parse(["replay=False"]).replay
+
+
+def test_replay_true_on_a_matrix_run_says_replays_are_smax_only(run: Path, capsys) -> None:
+    """(The SMAX path, which records the same episode again, is tested in tests/test_battle.py.)"""
+    with pytest.raises(SystemExit) as stop:
+        main([f"run={run}", "replay=true"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "was trained on matrix:qtran; replays (replay=true) are recorded on SMAX maps" in err
+    assert not (run / "replay.npz").exists()
+
+
+def test_an_on_policy_run_evaluates(tmp_path: Path) -> None:
+    """regime=onpolicy needs buffer_size >= episodes_per_update: the rebuilt, replay-less trainer keeps that."""
+    from decomp.cli.train import train
+
+    cfg = compose_config(["env=matrix", "mixer=vdn", "regime=onpolicy", "episodes_per_update=16", "batch_size=8",
+                          "t_max=320", "eval_interval=160", "progress=false", f"run_dir={tmp_path}", "run_name=op"])
+    assert train(cfg) == 0
+    assert evaluate_saved(*locate(tmp_path / "op", None, None)).policy_step == 320
 
 
 def test_saved_weights_act_exactly_like_the_trainer_that_saved_them(tmp_path: Path) -> None:

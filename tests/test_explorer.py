@@ -66,6 +66,18 @@ def test_app_runs_without_exception() -> None:
     assert at.image, "the payoff preview and the symbolic λ_(i,h) plot should render"
 
 
+def test_an_empty_default_runs_folder_is_a_hint_not_an_error(tmp_path: Path, monkeypatch) -> None:
+    """A runs/ folder without runs (logs, scratch files) where the app starts: the default path was not typed."""
+    (tmp_path / "runs" / "scratch").mkdir(parents=True)
+    (tmp_path / "runs" / "notes.log").write_text("x")
+    monkeypatch.chdir(tmp_path)
+    at = _app()
+    assert not _errors(at)
+    assert any("No runs in runs/ here yet" in i.value for i in at.info)
+    at.text_input(key="runs_dir").set_value(str(tmp_path / "runs" / "scratch")).run()  # typed: an error
+    assert any("is not a run folder" in e for e in _errors(at))
+
+
 def test_train_two_mixers_shows_heatmaps_and_summary() -> None:
     at = _app()
     at.multiselect(key="mixers").set_value(["vdn", "qtran"])

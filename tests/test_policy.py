@@ -78,7 +78,7 @@ def test_smax_replay_and_jax_rollout_use_the_policy(monkeypatch: pytest.MonkeyPa
 
     # the replay plays env 0 of a batch of one; N_ENVS envs reuse the compiled step (env 0 is recorded)
     with monkeypatch.context() as m:
-        m.setattr(smax, "SmaxEnv", lambda map_name, n_envs, seed=0: env.__class__(map_name, N_ENVS, seed=seed))
+        m.setattr(smax, "SmaxEnv", lambda map_name, n_envs, seed=0, **kw: env.__class__(map_name, N_ENVS, seed=seed, **kw))
         frames = record_smax_replay("3m", policy, tmp_path / "replay.npz", seed=3)
     assert (tmp_path / "replay.npz").exists()
     assert len(acts) in (frames - 1, frames) and all(p is policy for p in acts)  # + the final frame if it ended

@@ -1,4 +1,4 @@
-"""The run-viewer tab: a trainer run folder's config, learning curves, Qatten diagnostics and replay."""
+"""The run-viewer tab: a trainer run folder's config, learning curves, Qatten diagnostics and battle view."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from explorer_lib import plots, runs
+from explorer_lib import battle_view, plots, runs
 from explorer_lib.figures import show
 from explorer_lib.validate import InputError
 
@@ -32,8 +32,9 @@ def render() -> None:
     try:
         found = runs.find_runs(text)
     except InputError as err:
-        if text.strip() == DEFAULT_DIR and not Path(DEFAULT_DIR).exists():
-            st.info("No runs/ directory here yet. Train with `python -m decomp.train env=… mixer=…` "
+        if text.strip() == DEFAULT_DIR and not (Path(DEFAULT_DIR).is_dir() and runs.find_runs_or_none(DEFAULT_DIR)):
+            # the default, not typed by the user: no runs yet is a starting point, not an error
+            st.info("No runs in runs/ here yet. Train with `python -m decomp.train env=… mixer=…` "
                     "or enter another folder above.")
         else:
             st.error(str(err))
@@ -72,7 +73,7 @@ def _render_run(run: Path) -> None:
     else:
         _curves(metrics)
     if runs.looks_like_smax(run, cfg):
-        _replay(run)
+        battle_view.render(run)
 
 
 def _curves(metrics: pd.DataFrame) -> None:
@@ -131,23 +132,3 @@ def _diagnostics(diag: dict[str, tuple[np.ndarray, np.ndarray]],
                                                 ("enemy health lost", "eval/enemy_health_lost")) if k in diag}
         if battle:
             show(plots.metric_curves(battle, "at episode end", "allies / fraction"))
-
-
-def _replay(run: Path) -> None:
-    st.markdown("### Episode replay (greedy policy)")
-    replay = runs.read_replay(run)
-    if replay is None:
-        st.info("No replay.npz in this run folder, so there is no episode to replay.")
-        return
-    step = 0
-    if replay.steps > 1:
-        step = st.slider("Step", 0, replay.steps - 1, 0, key="replay_step")
-    c1, c2 = st.columns([3, 2])
-    with c1:
-        show(plots.replay_frame(replay.ally_pos[step], replay.ally_health[step], replay.enemy_pos[step],
-                                replay.enemy_health[step], step, replay.bounds(), replay.full_health()))
-    with c2:
-        show(plots.health_bars(replay.ally_health[step], replay.enemy_health[step]))
-        alive_a = int((replay.ally_health[step] > 0).sum())
-        alive_e = int((replay.enemy_health[step] > 0).sum())
-        st.markdown(f"Step {step} of {replay.steps - 1}: **{alive_a}** allies and **{alive_e}** enemies alive.")

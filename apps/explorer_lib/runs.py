@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +10,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from decomp.analysis.battle import Battle, BattleFileError, read_battle
 from explorer_lib.validate import InputError
 
 METRIC_COLUMNS = ("step", "wall_time", "key", "value")
-REPLAY_ARRAYS = {"ally_pos": 3, "ally_health": 2, "enemy_pos": 3, "enemy_health": 2}  # name -> ndim
 
 
 def is_run(path: Path) -> bool:
@@ -52,6 +51,14 @@ def find_runs(path_text: str) -> list[Path]:
             "and none of its sub-folders is a run."
         )
     return runs
+
+
+def find_runs_or_none(path_text: str) -> list[Path] | None:
+    """:func:`find_runs`, or None where it would refuse the path."""
+    try:
+        return find_runs(path_text)
+    except InputError:
+        return None
 
 
 def read_config(run: Path) -> tuple[dict[str, Any] | None, str]:
@@ -132,49 +139,13 @@ def looks_like_smax(run: Path, cfg: dict[str, Any] | None) -> bool:
     return any(t in name for t in ("smax", "smac", "sc2")) or (run / "replay.npz").is_file()
 
 
-@dataclass
-class Replay:
-    ally_pos: np.ndarray  # (T, N, 2)
-    ally_health: np.ndarray  # (T, N)
-    enemy_pos: np.ndarray  # (T, M, 2)
-    enemy_health: np.ndarray  # (T, M)
-
-    @property
-    def steps(self) -> int:
-        return int(self.ally_pos.shape[0])
-
-    def full_health(self) -> tuple[float, float]:
-        """Largest health seen for allies and enemies: the reference for marker sizes."""
-        return (max(float(self.ally_health.max(initial=0.0)), 1e-9), max(float(self.enemy_health.max(initial=0.0)), 1e-9))
-
-    def bounds(self, pad: float = 1.0) -> tuple[float, float, float, float]:
-        """A fixed view box over the whole episode, so units do not jump when the axes rescale."""
-        pts = np.concatenate([self.ally_pos.reshape(-1, 2), self.enemy_pos.reshape(-1, 2)])
-        return (float(pts[:, 0].min()) - pad, float(pts[:, 0].max()) + pad,
-                float(pts[:, 1].min()) - pad, float(pts[:, 1].max()) + pad)
+Replay = Battle  # the battle arrays (and the model's view, when recorded) of replay.npz
 
 
 def read_replay(run: Path) -> Replay | None:
-    """replay.npz of the saved greedy policy; None if absent, InputError if malformed."""
-    f = run / "replay.npz"
-    if not f.is_file():
-        return None
+    """replay.npz of the saved greedy policy; None if absent, InputError if malformed (one reader:
+    decomp.analysis.battle, shared with ``python -m decomp.battle``)."""
     try:
-        with np.load(f) as data:
-            arrays = {k: np.asarray(data[k], dtype=float) for k in REPLAY_ARRAYS if k in data}
-    except (OSError, ValueError) as err:
-        raise InputError(f"{f} is not a readable .npz file: {err}") from None
-    missing = [k for k in REPLAY_ARRAYS if k not in arrays]
-    if missing:
-        raise InputError(f"{f} lacks array(s) {', '.join(missing)}.")
-    for k, nd in REPLAY_ARRAYS.items():
-        if arrays[k].ndim != nd:
-            raise InputError(f"{f}: {k} must have {nd} dimensions, got shape {arrays[k].shape}.")
-    t, n, m = arrays["ally_pos"].shape[0], arrays["ally_pos"].shape[1], arrays["enemy_pos"].shape[1]
-    expected = {"ally_pos": (t, n, 2), "ally_health": (t, n), "enemy_pos": (t, m, 2), "enemy_health": (t, m)}
-    for k, shape in expected.items():
-        if arrays[k].shape != shape:
-            raise InputError(f"{f}: {k} has shape {arrays[k].shape}, expected {shape}.")
-    if t < 1:
-        raise InputError(f"{f}: the episode has no steps.")
-    return Replay(**arrays)
+        return read_battle(run / "replay.npz")
+    except BattleFileError as err:
+        raise InputError(str(err)) from None

@@ -1,16 +1,24 @@
-"""The surfaces tab: Q_tot over (Q^i, Q^j) for one trained mixer, with the joint actions on it."""
+"""The surfaces tab: Q_tot over (Q^i, Q^j) for one trained mixer, with the joint actions on it: a matrix
+game from the lab, or a state of a trainer run's SMAX battle (``battle_surface``)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer_lib import surfaces, theory_calc
+from explorer_lib import battle_surface, surfaces, theory_calc
 from explorer_lib.figures import show
 from explorer_lib.lab_page import LabResult
 from explorer_lib.pick import pick_run
 
 
+SOURCES = ("Matrix-game lab", "Trainer run (a battle state)")
+
+
 def render(res: LabResult | None) -> None:
+    source = st.radio("Utilities from", SOURCES, horizontal=True, key="surf_source")
+    if source == SOURCES[1]:
+        battle_surface.render()
+        return
     st.markdown(
         "Q_tot as a function of two agents' utilities at the game's state. Dots are the joint actions "
         "(Q^i(a^i), Q^j(a^j)), coloured by their **payoff**; dashed stems in 3-D run from the learned "

@@ -1,15 +1,20 @@
-"""`python -m decomp.evaluate run=<folder>|checkpoint=<file.pt> [episodes=N] [weights=final|best] [seed=S] [threads=T]`.
+"""`python -m decomp.evaluate run=<folder>|checkpoint=<file.pt> [episodes=N] [weights=final|best] [seed=S] [threads=T] [replay=true]`.
 
 Greedy evaluation of a trained policy with the trainer's own evaluation (decomp/training/saved_eval.py):
 prints the win rate with its 95 % Wilson interval and the mean return, and stores them in the run
 folder's ``eval.json`` (one entry per weights, written atomically). Every run is evaluated on the same
 episodes for a given ``seed`` (default 0), which differ from those seen in training.
 
+``replay=true`` records the run's greedy SMAX replay with the model's view of every step (Q^i, Q_tot,
+λ_i; the explorer's battle view) into the run folder's ``replay.npz`` instead of evaluating: the way to
+give a run trained before that view existed its battle view.
+
 Examples::
 
     python -m decomp.evaluate run=runs/sweep/smac-2s3z__qatten__0
     python -m decomp.evaluate run=runs/sweep/smac-2s3z__qatten__0 weights=best episodes=320
     python -m decomp.evaluate checkpoint=runs/sweep/smac-2s3z__qatten__0/checkpoints/best.pt
+    python -m decomp.evaluate run=runs/sweep/smac-2s3z__qatten__0 replay=true
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from typing import Sequence
 from decomp.training.checkpoint import CheckpointError
 
 EVAL_FILE = "eval.json"
-KEYS = ("run", "checkpoint", "episodes", "weights", "seed", "threads")
+KEYS = ("run", "checkpoint", "episodes", "weights", "seed", "threads", "replay")
+FLAGS = {"true": True, "false": False}
 
 
 @dataclass
@@ -34,6 +40,7 @@ class EvalArgs:
     weights: str | None = None
     seed: int = 0
     threads: int | None = None
+    replay: bool = False
 
 
 def parse(argv: Sequence[str]) -> EvalArgs:
@@ -48,6 +55,10 @@ def parse(argv: Sequence[str]) -> EvalArgs:
             setattr(args, key, Path(value))
         elif key == "weights":
             args.weights = value
+        elif key == "replay":
+            if value.lower() not in FLAGS:
+                raise CheckpointError(f"replay= takes true or false, got {value!r}")
+            args.replay = FLAGS[value.lower()]
         else:
             try:
                 number = int(value)
@@ -89,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         args = parse(words)
         path, weights = locate(args.run, args.checkpoint, args.weights)  # type: ignore[arg-type]
+        if args.replay:
+            _replay(path, weights)
+            return
         result = evaluate_saved(path, weights, args.episodes, args.seed, args.threads)
         out = write_eval(run_folder_of(path), result.as_dict())
     except (CheckpointError, ConfigError, BackendUnavailable, ValueError) as err:
@@ -101,3 +115,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.episodes is not None and result.episodes != args.episodes:
         print(f"(episodes={args.episodes} was rounded up to {result.episodes}: whole rounds of parallel envs)")
     print(f"wrote {out}")
+
+
+def _replay(path: Path, weights: str) -> None:
+    """``replay=true``: record the run's replay.npz with the model's view from the saved weights."""
+    from decomp.training.battle_replay import REPLAY_FILE, record_saved_replay
+
+    out = run_folder_of(path) / REPLAY_FILE
+    frames, step = record_saved_replay(path, weights, out)  # type: ignore[arg-type]
+    print(f"{weights} weights (trained to env step {step:,}): one greedy episode of {frames - 1} steps "
+          f"with the model's view; wrote {out}")

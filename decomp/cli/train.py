@@ -150,10 +150,11 @@ def report_run(trainer: Trainer, summary: Summary) -> None:
     learning_curves(run_dir / "learning_curve.png", trainer.logger.history, title)
     use_best = summary.best_policy_win_rate > summary.eval_win_rate
     if trainer.info.name.startswith("smax:"):
-        from decomp.rollout.replay_export import record_smax_replay
+        from decomp.training.battle_replay import REPLAY_FILE, record_replay
 
         with trainer.best.swapped_in(trainer.learner) if use_best else contextlib.nullcontext():
-            record_smax_replay(cfg.env.map_name, trainer.policy, run_dir / "replay.npz", seed=cfg.seed)
+            record_replay(trainer, run_dir / REPLAY_FILE, "best" if use_best else "final",
+                          summary.best_policy_step if use_best else summary.env_steps)
     episodes = cfg.final_eval_rounds * cfg.env.eval_envs
     print(f"[decomp] {summary.env_steps:,} env steps, {summary.updates:,} updates in {summary.seconds:.1f}s; "
           f"final policy: test win rate {summary.eval_win_rate:.2f}, return {summary.eval_return:.3g} "

@@ -24,12 +24,13 @@ from decomp.config.schema import Config, ConfigError, config_from_dict, get_key,
 from decomp.core.methods import METHODS, apply_preferred
 
 
-# Keys that already name a sweep job's folder (<env>-<game|map>__<mixer>__<seed>) or that a relaunch may
-# change without making it another run (decomp.cli.train.RESUME_OVERRIDABLE); any other key=value a job
-# was given is appended to its folder name, so two jobs of one sweep never share a folder.
+# Keys that already name a sweep job's folder (<env>-<game|map>__<mixer>__<seed>), that a relaunch may
+# change without making it another run (decomp.cli.train.RESUME_OVERRIDABLE) or that only say where its
+# metrics go (logger, wandb.*); any other key=value a job was given is appended to its folder name, so
+# two jobs of one sweep never share a folder.
 SWEEP_NAME_EXCLUDES = ("env", "env.name", "env.game", "env.map_name", "mixer", "mixer.name", "seed", "run_dir",
                        "run_name", "resume", "t_max", "progress", "save_interval", "eval_interval", "log_interval",
-                       "threads", "device")
+                       "threads", "device", "logger", "wandb.project", "wandb.entity", "wandb.group")
 
 
 def sweep_job_name(env: str, game: str, map_name: str, mixer: str, seed: int, extra: str = "") -> str:
@@ -114,6 +115,7 @@ def explicit_keys(overrides: list[str]) -> dict[str, str]:
 def compose_config(overrides: list[str] | None = None) -> Config:
     """E.g. ``compose_config(["env=matrix", "mixer=qtran", "seed=3"])``."""
     GlobalHydra.instance().clear()
+    register_configs()  # again: a method registered since this module was imported gets its node
     with initialize_config_module(config_module="decomp.conf", version_base=None):
         dcfg = compose(config_name="config", overrides=list(overrides or []))
     return to_config(dcfg, explicit_keys(list(overrides or [])))[0]

@@ -75,6 +75,19 @@ class LearnerConfig:
     """> 0: soft (Polyak) target updates after every update instead"""
 
 
+@dataclass
+class WandbConfig:
+    """Where ``logger=wandb`` sends a run; W&B's own variables still apply (``WANDB_MODE=offline``, ...)."""
+
+    project: str = "decomp"
+    """the W&B project"""
+    entity: str = ""
+    """the W&B team or user ('' = your default entity)"""
+    group: str = ""
+    """'' = the folder that holds the run when it is a sweep's (-m) or a seed group's, so their runs are grouped;
+    none for a lone run"""
+
+
 # Keys that sat at the top level before the ``learner:`` node existed; saved configs of older runs
 # are read with these moved into it (config_from_dict).
 LEARNER_KEYS = ("gamma", "lr", "optimizer", "grad_clip", "double_q", "td_lambda", "target_update_interval",
@@ -86,6 +99,8 @@ class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
     mixer: MixerConfig = field(default_factory=MixerConfig)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    """where logger=wandb sends the run (decomp/training/wandb_sink.py)"""
     seed: int = 0
     """seeds torch, numpy and the envs"""
     seeds: list[int] = field(default_factory=list)
@@ -130,6 +145,9 @@ class Config:
     """> 0: also evaluate an exponential moving average of the agent and mixer weights (decay per update) at
     every evaluation, on its own eval env (eval/ema_*; training is unchanged); 0 = off"""
     log_interval: int = 2_000
+    logger: str = "tensorboard"
+    """where the metrics go besides metrics.csv (always written): csv (nothing else) | tensorboard (tb/) | wandb
+    (tb/ and a Weights & Biases run, an optional extra)"""
     save_interval: int = 50_000
     """env steps between checkpoints (also saved at the end)"""
     run_dir: str = "runs"
@@ -158,6 +176,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "learner.optimizer": ("adam", "rmsprop"),
     "learner.lr_schedule": ("constant", "linear"),
     "device": ("auto", "cpu", "cuda"),
+    "logger": ("csv", "tensorboard", "wandb"),
 }
 
 
@@ -185,7 +204,8 @@ def validate(cfg: Config) -> None:
     if cfg.env.name == "matrix":
         need(cfg.env.game in GAMES, f"env.game={cfg.env.game!r} is unknown; valid games: {', '.join(sorted(GAMES))}")
     for key, value in (("env.backend", cfg.env.backend), ("data", cfg.data), ("regime", cfg.regime), ("agent", cfg.agent),
-                       ("learner.optimizer", cfg.learner.optimizer), ("learner.lr_schedule", cfg.learner.lr_schedule)):
+                       ("learner.optimizer", cfg.learner.optimizer), ("learner.lr_schedule", cfg.learner.lr_schedule),
+                       ("logger", cfg.logger)):
         need(value in CHOICES[key], f"{key}={value!r}; allowed: {', '.join(CHOICES[key])}")
     need(cfg.device in CHOICES["device"] or re.fullmatch(r"cuda:\d+", cfg.device) is not None,
          f"device={cfg.device!r}; allowed: {', '.join(CHOICES['device'])} or cuda:N")

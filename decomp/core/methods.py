@@ -158,6 +158,25 @@ METHODS: dict[str, Method] = {m.name: m for m in (
 )}
 
 
+def register(method: Method) -> Method:
+    """Add a method defined outside this file to :data:`METHODS` (examples/smooth_qmix.py, docs/extending.md).
+
+    Everything that reads the registry then offers it: ``mixer=<name>``, its typed options, the matrix lab,
+    the theory checks. A taken name or a class that is not a mixing module / learner is refused.
+    """
+    if method.name in METHODS:
+        raise ValueError(f"method {method.name!r} is already registered ({METHODS[method.name].summary}); "
+                         "choose another name")
+    if not (isinstance(method.mixer_cls, type) and issubclass(method.mixer_cls, (Mixer, ActionModule))):
+        raise TypeError(f"method {method.name!r}: mixer_cls must be a Mixer or ActionModule subclass "
+                        f"(decomp.core.mixers.base), got {method.mixer_cls!r}")
+    if not (isinstance(method.learner_cls, type) and issubclass(method.learner_cls, Learner)):
+        raise TypeError(f"method {method.name!r}: learner_cls must be a Learner subclass (decomp.core.learners), "
+                        f"got {method.learner_cls!r}")
+    METHODS[method.name] = method
+    return method
+
+
 def get_method(name: str) -> Method:
     """The registered method ``name``; an unknown name fails with the list."""
     try:
@@ -215,5 +234,13 @@ def method_table() -> str:
     return "\n".join(lines)
 
 
+# Last, so that a plugin importing this module finds METHODS and register() defined.
+from decomp.core.plugins import load_plugins  # noqa: E402
+
+load_plugins()
+
+
 if __name__ == "__main__":
-    print(method_table())
+    from decomp.core import methods  # the imported module: the one DECOMP_METHODS plugins registered into
+
+    print(methods.method_table())

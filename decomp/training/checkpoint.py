@@ -90,8 +90,9 @@ class TrainedModel:
     env_steps: int
 
 
-def load_model(run_dir: str | Path) -> TrainedModel:
-    """Rebuild the agent and mixer of a run folder from its latest checkpoint."""
+def load_model(run_dir: str | Path, weights: str = "final") -> TrainedModel:
+    """Rebuild the agent and mixer of a run folder: its latest checkpoint's weights (``final``), or
+    the best evaluation's (``best``: checkpoints/best.pt, else the copy latest.pt carries)."""
     from decomp.core.build import build_modules
     from decomp.config.schema import config_from_dict
     from decomp.envs.base import EnvInfo
@@ -99,15 +100,27 @@ def load_model(run_dir: str | Path) -> TrainedModel:
     run = Path(run_dir)
     if not (run / "config.yaml").exists():
         raise CheckpointError(f"{run} is not a run folder: it has no config.yaml (expected a folder under runs/)")
-    payload = load_checkpoint(run)
+    if weights not in ("final", "best"):
+        raise CheckpointError(f"weights={weights!r}; allowed: final, best")
+    best_file = run / "checkpoints" / "best.pt"
+    if weights == "best" and best_file.exists():
+        payload = load_checkpoint(best_file, BEST_KEYS)
+    else:
+        payload = load_checkpoint(run, LATEST_KEYS if weights == "final" else BEST_KEYS)
+    if weights == "best":
+        if not payload["best"].get("weights"):
+            raise CheckpointError(f"{run} has no best weights yet (no periodic evaluation before it was saved)")
+        nets, step = payload["best"]["weights"], int(payload["best"]["step"])
+    else:
+        nets, step = payload["learner"], int(payload["env_steps"])
     cfg = config_from_dict(payload["config"])
     info = EnvInfo(**payload["env_info"])
     agent, mixer = build_modules(cfg, info)
-    agent.load_state_dict(payload["learner"]["agent"])
-    mixer.load_state_dict(payload["learner"]["mixer"])
+    agent.load_state_dict(nets["agent"])
+    mixer.load_state_dict(nets["mixer"])
     agent.eval()
     mixer.eval()
-    return TrainedModel(payload["config"], info, agent, mixer, cfg.mixer.name, payload["env_steps"])
+    return TrainedModel(payload["config"], info, agent, mixer, cfg.mixer.name, step)
 
 
 def write_json(path: Path, obj: Any) -> None:

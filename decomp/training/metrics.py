@@ -1,17 +1,25 @@
-"""Metrics to CSV (long format: step,wall_time,key,value) and TensorBoard, with the same keys."""
+"""Metrics to CSV (long format: step,wall_time,key,value), TensorBoard and optionally W&B, with the same keys."""
 
 from __future__ import annotations
 
 import csv
 import time
 from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from decomp.config.schema import Config
+from decomp.training.wandb_sink import WandbSink
 
 
 class MetricLogger:
     """Appends scalars; on resume, rows logged after the checkpoint's step are dropped first."""
 
-    def __init__(self, run_dir: Path | None, resume_step: int | None = None, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path | None, resume_step: int | None = None, tensorboard: bool = True,
+                 wandb: WandbSink | None = None) -> None:
         self.run_dir = run_dir
+        self._wandb = wandb
         self.history: dict[str, list[tuple[int, float]]] = {}
         self._csv = None
         self._tb = None
@@ -45,6 +53,8 @@ class MetricLogger:
                 self._writer.writerow([step, f"{now:.3f}", key, f"{value:.6g}"])
             if self._tb is not None:
                 self._tb.add_scalar(key, value, step)
+        if self._wandb is not None:
+            self._wandb.log(step, values)
         if self._csv is not None:
             self._csv.flush()
 
@@ -52,8 +62,25 @@ class MetricLogger:
         seq = self.history.get(key)
         return seq[-1][1] if seq else default
 
-    def close(self) -> None:
+    def close(self, summary: dict[str, Any] | None = None) -> None:
+        """Close every sink; ``summary`` (the run's final numbers) goes to the sinks that keep one (W&B)."""
+        if self._wandb is not None:
+            if summary is not None:
+                self._wandb.summarise(summary)
+            self._wandb.close()
         if self._csv is not None:
             self._csv.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def open_logger(cfg: Config, run_dir: Path | None, resume_step: int | None = None) -> MetricLogger:
+    """The run's logger as ``cfg.logger`` asks: metrics.csv always, tb/ unless ``csv``, a W&B run for ``wandb``.
+
+    An in-memory run (``run_dir=None``: the matrix lab, evaluation of saved weights) logs nowhere.
+    """
+    sink = None
+    if run_dir is not None and cfg.logger == "wandb":
+        config = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+        sink = WandbSink(run_dir, config, cfg.wandb)  # type: ignore[arg-type]
+    return MetricLogger(run_dir, resume_step, tensorboard=cfg.logger != "csv", wandb=sink)

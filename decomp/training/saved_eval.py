@@ -122,7 +122,7 @@ def saved_policy(path: Path, weights: Weights, n_envs: int, env_seed: int, threa
     if cfg.env.name == "smac" and ":" in saved_env:
         cfg.env.backend = saved_env.split(":", 1)[0]  # the backend it was trained on, not today's auto choice
     cfg.env.n_envs = cfg.env.eval_envs = n_envs  # one env size: the evaluation reuses the compiled SMAX step
-    cfg.buffer_size = cfg.batch_size  # the replay is not used
+    cfg.buffer_size = max(cfg.batch_size, cfg.episodes_per_update)  # the replay is not used (the smallest valid one)
     cfg.resume, cfg.progress = "", False
     cfg.device = "cpu"  # evaluation only acts, and acting is cheap on the CPU: a GPU-trained run evaluates anywhere
     if threads is not None:

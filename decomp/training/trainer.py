@@ -23,7 +23,7 @@ from decomp.training.checkpoint import CheckpointError, atomic_write_text, load_
 from decomp.config.schema import Config, epsilon_at, lr_scale_at, validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv, EnvInfo
-from decomp.training.metrics import MetricLogger
+from decomp.training.metrics import open_logger
 from decomp.training.regimes import next_round
 from decomp.training.runtime import resolve_device
 from decomp.core.mixers.base import Mixer
@@ -106,7 +106,7 @@ class Trainer:
         self.warned = False
         if payload is not None:
             self._restore(payload)
-        self.logger = MetricLogger(run_dir, resume_step=self.runner.env_steps if payload else None)
+        self.logger = open_logger(cfg, run_dir, resume_step=self.runner.env_steps if payload else None)
         self._rng = torch.get_rng_state(), np.random.get_state()  # this trainer's streams (own_rng)
 
     # ---- checkpoints -------------------------------------------------------------------------
@@ -306,7 +306,7 @@ class Trainer:
         )
         if self.run_dir is not None:
             write_json(self.run_dir / "summary.json", asdict(summary))
-        self.logger.close()
+        self.logger.close(asdict(summary))
         return summary
 
     @contextlib.contextmanager

@@ -1,0 +1,74 @@
+"""``logger=wandb``: a run's config, its metrics (the keys of metrics.csv) and its summary in Weights & Biases.
+
+wandb is optional (``pip install 'decomp[wandb]'``), so it is imported only here and only when asked for.
+W&B's own environment variables apply: ``WANDB_MODE=offline`` writes the run under ``<run folder>/wandb/``
+for a later ``wandb sync``. The W&B run id is kept in ``<run folder>/wandb.json``, so ``resume=`` continues
+the same W&B run; the x-axis of every chart is ``env_step`` (the step column of metrics.csv).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from decomp.config.schema import ConfigError, WandbConfig
+from decomp.training.checkpoint import write_json
+
+WANDB_EXTRA = "pip install 'decomp[wandb]'"
+RUN_RECORD = "wandb.json"
+STEP_KEY = "env_step"
+# Files that mark a folder as a collection of runs: a sweep's (decomp/cli/sweep.py) or a seed group's.
+COLLECTION_RECORDS = ("sweep.json", "group.json")
+
+
+def require_wandb() -> ModuleType:
+    """The wandb module, or a ConfigError naming the extra that installs it."""
+    try:
+        import wandb
+    except ImportError as err:
+        raise ConfigError(f"logger=wandb needs the wandb package, which is not installed ({err}); install the "
+                          f"optional extra with {WANDB_EXTRA}, or choose logger=tensorboard or logger=csv") from None
+    return wandb
+
+
+def group_of(run_dir: Path, given: str) -> str | None:
+    """The W&B group: ``given``, else the name of the sweep or seed-group folder that holds the run, else none."""
+    if given:
+        return given
+    parent = run_dir.parent
+    return parent.name if any((parent / name).exists() for name in COLLECTION_RECORDS) else None
+
+
+class WandbSink:
+    """One W&B run per run folder; :class:`~decomp.training.metrics.MetricLogger` hands it every scalar."""
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], settings: WandbConfig) -> None:
+        wandb = require_wandb()
+        record_path = run_dir / RUN_RECORD
+        record = json.loads(record_path.read_text()) if record_path.exists() else {"id": uuid.uuid4().hex[:12]}
+        group = group_of(run_dir, settings.group)
+        try:
+            self.run = wandb.init(project=settings.project, entity=settings.entity or None, group=group,
+                                  name=run_dir.name, id=record["id"], resume="allow", dir=str(run_dir), config=config,
+                                  reinit="create_new")  # several seeds of one process: one W&B run each
+        except Exception as err:  # wandb raises its own types (no login, no network, bad entity)
+            raise ConfigError(f"logger=wandb could not start a W&B run: {str(err).rstrip('.')}. Log in with "
+                              "`wandb login`, or set WANDB_MODE=offline to keep the run under the run folder and "
+                              "`wandb sync` it later") from None
+        self.run.define_metric(STEP_KEY)
+        self.run.define_metric("*", step_metric=STEP_KEY)
+        record.update(project=settings.project, entity=settings.entity, group=group,
+                      url=None if self.run.offline else self.run.url)
+        write_json(record_path, record)
+
+    def log(self, step: int, values: dict[str, float]) -> None:
+        self.run.log({**values, STEP_KEY: step})
+
+    def summarise(self, values: dict[str, Any]) -> None:
+        self.run.summary.update(values)
+
+    def close(self) -> None:
+        self.run.finish()

@@ -1,0 +1,1 @@
+"""Worked examples of extending decomp (docs/extending.md); run from the repository root."""
