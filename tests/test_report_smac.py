@@ -128,6 +128,7 @@ def test_a_map_without_finished_runs_says_so(sweep: Path, tmp_path: Path) -> Non
 
 def test_aggregate_over_the_shared_maps_is_exact(sweep: Path, tmp_path: Path) -> None:
     """IQM over every (seed, map) run of the shared maps, P(Qatten > method) averaged over common maps."""
+    fake_run(sweep, "3s5z", "qatten", 0, 0.9)  # a map still training: one seed of three must not cut the others
     main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "500"])
     md = (tmp_path / "docs" / "smac_results.md").read_text()
     section = md.split("## Across the maps SMAX shares with the paper")[1].split("\n## ")[0]
@@ -137,7 +138,7 @@ def test_aggregate_over_the_shared_maps_is_exact(sweep: Path, tmp_path: Path) ->
     # P(Qatten > QMIX) = mean(1 on 2s3z, 1/2 on 5m_vs_6m) = 0.75
     assert re.search(r"\| QMIX \| 2s3z, 5m_vs_6m \(3\) \| 0\.46 \[0\.\d\d, 0\.\d\d\] \| 0\.75 \[0\.\d\d, 0\.\d\d\] \|", section)
     assert "| IQL | 2s3z (3) | 0.03 [0.00, 0.10] | 1.00 [1.00, 1.00] <sub>on 2s3z</sub> |" in section
-    assert "| qplex | 5m_vs_6m (1) | 0.00 [0.00, 0.00] | 1.00 [1.00, 1.00] <sub>on 5m_vs_6m</sub> |" in section
+    assert "| qplex |" not in section  # one finished seed of three: left out until the cell is full
     assert "- PQN-VDN: 1M 0.04 · 2M 0.48 · 5M 0.84" in section
 
 

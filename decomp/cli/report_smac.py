@@ -153,26 +153,32 @@ def stats_table(sweep: Sweep, mp: str, methods: list[str], reps: int) -> list[st
     return lines
 
 
-def seed_matrix(sweep: Sweep, method: str, maps: Sequence[str]) -> tuple[np.ndarray, list[str]] | None:
-    """(seeds, maps) final win rates of ``method`` on those of ``maps`` where it has finished runs, the lowest
-    n seeds of each, n = the fewest any of them has (the bootstrap needs the same runs per task)."""
-    per_map = {mp: sorted(finished(sweep.runs, mp, method), key=lambda r: r.seed) for mp in maps}
-    per_map = {mp: rs for mp, rs in per_map.items() if rs}
+def seed_matrix(sweep: Sweep, method: str, maps: Sequence[str], seeds: int) -> tuple[np.ndarray, list[str]] | None:
+    """(seeds, maps) final win rates of ``method`` on those of ``maps`` where it has at least ``seeds`` finished
+    runs (its lowest seeds): the bootstrap needs the same runs per task, and a map still filling in would
+    otherwise cut every map down to its one finished seed."""
+    per_map = {mp: sorted(finished(sweep.runs, mp, method), key=lambda r: r.seed)[:seeds] for mp in maps}
+    per_map = {mp: rs for mp, rs in per_map.items() if len(rs) == seeds}
     if not per_map:
         return None
-    n = min(len(rs) for rs in per_map.values())
-    return np.array([[rs[i].win_rate for rs in per_map.values()] for i in range(n)], dtype=float), list(per_map)
+    return np.array([[rs[i].win_rate for rs in per_map.values()] for i in range(seeds)], dtype=float), list(per_map)
+
+
+def full_seeds(sweep: Sweep, maps: Sequence[str], methods: Sequence[str]) -> int:
+    """The most finished seeds any (map, method) cell of ``maps`` has: the count a cell needs to enter."""
+    return max((len(finished(sweep.runs, mp, m)) for mp in maps for m in methods), default=0)
 
 
 def aggregate_table(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
     """Across the shared maps: per method its maps, IQM [95 % CI] over all (seed, map) runs, P(Qatten > method)
     over the maps both have."""
     shared = [mp for mp in SHARED_MAPS if any(r.map_name == mp and r.finished for r in sweep.runs)]
-    ref = seed_matrix(sweep, REFERENCE, shared)
+    n = full_seeds(sweep, shared, methods)
+    ref = seed_matrix(sweep, REFERENCE, shared, n)
     head = ["method", "maps (seeds each)", "IQM [95 % CI]", f"P({paper_label(REFERENCE)} > method) [95 % CI]"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in methods:
-        mine = seed_matrix(sweep, m, shared)
+        mine = seed_matrix(sweep, m, shared, n)
         if mine is None:
             continue
         scores, maps = mine
@@ -181,8 +187,8 @@ def aggregate_table(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
         if m == REFERENCE or not common:
             row.append("—")
         else:
-            a, b = seed_matrix(sweep, REFERENCE, common), seed_matrix(sweep, m, common)
-            row.append(poi_interval(a[0], b[0], reps).fmt() + ("" if len(common) == len(shared) else
+            a, b = seed_matrix(sweep, REFERENCE, common, n), seed_matrix(sweep, m, common, n)
+            row.append(poi_interval(a[0], b[0], reps).fmt() + ("" if ref is not None and common == ref[1] else
                                                                f" <sub>on {', '.join(common)}</sub>"))
         lines.append("| " + " | ".join(row) + " |")
     return lines
@@ -255,7 +261,9 @@ def aggregate_section(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
         "## Across the maps SMAX shares with the paper", "",
         f"Over {', '.join(f'`{m}`' for m in SHARED_MAPS)} (those with finished runs), each map at its own budget: IQM of "
         "the final win rates over every (seed, map) run with a 95 % stratified-bootstrap interval (seeds "
-        "resampled within each map), and P(Qatten > method) averaged over the maps both methods ran. Per-map "
+        "resampled within each map), and P(Qatten > method) averaged over the maps both methods ran. A (map, method) "
+        "cell enters once it has as many finished seeds as the fullest cell, so maps still training are left out "
+        "rather than cutting every map down to their seeds. Per-map "
         "medians of three seeds are noisy; this is the figure to read first.", "",
         *aggregate_table(sweep, methods, reps), "",
         f"For context, published SMAX aggregates ({AGGREGATE_SOURCE}; over their own set of maps and at fixed "
