@@ -12,6 +12,7 @@ import pytest
 
 from decomp.envs.base import BatchedEnv
 from decomp.envs.smax import SmaxEnv, smax_map_names
+from tests.compiles import CompileCounter
 
 N_ENVS = 16
 STOP = 4
@@ -115,20 +116,11 @@ def test_no_recompilation(env3m: SmaxEnv) -> None:
     Checked two ways: the jitted step's executable cache stays at one entry, and no XLA backend
     compile event at all fires once warmed up (catches host-side stray jnp ops too).
     """
-    import jax.monitoring as monitoring
-
     rng = np.random.default_rng(2)
     o = env3m.reset()
     o = env3m.step(random_valid(rng, o.avail)).restart  # warm-up: compile step (if not yet)
     o = env3m.reset(seed=123)  # warm-up: PRNGKey(seed)
-    compiles: list[str] = []
-
-    def listener(name: str, _secs: float, **_kw: object) -> None:
-        if name == "/jax/core/compile/backend_compile_duration":
-            compiles.append(name)
-
-    monitoring.register_event_duration_secs_listener(listener)
-    try:
+    with CompileCounter() as counter:
         n_done = 0
         for _ in range(150):
             r = env3m.step(random_valid(rng, o.avail))
@@ -137,8 +129,7 @@ def test_no_recompilation(env3m: SmaxEnv) -> None:
         for _ in range(30):
             r = env3m.step(random_valid(rng, o.avail).astype(np.int64))  # other int dtype on purpose
             o = r.restart
-    finally:
-        monitoring.unregister_event_duration_listener(listener)
+    compiles = counter.compiles
     assert n_done >= 3
     assert env3m.compile_count() == 1, f"step compiled {env3m.compile_count()} times"
     assert compiles == [], f"{len(compiles)} XLA compilations after warm-up"

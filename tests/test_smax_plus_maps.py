@@ -19,6 +19,7 @@ import pytest
 from decomp.config.compose import compose_config, map_preset
 from decomp.envs.smax import SmaxEnv
 from decomp.envs.smax_plus import PLUS_MAP_NAMES
+from tests.compiles import CompileCounter
 
 ROOT = Path(__file__).resolve().parents[1]
 N_ENVS = 4
@@ -80,57 +81,40 @@ def test_env_protocol_label_feats_and_a_rooted_spine_crawler(env: SmaxEnv) -> No
 
 
 def test_no_recompilation_in_the_env_loop(env: SmaxEnv) -> None:
-    import jax.monitoring as monitoring
-
     rng = np.random.default_rng(2)
     o = env.reset(seed=4)
     o = env.step(random_valid(rng, o.avail)).restart
-    compiles: list[str] = []
-
-    def listener(name: str, _secs: float, **_kw: object) -> None:
-        if name == "/jax/core/compile/backend_compile_duration":
-            compiles.append(name)
-
-    monitoring.register_event_duration_secs_listener(listener)
-    try:
+    with CompileCounter() as counter:
         for _ in range(60):
             o = env.step(random_valid(rng, o.avail).astype(np.int64)).restart
         o = env.reset(seed=9)
         for _ in range(10):
             o = env.step(random_valid(rng, o.avail)).restart
-    finally:
-        monitoring.unregister_event_duration_listener(listener)
-    assert env.compile_count() == 1 and compiles == []
+    assert env.compile_count() == 1 and counter.compiles == []
 
 
 def test_training_on_a_smax_plus_map_never_recompiles_after_the_first_collection(env: SmaxEnv, tmp_path: Path) -> None:
     """The trainer's loop (collection, updates, evaluations, final evaluation) compiles nothing after warm-up."""
-    import jax.monitoring as monitoring
-
     from decomp.training.trainer import Trainer
 
     cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s_vs_1sc", f"env.n_envs={N_ENVS}",
                           f"env.eval_envs={N_ENVS}", "t_max=1200", "eval_interval=400", "log_interval=400",
                           "save_interval=400", "batch_size=4", "buffer_size=16", "final_eval_rounds=1",
                           "progress=false", "threads=1"])
-    compiles: list[str] = []
-
-    def listener(name: str, _secs: float, **_kw: object) -> None:
-        if name == "/jax/core/compile/backend_compile_duration":
-            compiles.append(name)
-
+    counter = CompileCounter()
     calls: list[float] = []
 
     def on_progress(frac: float) -> None:
         if not calls:  # warm from here on: begin() (random evaluation) and the first collection compiled
-            monitoring.register_event_duration_secs_listener(listener)
+            counter.start()
         calls.append(frac)
 
     trainer = Trainer(cfg, run_dir=tmp_path, on_progress=on_progress)
     try:
         summary = trainer.run()
     finally:
-        monitoring.unregister_event_duration_listener(listener)
+        counter.stop()
+    compiles = counter.compiles
     assert trainer.info.name == "smax:2s_vs_1sc (SMAX+)" and summary.env_steps >= 1200 and len(calls) >= 5
     assert compiles == [], f"{len(compiles)} XLA compilations inside the training loop"
     assert trainer.env.compile_count() == 1 and trainer.runner.compile_count() == 1
