@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from decomp.analysis.stats import wilson
-from decomp.envs.smax import _import_jaxmarl
+from decomp.envs.jaxmarl_import import import_jaxmarl
 from decomp.envs.smax_plus import PLUS_MAP_NAMES
 
 
@@ -77,7 +77,7 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    _import_jaxmarl()
+    import_jaxmarl()
     from decomp.envs.smax_plus import make_env
 
     print("| map | player | win rate | 95 % Wilson | return | steps | seconds |")

@@ -28,7 +28,7 @@ from decomp.config.compose import compose_config  # noqa: E402
 from decomp.core.build import build_learner  # noqa: E402
 from decomp.envs.smax import SmaxEnv  # noqa: E402
 from decomp.core.learners.base import Learner  # noqa: E402
-from decomp.core.learners.ops import mix_live  # noqa: E402
+from decomp.core.ops import mix_live  # noqa: E402
 from decomp.rollout.policy import Policy  # noqa: E402
 from decomp.rollout.runner_jax import make_runner  # noqa: E402
 

@@ -73,6 +73,7 @@ def _m(name: str, what: str, path: str, old: str, new: str, tests: Sequence[str]
 
 
 L, M = "decomp/core/learners/", "decomp/core/mixers/"
+OPS = "decomp/core/ops.py"
 METHOD_MUTATIONS: list[Mutation] = [
     _m("coma-baseline-zero", "COMA: counterfactual baseline replaced by 0 (advantage = Q(s,u))", L + "coma.py",
        "baseline = (pi[:, :-1] * q).sum(-1)", "baseline = torch.zeros_like(q_taken)"),
@@ -119,15 +120,15 @@ METHOD_MUTATIONS += [
     _m("learner-double-q-flipped", "TD: double-Q flag inverted (target nets pick ū when double_q)", L + "base.py",
        "online_q.detach() if self.cfg.double_q else target_q", "target_q if self.cfg.double_q else online_q.detach()",
        LEARNER_REFERENCE),
-    _m("learner-greedy-ignores-avail", "TD: greedy next action over all actions, available or not", L + "ops.py",
+    _m("learner-greedy-ignores-avail", "TD: greedy next action over all actions, available or not", OPS,
        'return q.masked_fill(~avail, float("-inf")).argmax(-1)', "return q.argmax(-1)", LEARNER_REFERENCE),
-    _m("learner-td0-ignores-terminal", "TD(0): bootstraps past a terminal step", L + "ops.py",
+    _m("learner-td0-ignores-terminal", "TD(0): bootstraps past a terminal step", OPS,
        "return reward + gamma * (1.0 - terminated) * next_q", "return reward + gamma * next_q", LEARNER_REFERENCE),
     _m("learner-lambda-no-last-bootstrap", "TD(λ): no bootstrap at an episode's last step (time limit lost)",
-       L + "ops.py", "stop = (1 - cont) * next_q", "stop = (1 - cont) * 0.0 * next_q", LEARNER_REFERENCE),
+       OPS, "stop = (1 - cont) * next_q", "stop = (1 - cont) * 0.0 * next_q", LEARNER_REFERENCE),
     Mutation("learner-lambda-swapped", "TD(λ): λ and 1 − λ swapped in the recursion",
-             (Patch(L + "ops.py", "blend = (1 - lam) * next_q", "blend = lam * next_q"),
-              Patch(L + "ops.py", "boot = cont_t * (lam * g_next + blend_t)", "boot = cont_t * ((1 - lam) * g_next + blend_t)")),
+             (Patch(OPS, "blend = (1 - lam) * next_q", "blend = lam * next_q"),
+              Patch(OPS, "boot = cont_t * (lam * g_next + blend_t)", "boot = cont_t * ((1 - lam) * g_next + blend_t)")),
              LEARNER_REFERENCE),
     _m("learner-loss-unmasked", "TD: squared error averaged over padding too", L + "td.py",
        "loss = masked_mean(td.pow(2), mask)", "loss = td.pow(2).mean()", LEARNER_REFERENCE),
@@ -152,9 +153,10 @@ METHOD_MUTATIONS += [
 DIAGNOSTICS = ("tests/test_diagnostics.py",)
 METHOD_MUTATIONS += [
     _m("diag-discount-fixed-gamma", "diagnostics: discounted return with γ = 0.99 whatever the run's γ",
-       "decomp/rollout/runner.py", "acc = rewards[:, t] + gamma * acc", "acc = rewards[:, t] + 0.99 * acc", DIAGNOSTICS),
+       "decomp/rollout/diagnostics.py", "acc = self.rewards[:, t] + self.gamma * acc",
+       "acc = self.rewards[:, t] + 0.99 * acc", DIAGNOSTICS),
     _m("diag-frac-every-agent", "diagnostics: action fractions count agents without a choice too",
-       "decomp/rollout/runner.py", "chooses = (ob.avail.sum(-1) > 1) & live[:, None]",
+       "decomp/rollout/diagnostics.py", "chooses = (ob.avail.sum(-1) > 1) & live[:, None]",
        "chooses = np.broadcast_to(live[:, None], ob.avail.shape[:2])", DIAGNOSTICS),
 ]
 

@@ -10,11 +10,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decomp.config.schema import ConfigError, validate
+from decomp.config.schema import ConfigError
+from decomp.config.validation import validate
 from decomp.training.averaged import AveragedPolicy
 from decomp.training.checkpoint import CheckpointError
 from decomp.training.matrix_lab import matrix_config
-from decomp.training.trainer import Trainer, write_config
+from decomp.training.run_record import write_config
+from decomp.training.trainer import Trainer
 
 
 class Holder:  # the two modules the average reads

@@ -9,7 +9,8 @@ import torch
 
 from decomp.training.checkpoint import CheckpointError, load_checkpoint, load_model
 from decomp.training.matrix_lab import matrix_config
-from decomp.training.trainer import Trainer, write_config
+from decomp.training.run_record import write_config
+from decomp.training.trainer import Trainer
 
 
 def make_cfg(t_max: int, mixer: str = "qatten"):
@@ -88,7 +89,8 @@ def test_a_write_removes_temp_files_left_by_a_killed_writer(tmp_path: Path) -> N
 
 def test_linear_lr_schedule_follows_the_env_step_and_survives_resume(tmp_path: Path) -> None:
     """lr falls linearly to lr_finish at t_max; a resumed run picks the schedule up where it was."""
-    from decomp.config.schema import ConfigError, lr_scale_at, validate
+    from decomp.config.schema import ConfigError, lr_scale_at
+    from decomp.config.validation import validate
 
     def cfg_at(t_max: int):
         cfg = make_cfg(t_max)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from decomp.config.compose import compose_config
-from decomp.config.schema import ConfigError, validate
+from decomp.config.schema import ConfigError
+from decomp.config.validation import validate
 from decomp.training.runtime import resolve_device
 from decomp.training.trainer import Trainer
 

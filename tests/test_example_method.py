@@ -17,7 +17,8 @@ import pytest
 
 import test_properties as properties  # the shared mixer properties, run here on the example too
 from decomp.config.compose import compose_config
-from decomp.config.schema import ConfigError, validate
+from decomp.config.schema import ConfigError
+from decomp.config.validation import validate
 from decomp.core.methods import METHODS, Method, get_method, register
 from decomp.core.mixers import Kind, QMixMixer
 from decomp.core.learners import TDLearner

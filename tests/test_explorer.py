@@ -164,7 +164,8 @@ def test_run_viewer_without_replay_says_so(tmp_path: Path) -> None:
 def test_run_viewer_on_a_real_trainer_run_shows_the_diagnostics(tmp_path: Path) -> None:
     """The viewer reads what the trainer really writes (a tiny SMAX 3m QMIX run), not only a fixture."""
     from decomp.config.compose import compose_config
-    from decomp.training.trainer import Trainer, write_config
+    from decomp.training.run_record import write_config
+    from decomp.training.trainer import Trainer
 
     cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "env.n_envs=8", "env.eval_envs=8",
                           "t_max=400", "eval_interval=200", "log_interval=200", "batch_size=8",

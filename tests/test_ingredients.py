@@ -176,8 +176,7 @@ def test_coma_mixed_policy_uses_the_behaviour_policy_in_baseline_and_score() -> 
                           mixed_policy=True)
     batch = one_step_batch(COMA_ACTIONS, COMA_REWARD, 3)
     plain = learner.loss(batch)[1]["losses/pg"]
-    learner.behaviour_epsilon = eps
-    logs = learner.loss(batch)[1]
+    logs = learner.loss(batch, behaviour_epsilon=eps)[1]
     pg_terms = []
     for logits, (u0, u1) in zip(COMA_LOGITS, COMA_ACTIONS):
         counterfactual = [[R[a][u1] for a in range(3)], [R[u0][a] for a in range(3)]]

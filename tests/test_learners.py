@@ -9,7 +9,7 @@ from decomp.core.agents import RNNAgent, agent_input_dim
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.learners import Learner, LearnerConfig, TDLearner, WQMixLearner
-from decomp.core.learners.ops import td_targets
+from decomp.core.ops import td_targets
 from decomp.core.methods import METHODS, make_learner, make_mixer
 from decomp.core.mixers import VDNMixer
 

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from decomp.config.compose import compose_config
-from decomp.config.schema import ConfigError, validate
+from decomp.config.schema import ConfigError
+from decomp.config.validation import validate
 from decomp.envs.base import EnvInfo
 from decomp.core.learners import LearnerConfig
 from decomp.training.matrix_lab import MatrixRun

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 import decomp.core.learners.td as td_module
-from decomp.config.schema import ConfigError, validate
+from decomp.config.schema import ConfigError
+from decomp.config.validation import validate
 from decomp.core.build import build_modules
 from decomp.core.buffer import ReplayBuffer
-from decomp.core.learners.ops import gather_actions, greedy_actions, mix_live
+from decomp.core.ops import gather_actions, greedy_actions, mix_live
 from decomp.envs.base import EnvInfo
 from decomp.training.matrix_lab import matrix_config, train_matrix
 from decomp.training.regimes import next_round, onpolicy_batches

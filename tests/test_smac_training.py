@@ -176,7 +176,7 @@ def test_warns_once_when_greedy_stays_below_random(tmp_path: Path, capsys) -> No
     cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", *SMALL])
     cfg.t_max, cfg.eval_interval, cfg.epsilon_anneal_steps = 3200, 400, 400
     trainer = Trainer(cfg)
-    trainer.random_return = 1e9  # no policy can beat this: every evaluation counts as below random
+    trainer.progress_check.random_return = 1e9  # no policy can beat this: every evaluation counts as below random
     trainer.run()
     err = capsys.readouterr().err
     assert err.count("has stayed below the random policy's") == 1

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from decomp.envs.smax import _import_jaxmarl
+from decomp.envs.jaxmarl_import import import_jaxmarl
 
-_import_jaxmarl()  # jaxmarl's import chatter silenced once, before the modules below import it
+import_jaxmarl()  # jaxmarl's import chatter silenced once, before the modules below import it
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402

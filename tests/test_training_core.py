@@ -11,7 +11,7 @@ import torch
 from decomp.core.agents import AgentInputs, RNNAgent, build_inputs
 from decomp.core.buffer import ReplayBuffer
 from decomp.envs.matrix import MatrixEnv
-from decomp.core.learners.ops import lambda_returns
+from decomp.core.ops import lambda_returns
 from decomp.rollout.policy import Policy, select_actions
 from decomp.rollout.runner import Runner
 from games import TwoStepGame

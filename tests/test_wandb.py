@@ -103,7 +103,7 @@ def test_missing_wandb_is_refused_naming_the_extra_and_leaves_no_run_folder(tmp_
 
 
 def test_unknown_logger_lists_the_choices() -> None:
-    from decomp.config.schema import validate
+    from decomp.config.validation import validate
 
     with pytest.raises(ConfigError, match="logger='mlflow'; allowed: csv, tensorboard, wandb"):
         validate(compose_config(["logger=mlflow"]))

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from decomp.config.schema import Config, ConfigError, config_from_dict
 
-# Settings a relaunch may change without making the job another run (= decomp.cli.train.RESUME_OVERRIDABLE,
+# Settings a relaunch may change without making the job another run (= decomp.cli.run_folder.RESUME_OVERRIDABLE,
 # imported lazily there to keep this module light for Hydra's callback), plus where the run lives.
 NOT_COMPARED = ("run_dir", "run_name", "resume")
 SWEEP_RECORD = "sweep.json"
@@ -88,7 +88,7 @@ def finished_steps(folder: Path) -> int | None:
 
 def plan_job(cfg: Config, explicit: dict[str, str], folder: Path) -> SweepJob:
     """Decide what the job in ``folder`` does on this launch (no side effects)."""
-    from decomp.cli.train import RESUME_OVERRIDABLE
+    from decomp.cli.run_folder import RESUME_OVERRIDABLE  # noqa: PLC0415
 
     explicit = dict(explicit)
     for key, value in (("threads", "1"), ("progress", "false")):  # parallel jobs: no oversubscription,

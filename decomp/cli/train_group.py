@@ -17,12 +17,15 @@ import sys
 from pathlib import Path
 
 from decomp.cli.sweep import clear_partial, finished_steps
-from decomp.cli.train import RESUME_OVERRIDABLE, fresh_folder, refuse_changes, report_run, resolve_resume, run_name
-from decomp.config.schema import Config, config_from_dict, validate
+from decomp.cli.run_folder import RESUME_OVERRIDABLE, fresh_folder, refuse_changes, resolve_resume, run_name
+from decomp.cli.run_report import report_run
+from decomp.config.schema import Config, config_from_dict
+from decomp.config.validation import validate
 from decomp.training.checkpoint import write_json
 from decomp.training.group import SeedGroup
 from decomp.training.runtime import keep_freed_memory
-from decomp.training.trainer import Summary, Trainer, config_dict, write_config
+from decomp.training.run_record import Summary, config_dict, write_config
+from decomp.training.trainer import Trainer
 
 GROUP_RECORD = "group.json"
 

@@ -1,5 +1,10 @@
-"""Configuration: the typed schema (:mod:`.schema`) and its composition from the YAML presets (:mod:`.compose`)."""
+"""Configuration: the typed schema (:mod:`.schema`), its checks (:mod:`.validation`) and its composition from the
+YAML presets (:mod:`.compose`).
 
-from decomp.config.schema import CHOICES, Config, ConfigError, EnvConfig, MixerConfig, epsilon_at, validate
+Only the schema is re-exported here: :mod:`.validation` reads the method registry, which is built on the schema,
+so importing it from the package would import the registry whenever the schema is.
+"""
 
-__all__ = ["CHOICES", "Config", "ConfigError", "EnvConfig", "MixerConfig", "epsilon_at", "validate"]
+from decomp.config.schema import CHOICES, Config, ConfigError, EnvConfig, MixerConfig, epsilon_at
+
+__all__ = ["CHOICES", "Config", "ConfigError", "EnvConfig", "MixerConfig", "epsilon_at"]

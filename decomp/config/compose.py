@@ -25,7 +25,7 @@ from decomp.core.methods import METHODS, apply_preferred
 
 
 # Keys that already name a sweep job's folder (<env>-<game|map>__<mixer>__<seed>), that a relaunch may
-# change without making it another run (decomp.cli.train.RESUME_OVERRIDABLE) or that only say where its
+# change without making it another run (decomp.cli.run_folder.RESUME_OVERRIDABLE) or that only say where its
 # metrics go (logger, wandb.*); any other key=value a job was given is appended to its folder name, so
 # two jobs of one sweep never share a folder.
 SWEEP_NAME_EXCLUDES = ("env", "env.name", "env.game", "env.map_name", "mixer", "mixer.name", "seed", "run_dir",

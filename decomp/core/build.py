@@ -49,6 +49,5 @@ def build_learner(cfg: Config, info: EnvInfo, device: torch.device | None = None
     rule = cfg.learner
     if cfg.regime == "onpolicy":  # the trainer syncs the targets at each round's start, never the learner
         rule = replace(rule, target_update_interval=0, target_tau=0.0)
-    learner = get_method(cfg.mixer.name).build_learner(agent, mixer, info, rule, cfg.mixer.learner)
-    learner.inputs = AgentInputs(cfg.agent_id, cfg.last_action)
-    return learner
+    return get_method(cfg.mixer.name).build_learner(agent, mixer, info, rule, cfg.mixer.learner,
+                                                    AgentInputs(cfg.agent_id, cfg.last_action))

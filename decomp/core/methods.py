@@ -19,6 +19,8 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
+from decomp.config.schema import get_key, set_key
+from decomp.core.agents import AgentInputs
 from decomp.core.learners import ComaLearner, Learner, QPlexLearner, QTranAltLearner, QTranLearner, TDLearner, WQMixLearner
 from decomp.core.mixers import (ComaCritic, IQLMixer, QattenMixer, QMixMixer, QPlexMixer, QTranJoint, VDNMixer,
                            WQMixMixer)
@@ -79,7 +81,8 @@ class Method:
 
     @functools.cached_property
     def learner_options_type(self) -> type:
-        return options_type(self.learner_cls.__init__, 5, f"{self.name.title()}LearnerOptions", self.learner_fixed)
+        fixed = {**self.learner_fixed, "inputs": None}  # build_learner passes the run's agent inputs
+        return options_type(self.learner_cls.__init__, 5, f"{self.name.title()}LearnerOptions", fixed)
 
     def defaults(self) -> dict[str, dict[str, Any]]:
         """{"options": mixer defaults, "learner": learner defaults}: the ConfigStore node's body."""
@@ -98,8 +101,11 @@ class Method:
         return self.mixer_cls.from_dims(dims, **self.mixer_options(options or {}))
 
     def build_learner(self, agent: nn.Module, mixer: nn.Module, info: Any, cfg: Any,
-                      options: Mapping[str, Any] | None = None) -> Learner:
-        return self.learner_cls(agent, mixer, info, cfg, **self.learner_options(options or {}), **self.learner_fixed)
+                      options: Mapping[str, Any] | None = None, inputs: AgentInputs = AgentInputs()) -> Learner:
+        """The learner around built networks; ``inputs``: what the agents see besides obs (the run's
+        agent_id, last_action), shared with the acting policy."""
+        return self.learner_cls(agent, mixer, info, cfg, **self.learner_options(options or {}), **self.learner_fixed,
+                                inputs=inputs)
 
 
 def _typed(cls: type, given: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -194,8 +200,6 @@ def kind_of(module: nn.Module) -> Kind:
 
 def apply_preferred(cfg: Any, explicit: Mapping[str, Any]) -> list[str]:
     """Set the method's preferred run settings that were not given explicitly; one note per change."""
-    from decomp.config.schema import get_key, set_key
-
     notes = []
     for key, value in get_method(cfg.mixer.name).preferred_for(cfg.env.name).items():
         if isinstance(value, SameAs):

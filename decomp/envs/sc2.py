@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
-from decomp.envs.smac_select import SMAX_MAX_RETURN
+from decomp.envs.smac_rewards import SMAX_MAX_RETURN
 
 
 @dataclass(frozen=True)
@@ -203,8 +203,8 @@ class SC2Env:
 
     ``reward_scale`` (float) multiplies the reward SMAC returns, mirroring :class:`SmaxEnv`. SMAC
     normalises an episode's return to at most ``reward_scale_rate`` (its default 20); decomp asks for
-    :data:`~decomp.envs.smac_select.SMAX_MAX_RETURN` = 2 instead, SMAX's maximum, so ``reward_scale`` means the same on both
-    backends (the smac preset's ×10 gives pymarl's 20 on either, not 200 on SC2). SMAC's own boolean
+    :data:`~decomp.envs.smac_rewards.SMAX_MAX_RETURN` = 2 instead, SMAX's maximum, so ``reward_scale`` means
+    the same on both backends (the smac preset's ×10 gives pymarl's 20 on either, not 200 on SC2). SMAC's own boolean
     ``reward_scale`` and ``reward_scale_rate`` can still be set, like every other ``StarCraft2Env``
     argument, in ``smac_kwargs``.
     """

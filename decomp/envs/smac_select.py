@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from decomp.envs.base import BatchedEnv
+from decomp.envs.smac_rewards import REWARDS
 from decomp.envs.smax_plus import PLUS_MAP_NAMES, is_plus_map
 
 BACKENDS = ("auto", "sc2", "smax")
@@ -145,24 +146,13 @@ def choose_backend(requested: str, map_name: str | None = None) -> str:
 SMAX_PLUS_NOTE = "SMAX+ (decomp's extension of jaxmarl's SMAX: an approximation, not SMAC; docs/smax_plus.md)"
 
 
-SMAX_MAX_RETURN = 2.0
-"""An episode's largest return on SMAX (all enemy health + the win bonus); both backends' rewards are
-normalised to it, so ``reward_scale`` means the same on each."""
-
-REWARDS = ("native", "smac")
-"""``native``: the backend's own reward (SMAX: mean fraction of enemy health removed + 1 for a win, ≤ 2
-an episode). ``smac``: SMAC's default shaping (oxwhirl/smac ``StarCraft2Env``: health removed + 10 per
-enemy killed + 200 for a win, ``reward_only_positive``) — SC2's native reward; on SMAX computed from the
-units and rescaled to SMAX's maximum of 2, so ``reward_scale`` means the same thing for both."""
-
-
 def make_smac_env(
     map_name: str, n_envs: int, seed: int = 0, backend: str = "auto", reward: str = "native", **kw: Any
 ) -> BatchedEnv:
     """Build the StarCraft env for ``map_name`` on the chosen backend.
 
-    ``reward``: one of :data:`REWARDS`. ``kw`` goes to the backend (``reward_scale`` works on both; SC2 takes
-    ``smac_kwargs=...``).
+    ``reward``: one of :data:`~decomp.envs.smac_rewards.REWARDS`. ``kw`` goes to the backend (``reward_scale``
+    works on both; SC2 takes ``smac_kwargs=...``).
     """
     if reward not in REWARDS:
         raise ValueError(f"unknown reward {reward!r}; expected one of {list(REWARDS)} (env.reward=...)")

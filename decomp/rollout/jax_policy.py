@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 from torch import nn
 
-from decomp.envs.smax import SmaxFns
+from decomp.envs.smax_fns import SmaxFns
 
 Params = dict[str, Any]  # name -> (numpy or jax) float32 array, torch layout (out, in)
 
@@ -241,29 +241,3 @@ def get_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, ag
     if key not in _ROLLOUTS:
         _ROLLOUTS[key] = make_rollout(fns, n_actions, episode_limit, chunk, agent_id, last_action)
     return _ROLLOUTS[key]
-
-
-_GROUP_ROLLOUTS: dict[tuple[Any, ...], Callable[..., Any]] = {}
-
-
-def get_group_rollout(fns: SmaxFns, n_actions: int, episode_limit: int, chunk: int, agent_id: bool,
-                      last_action: bool) -> Callable[..., Any]:
-    """``rollout`` for S seeds in one dispatch: params, carry with a leading seed axis, epsilon (S,).
-
-    -> (carry, packed (S, K, E, W)). A ``lax.map`` over the seeds of the very function a single seed
-    runs, not a ``vmap``: batching the seeds into the env step's vmap changes XLA's code for SMAX's
-    arithmetic (positions then differ from a lone seed's in the last bit after a few steps), while the
-    mapped body is compiled exactly as for one seed, so every seed's trajectory is bit-identical to
-    training it alone (tests/test_group.py).
-    """
-    key = (fns.jitted_step, n_actions, episode_limit, chunk, agent_id, last_action)
-    if key not in _GROUP_ROLLOUTS:
-        import jax  # noqa: PLC0415
-
-        one = make_rollout(fns, n_actions, episode_limit, chunk, agent_id, last_action, jit=False)
-
-        def group(params: Params, carry: Carry, epsilon: Any, n_active: Any) -> tuple[Carry, Any]:
-            return jax.lax.map(lambda x: one(x[0], x[1], x[2], n_active), (params, carry, epsilon))
-
-        _GROUP_ROLLOUTS[key] = jax.jit(group)
-    return _GROUP_ROLLOUTS[key]

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from decomp.core.learners.ops import gather_actions
+from decomp.core.ops import gather_actions
 from decomp.core.methods import kind_of
 from decomp.core.mixers import ActionModule, JointCritic, Kind, Mixer, autograd_local_weights, describe
 

@@ -26,8 +26,7 @@ from torch import nn
 from decomp.core.agents import AgentInputs, RNNAgent, build_inputs
 from decomp.envs.base import Observation
 from decomp.rollout.jax_policy import export_params
-from decomp.core.learners.ops import greedy_actions
-from decomp.core.learners.coma import behaviour_policy
+from decomp.core.ops import behaviour_policy, greedy_actions
 
 PolicyKind = Literal["egreedy", "sampled"]
 # agent outputs (E, N, A), avail (E, N, A) bool, epsilon, generator -> actions (E, N) long

@@ -8,17 +8,14 @@ slowest one and no step of a finished episode is stored as live.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 
 from decomp.core.buffer import ReplayBuffer
-from decomp.envs.base import BatchedEnv, BattleEnv, Observation, StepResult
-from decomp.rollout.policy import Policy, PolicyState, as_tensor
-
-# chosen Q^i (E, N), state (E, S), feats (E, N, F) -> Q_tot (E,): the learner's value of a joint action
-ValueFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+from decomp.envs.base import BatchedEnv, Observation, StepResult
+from decomp.rollout.diagnostics import EpisodeDiagnostics, ValueFn
+from decomp.rollout.policy import Policy, PolicyState
 
 
 @dataclass
@@ -145,13 +142,13 @@ class Runner:
 
         Greedy by default (``epsilon=0``); ``epsilon=1`` measures the random policy. Besides return,
         length and win, ``stats.extras`` holds per-episode diagnostics that show *how* a policy
-        fails: the fractions of move / stop / attack choices (agents with more than one available
-        action), allies alive and enemy health lost at the end (battle envs), and, with ``value_fn``
+        fails (:mod:`decomp.rollout.diagnostics`): the fractions of move / stop / attack choices,
+        allies alive and enemy health lost at the end (battle envs), and, with ``value_fn``
         (chosen Q^i (E,N), state (E,S), feats (E,N,F) -> Q_tot (E,)), the mean Q_tot over the
         episode's steps next to the mean discounted return-to-go from those steps.
         """
         info = env.info
-        e, limit = info.n_envs, info.episode_limit
+        e = info.n_envs
         ob = env.reset()
         acting = self.policy.initial_state(e, info.n_agents)
         live = np.ones(e, bool)
@@ -159,52 +156,23 @@ class Runner:
         ret = np.zeros(e)
         length = np.zeros(e, np.int64)
         won = np.zeros(e, bool)
-        kinds = np.asarray(info.action_kinds) if info.action_kinds else None
-        kind_counts = {k: np.zeros(e) for k in ("move", "stop", "attack")}
-        rewards = np.zeros((e, limit))  # (E, T)
-        q_tot = np.zeros((e, limit))  # (E, T)
-        battle = {}
-        for t in range(limit):
+        diagnostics = EpisodeDiagnostics(env, value_fn, gamma)
+        for t in range(info.episode_limit):
             last, q = self.policy.act(ob, acting, epsilon, self.gen)  # (E, N), (E, N, A)
-            if kinds is not None:
-                chooses = (ob.avail.sum(-1) > 1) & live[:, None]  # (E, N) agents with a real choice
-                picked = kinds[last.numpy()]  # (E, N)
-                for k, c in kind_counts.items():
-                    c += (chooses & (picked == k)).sum(-1)
-            if value_fn is not None:
-                chosen = q.gather(-1, last.unsqueeze(-1)).squeeze(-1)  # (E, N)
-                q_tot[:, t] = value_fn(chosen, as_tensor(ob.state), as_tensor(ob.feats)).numpy()
+            diagnostics.choice(t, ob, last, q, live)
             res = env.step(last.numpy())
-            rewards[:, t] = res.reward * live
             ret += res.reward * live
             length += live
             finished = live & res.done
             if res.aborted is not None:
                 valid &= ~(finished & res.aborted)  # crashed mid-battle: not an outcome
             won |= finished & res.won
-            if isinstance(env, BattleEnv) and finished.any():
-                for key, v in env.battle_stats(res.next).items():
-                    battle.setdefault(key, np.zeros(e))[finished] = v[finished]
+            diagnostics.outcome(t, res, live, finished)
             live &= ~res.done
             ob = res.restart
             if not live.any():
                 break
         stats = EpisodeStats()
         stats.extend(ret[valid], length[valid], won[valid])
-        if kinds is not None:
-            total = np.maximum(sum(kind_counts.values()), 1)
-            for k, c in kind_counts.items():
-                stats.extras[f"frac_{k}"] = (c / total)[valid].tolist()
-        for key, v in battle.items():
-            stats.extras[key] = v[valid].tolist()
-        if value_fn is not None:
-            steps = np.arange(limit)[None, :] < length[:, None]  # (E, T) live steps
-            to_go = np.zeros_like(rewards)
-            acc = np.zeros(e)
-            for t in range(limit - 1, -1, -1):
-                acc = rewards[:, t] + gamma * acc
-                to_go[:, t] = acc
-            n = np.maximum(steps.sum(1), 1)
-            stats.extras["q_tot"] = ((q_tot * steps).sum(1) / n)[valid].tolist()
-            stats.extras["discounted_return"] = ((to_go * steps).sum(1) / n)[valid].tolist()
+        stats.extras.update(diagnostics.extras(length, valid))
         return stats

@@ -8,7 +8,7 @@ and the episode statistics follow exactly the same protocol as :meth:`Runner.col
 
 Learning stays in torch: the :class:`~decomp.rollout.policy.Policy` exports its JAX twin (weights and input
 options) once per ``collect`` call. The recurrent state,
-last actions, env states and RNG keys live on the device between calls (``self._carry``).
+last actions, env states and RNG keys live on the device between calls (the runner's carry).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ _POLICY_STREAM = 0x5EED  # folded into the runner seed so policy and env keys di
 class JaxPolicyRunner(Runner):
     """A :class:`Runner` for ``SmaxEnv`` + a ``jax_exportable`` Policy whose acting runs inside JAX.
 
-    The policy state lives in ``self._carry`` (device); the torch ``self.acting`` of the base class
-    is only set by ``_start`` and not used. ``evaluate`` keeps the torch path (the same Policy).
+    The policy state lives in the device carry (:meth:`device_carry`); the torch ``self.acting`` of the
+    base class is only set by ``_start`` and not used. ``evaluate`` keeps the torch path (the same Policy).
     """
 
     def __init__(self, env: SmaxEnv, policy: Policy, seed: int = 0, chunk: int = DEFAULT_CHUNK) -> None:
@@ -84,23 +84,36 @@ class JaxPolicyRunner(Runner):
         overlaps with JAX computing the following chunk.
         """
         sizes = chunk_sizes(n_steps, self.chunk)
-        if self.current is None:
-            self._start()
+        carry = self.device_carry()
         stats = EpisodeStats()
         params = self._jax.device_put(self.policy.export_jax().params)  # weights change between calls
         eps = np.asarray(epsilon, np.float32)  # an f32 array: a new ε never recompiles
 
         def dispatch(k: int) -> Any:
-            assert self._carry is not None
-            self._carry, packed = self.rollout(params, self._carry, eps, np.asarray(k, np.int32))
+            nonlocal carry
+            carry, packed = self.rollout(params, carry, eps, np.asarray(k, np.int32))
             return packed
 
-        pipelined(sizes, dispatch,
-                  lambda packed, k: self._record_chunk(np.asarray(packed)[:k], buffer, stats))
-        self._sync_env()
+        pipelined(sizes, dispatch, lambda packed, k: self.record_chunk(np.asarray(packed)[:k], buffer, stats))
+        self.adopt_carry(carry)
         return stats
 
-    def _record_chunk(self, packed: np.ndarray, buffer: ReplayBuffer | None, stats: EpisodeStats) -> None:
+    # ---- the interface of a collection stepped outside (decomp.rollout.group): carry in, chunks, carry out ----
+    def device_carry(self) -> Carry:
+        """The device state a rollout continues from (starting the runner's episodes if not yet started)."""
+        if self.current is None:
+            self._start()
+        assert self._carry is not None
+        return self._carry
+
+    def adopt_carry(self, carry: Carry) -> None:
+        """Continue from ``carry``, the state a rollout advanced after its chunks were recorded, and hand the
+        env states and key back to the SmaxEnv so it stays consistent on its own."""
+        self._carry = carry
+        assert self.current is not None
+        self.env.restore(SmaxSnapshot(carry.env_key, carry.states, self.current.avail))
+
+    def record_chunk(self, packed: np.ndarray, buffer: ReplayBuffer | None, stats: EpisodeStats) -> None:
         """Feed the steps of one packed chunk (k, E, W) to ``Runner.record`` through views."""
         L, info = self.layout, self.info
         k = packed.shape[0]
@@ -135,11 +148,6 @@ class JaxPolicyRunner(Runner):
         avail = packed[:, :, sl["avail"]].reshape(k, e, n, info.n_actions) > 0.5  # (k, E, N, A) bool
         feats = packed[:, :, sl["feats"]].reshape(k, e, n, info.feat_dim)  # (k, E, N, F) view
         return [Observation(obs=obs[i], state=state[i], avail=avail[i], feats=feats[i]) for i in range(k)]
-
-    def _sync_env(self) -> None:
-        """Hand the advanced env states/key back to the SmaxEnv so it stays consistent on its own."""
-        assert self._carry is not None and self.current is not None
-        self.env.restore(SmaxSnapshot(self._carry.env_key, self._carry.states, self.current.avail))
 
     def compile_count(self) -> int:
         """Compiled variants of the fused rollout (1 = never recompiled)."""

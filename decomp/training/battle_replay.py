@@ -1,7 +1,7 @@
 """A run folder's ``replay.npz``: one greedy SMAX episode with the model's view of every step.
 
 Two writers share this code so that they record the same thing: the trainer at the end of a run
-(``cli/train.py``) and ``python -m decomp.evaluate run=<folder> replay=true``, which rebuilds the run from
+(``cli/run_report.py``) and ``python -m decomp.evaluate run=<folder> replay=true``, which rebuilds the run from
 its checkpoint (``saved_eval.saved_policy``) — the way to give a run trained before the model's view
 existed its battle view.
 """

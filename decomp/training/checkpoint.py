@@ -12,10 +12,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from decomp.envs.base import EnvInfo
 
 FORMAT_VERSION = 1
 
@@ -47,6 +50,15 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, lambda fh: fh.write(text.encode()))
+
+
+def check_compatible(saved: dict[str, Any], info: EnvInfo, where: str) -> None:
+    """Refuse to resume onto an env whose sizes differ from the checkpoint's ``env_info``, naming each mismatch."""
+    diffs = [f"{k}: checkpoint {saved.get(k)} vs env {getattr(info, k)}"
+             for k in ("n_agents", "n_actions", "obs_dim", "state_dim", "feat_dim", "episode_limit")
+             if saved.get(k) != getattr(info, k)]
+    if diffs:
+        raise CheckpointError(f"checkpoint {where} does not fit this env ({info.name}): " + "; ".join(diffs))
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:

@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from decomp.config.schema import epsilon_at
 from decomp.rollout.group import can_group, collect_group
-from decomp.training.trainer import Summary, Trainer
+from decomp.training.run_record import Summary
+from decomp.training.trainer import Trainer
 
 
 class SeedGroup:
@@ -55,8 +56,8 @@ class SeedGroup:
                     with m.own_rng():
                         m.advance(stats, e)
                 bar.update(sum(m.runner.env_steps for m in active) - before)
-                bar.set_postfix(win=" ".join(f"{m._evals.get('eval/win_rate', float('nan')):.2f}" for m in members),
-                                refresh=False)
+                wins = (m.latest_evals.get("eval/win_rate", float("nan")) for m in members)
+                bar.set_postfix(win=" ".join(f"{w:.2f}" for w in wins), refresh=False)
             for m in members:
                 with m.own_rng():
                     m.conclude()

@@ -115,7 +115,8 @@ def saved_policy(path: Path, weights: Weights, n_envs: int, env_seed: int, threa
     caller's block pass through unchanged."""
     from decomp.config.schema import ConfigError
     from decomp.envs import make_env
-    from decomp.training.trainer import Trainer, check_compatible
+    from decomp.training.checkpoint import check_compatible
+    from decomp.training.trainer import Trainer
 
     payload, cfg = saved if saved is not None else read_saved(path, weights)
     saved_env = str(payload["env_info"].get("name", ""))

@@ -6,65 +6,37 @@ import collections
 import contextlib
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 from tqdm.auto import tqdm
 
 from decomp.training.averaged import AveragedPolicy
 from decomp.training.best import BestPolicy, swapped_in
 from decomp.core.buffer import EpisodeBatch, ReplayBuffer
 from decomp.core.build import build_learner
-from decomp.training.checkpoint import CheckpointError, atomic_write_text, load_checkpoint, save_checkpoint, write_json
-from decomp.config.schema import Config, epsilon_at, lr_scale_at, validate
+from decomp.training.checkpoint import CheckpointError, check_compatible, load_checkpoint, save_checkpoint, write_json
+from decomp.config.schema import Config, epsilon_at, lr_scale_at
+from decomp.config.validation import validate
 from decomp.envs import make_env
-from decomp.envs.base import BatchedEnv, EnvInfo
+from decomp.envs.base import BatchedEnv
 from decomp.training.metrics import open_logger
+from decomp.training.progress_check import ProgressCheck
 from decomp.training.regimes import next_round
+from decomp.training.run_record import Summary, config_dict
 from decomp.training.runtime import resolve_device
 from decomp.core.mixers.base import Mixer
 from decomp.rollout.policy import Policy
-from decomp.rollout.runner import EpisodeStats, ValueFn
+from decomp.rollout.diagnostics import ValueFn
+from decomp.rollout.runner import EpisodeStats
 from decomp.rollout.runner_jax import make_runner
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN/inf; the last good checkpoint is kept untouched."""
-
-
-@dataclass
-class Summary:
-    env_steps: int
-    episodes: int
-    updates: int
-    seconds: float
-    eval_win_rate: float
-    eval_return: float
-    best_eval_win_rate: float
-    run_dir: str | None
-    best_policy_step: int = -1  # env step of the best periodic evaluation's weights (-1: none)
-    best_policy_win_rate: float = float("nan")  # those weights re-evaluated on final_eval_rounds fresh rounds
-    best_policy_return: float = float("nan")
-    ema_win_rate: float = float("nan")  # the weights' moving average (ema_decay > 0) on final_eval_rounds rounds
-    ema_return: float = float("nan")
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def config_dict(cfg: Config) -> dict[str, Any]:
-    return OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)  # type: ignore[return-value]
-
-
-def check_compatible(saved: dict[str, Any], info: EnvInfo, where: str) -> None:
-    """Refuse to resume onto an env whose sizes differ, naming each mismatch."""
-    diffs = [f"{k}: checkpoint {saved.get(k)} vs env {getattr(info, k)}"
-             for k in ("n_agents", "n_actions", "obs_dim", "state_dim", "feat_dim", "episode_limit")
-             if saved.get(k) != getattr(info, k)]
-    if diffs:
-        raise CheckpointError(f"checkpoint {where} does not fit this env ({info.name}): " + "; ".join(diffs))
 
 
 class Trainer:
@@ -101,9 +73,8 @@ class Trainer:
         self.last_eval_step = -1
         self.best = BestPolicy()
         self.average = AveragedPolicy(cfg.ema_decay, self.learner) if cfg.ema_decay > 0 else None
-        self.random_return: float | None = None  # mean return of the ε = 1 policy, measured at the start
-        self.below_random = 0  # consecutive evaluations with a greedy return below it
-        self.warned = False
+        self.progress_check = ProgressCheck()
+        self._evals: dict[str, float] = {}  # the last greedy evaluation (latest_evals)
         if payload is not None:
             self._restore(payload)
         self.logger = open_logger(cfg, run_dir, resume_step=self.runner.env_steps if payload else None)
@@ -117,8 +88,7 @@ class Trainer:
             "env_steps": self.runner.env_steps, "episodes": self.runner.episodes,
             "pending_episodes": self.pending_episodes, "best": self.best.state_dict(),
             "average": None if self.average is None else self.average.state_dict(),
-            "progress_check": {"random_return": self.random_return, "below_random": self.below_random,
-                               "warned": self.warned},
+            "progress_check": self.progress_check.state_dict(),
             "schedule": {"next_log": self.next_log, "next_eval": self.next_eval, "next_save": self.next_save},
             "rng": {"torch": torch.get_rng_state(), "runner": self.runner.gen.get_state(),
                     "numpy": np.random.get_state()},
@@ -136,8 +106,7 @@ class Trainer:
                 raise CheckpointError("this checkpoint was trained without ema_decay; resume it without ema_decay")
             self.average.load_state_dict(p["average"])
         if "progress_check" in p:
-            pc = p["progress_check"]
-            self.random_return, self.below_random, self.warned = pc["random_return"], pc["below_random"], pc["warned"]
+            self.progress_check.load_state_dict(p["progress_check"])
         s = p["schedule"]
         self.next_log, self.next_eval, self.next_save = s["next_log"], s["next_eval"], s["next_save"]
         torch.set_rng_state(p["rng"]["torch"])
@@ -189,22 +158,6 @@ class Trainer:
         # heads averaged (IQL: mean Q^i); inputs from the CPU-side runner, result back to it
         return lambda qs, state, feats: mixer(qs.to(dev), state.to(dev), feats.to(dev)).mean(-1).cpu()
 
-    def _check_progress(self, evals: dict[str, float]) -> None:
-        """Warn once when the greedy policy does worse than acting at random after ε has annealed.
-
-        That is how the SMAX 2s3z collapse looked (greedy return 0.2 against 2 for ε = 1), and it is
-        easy to miss when the only number watched is a win rate that stays at 0.
-        """
-        cfg, base = self.cfg, self.random_return
-        if base is None or self.warned or self.runner.env_steps < cfg.epsilon_anneal_steps:
-            return
-        self.below_random = self.below_random + 1 if evals["eval/return"] < base else 0
-        if self.below_random >= 3:
-            self.warned = True
-            tqdm.write(f"[decomp] warning: the greedy return ({evals['eval/return']:.2f}) has stayed below the "
-                       f"random policy's ({base:.2f}, eps = 1) for 3 evaluations: the agents are not learning "
-                       "(see eval/frac_* and eval/q_tot vs eval/discounted_return in metrics.csv)", file=sys.stderr)
-
     # ---- main loop ----------------------------------------------------------------------------
     def run(self) -> Summary:
         """Train to ``t_max``: collect → replay → update → evaluate → log → checkpoint, then evaluate."""
@@ -217,6 +170,11 @@ class Trainer:
         finally:
             self.close_bar()
         return self.summarise()
+
+    @property
+    def latest_evals(self) -> dict[str, float]:
+        """The last greedy evaluation's metrics (empty before the first)."""
+        return self._evals
 
     @property
     def finished(self) -> bool:
@@ -234,11 +192,11 @@ class Trainer:
                          dynamic_ncols=True, file=sys.stderr, desc=f"{self.info.name} {cfg.mixer.name}",
                          mininterval=0.5 if sys.stderr.isatty() else 15.0)
         self._train_logs: dict[str, float] = {}
-        self._evals: dict[str, float] = {}
-        if self.random_return is None and runner.env_steps == 0 and cfg.data == "egreedy":
+        self._evals = {}
+        if self.progress_check.random_return is None and runner.env_steps == 0 and cfg.data == "egreedy":
             random_evals = self.evaluate(epsilon=1.0)
-            self.random_return = random_evals["eval/return"]
-            self.logger.log(0, {"eval/random_return": self.random_return,
+            self.progress_check.record_random(random_evals)
+            self.logger.log(0, {"eval/random_return": random_evals["eval/return"],
                                 "eval/random_win_rate": random_evals["eval/win_rate"]})
 
     def advance(self, stats: EpisodeStats, eps: float) -> None:
@@ -264,7 +222,7 @@ class Trainer:
             self._evals = self.evaluate()
             self.logger.log(runner.env_steps, self._evals)
             self._offer_best(self._evals)
-            self._check_progress(self._evals)
+            self.progress_check.observe(self._evals, annealed=runner.env_steps >= cfg.epsilon_anneal_steps)
             if self.average is not None:
                 self.logger.log(runner.env_steps, self.evaluate_average())
         if runner.env_steps >= self.next_save:
@@ -347,9 +305,8 @@ class Trainer:
         scale = lr_scale_at(self.cfg, self.runner.env_steps)
         if self.cfg.learner.lr_schedule != "constant":
             self.learner.scale_lr(scale)
-        self.learner.behaviour_epsilon = epsilon_at(self.cfg, self.runner.env_steps)
         try:
-            logs = self.learner.train(batch)
+            logs = self.learner.train(batch, behaviour_epsilon=epsilon_at(self.cfg, self.runner.env_steps))
         except FloatingPointError as err:
             kept = (f"the last good checkpoint (env step {self.last_saved_step}) is kept in "
                     f"{self.run_dir / 'checkpoints' / 'latest.pt'}" if self.last_saved_step is not None and self.run_dir
@@ -373,8 +330,3 @@ class Trainer:
             values.update({"charts/episode_return": float(np.mean(rets)), "charts/episode_length": float(np.mean(lens)),
                            "charts/win_rate": float(np.mean(wins))})
         self.logger.log(self.runner.env_steps, values)
-
-
-def write_config(run_dir: Path, cfg: Config, info: EnvInfo) -> None:
-    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.structured(cfg)))
-    write_json(run_dir / "env_info.json", info.as_dict())

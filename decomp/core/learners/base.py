@@ -12,7 +12,7 @@ from decomp.config.schema import LearnerConfig
 from decomp.core.agents import AgentInputs, build_inputs
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
-from decomp.core.learners.ops import greedy_actions
+from decomp.core.ops import greedy_actions
 
 __all__ = ["Learner", "LearnerConfig", "make_optimizer"]
 
@@ -36,12 +36,13 @@ class Learner:
     Checkpoint keys are the names and ``target_<name>`` ("agent", "mixer", "target_agent", ...).
     """
 
-    behaviour_epsilon = 0.0  # the ε the data is being collected with, set by the trainer before each update
     policy_kind = "egreedy"  # the behaviour policy it trains (decomp.rollout.policy.PolicyKind): ε-greedy on Q-values
-    inputs = AgentInputs()  # the agents' inputs besides obs; decomp.core.build sets the run's (agent_id, last_action)
 
-    def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig) -> None:
-        self.agent, self.mixer, self.info, self.cfg = agent, mixer, info, cfg
+    def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig, *,
+                 inputs: AgentInputs = AgentInputs()) -> None:
+        """``inputs``: the agents' inputs besides obs (the run's agent_id, last_action); the registry passes
+        them, so a subclass that defines ``__init__`` takes ``inputs`` and hands it on."""
+        self.agent, self.mixer, self.info, self.cfg, self.inputs = agent, mixer, info, cfg, inputs
         self.n_actions = info.n_actions
         self.pairs: dict[str, tuple[nn.Module, nn.Module]] = {}  # name -> (online, target), in params order
         self.target_agent = self.register("agent", agent)
@@ -108,7 +109,9 @@ class Learner:
         for group in self.optimizer.param_groups:
             group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
 
-    def train(self, batch: EpisodeBatch) -> dict[str, float]:
+    def train(self, batch: EpisodeBatch, behaviour_epsilon: float = 0.0) -> dict[str, float]:
+        """One update on ``batch``. ``behaviour_epsilon``: the ε its episodes were collected with; value
+        learners are off-policy and do not need it, an actor-critic may (COMA's ``mixed_policy``)."""
         return self.step(*self.loss(batch.to(self.device)))
 
     def step(self, loss: torch.Tensor, logs: dict[str, float]) -> dict[str, float]:

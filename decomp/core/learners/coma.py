@@ -20,25 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from decomp.core.agents import AgentInputs
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.learners.base import Learner, LearnerConfig
-from decomp.core.learners.ops import gather_actions, greedy_actions, masked_mean, td_targets, usable_avail
+from decomp.core.ops import (behaviour_policy, gather_actions, greedy_actions, masked_log_policy, masked_mean,
+                             td_targets, usable_avail)
 from decomp.core.mixers.coma import ComaCritic
-
-_MASKED_LOGIT = -1e10  # finite, so log π of an unavailable action times π = 0 stays 0 (not nan)
-
-
-def masked_log_policy(logits: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
-    """logits, avail (..., A) -> log π (..., A) over the available actions."""
-    return torch.log_softmax(logits.masked_fill(~usable_avail(avail), _MASKED_LOGIT), dim=-1)
-
-
-def behaviour_policy(logits: torch.Tensor, avail: torch.Tensor, epsilon: float) -> torch.Tensor:
-    """logits, avail (..., A) -> (1 − ε) π + ε uniform(available) (..., A): what a sampled policy acts with."""
-    avail = usable_avail(avail)
-    uniform = avail.float() / avail.sum(-1, keepdim=True)  # (..., A)
-    return (1.0 - epsilon) * masked_log_policy(logits, avail).exp() + epsilon * uniform
 
 
 def _critic_q(critic: nn.Module, state: torch.Tensor, actions_onehot: torch.Tensor,
@@ -53,12 +41,12 @@ class ComaLearner(Learner):
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
                  critic_coef: float = 1.0, entropy_coef: float = 0.0, critic_per_step: bool = True,
-                 mixed_policy: bool = False) -> None:
+                 mixed_policy: bool = False, *, inputs: AgentInputs = AgentInputs()) -> None:
         if not isinstance(mixer, ComaCritic):
             raise ValueError(f"ComaLearner needs the COMA critic (mixer=coma), got {type(mixer).__name__}")
         if critic_coef <= 0 or entropy_coef < 0:
             raise ValueError(f"need critic_coef > 0 and entropy_coef >= 0, got {critic_coef}, {entropy_coef}")
-        super().__init__(agent, mixer, info, cfg)
+        super().__init__(agent, mixer, info, cfg, inputs=inputs)
         self.critic_coef, self.entropy_coef = critic_coef, entropy_coef
         # critic_per_step (pymarl's coma_learner): fit the critic on each time step of the batch in turn,
         # latest first, one optimiser step each, then take one actor step against the fitted critic;
@@ -67,14 +55,16 @@ class ComaLearner(Learner):
         # seeds (final 0.42 / 0.00 / 0.00); with a fitted critic in none.
         self.critic_per_step = critic_per_step
         # mixed_policy (pymarl's coma_learner): the baseline, log π and the entropy use the policy the data
-        # was sampled from, (1 − ε) π + ε uniform, with the trainer's current ε (behaviour_epsilon)
+        # was sampled from, (1 − ε) π + ε uniform, with the ε the data was collected at (``behaviour_epsilon``
+        # of :meth:`train` and :meth:`loss`)
         self.mixed_policy = mixed_policy
 
     # ---- losses ---------------------------------------------------------------------------------
-    def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:
-        """The loss of one step as it stands (no fitting: with ``critic_per_step`` :meth:`train` fits first)."""
+    def loss(self, batch: EpisodeBatch, behaviour_epsilon: float = 0.0) -> tuple[torch.Tensor, dict[str, float]]:
+        """The loss of one step as it stands (no fitting: with ``critic_per_step`` :meth:`train` fits first);
+        ``behaviour_epsilon``: the ε the batch was collected with (used with ``mixed_policy``)."""
         logits, _, targets = self._policy(batch)
-        return self._loss(batch, logits, targets)
+        return self._loss(batch, logits, targets, behaviour_epsilon)
 
     def _policy(self, batch: EpisodeBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The actor's logits (B, T+1, N, A), its argmax (B, T+1, N) and the critic's targets (B, T, N).
@@ -86,11 +76,11 @@ class ComaLearner(Learner):
         greedy = greedy_actions(logits.detach(), usable_avail(batch.avail))  # (B, T+1, N)
         return logits, greedy, self._targets(batch, greedy)
 
-    def _loss(self, batch: EpisodeBatch, logits: torch.Tensor,
-              targets: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _loss(self, batch: EpisodeBatch, logits: torch.Tensor, targets: torch.Tensor,
+              behaviour_epsilon: float) -> tuple[torch.Tensor, dict[str, float]]:
         """logits (B, T+1, N, A), the critic's targets (B, T, N) -> the actor's (and, joint, the critic's) loss."""
-        if self.mixed_policy and self.behaviour_epsilon > 0:
-            pi = behaviour_policy(logits, batch.avail, self.behaviour_epsilon)  # (B, T+1, N, A)
+        if self.mixed_policy and behaviour_epsilon > 0:
+            pi = behaviour_policy(logits, batch.avail, behaviour_epsilon)  # (B, T+1, N, A)
             log_pi = pi.clamp(min=1e-30).log()  # unavailable actions: π = 0, their log π never counts
         else:
             log_pi = masked_log_policy(logits, batch.avail)  # (B, T+1, N, A)
@@ -170,12 +160,12 @@ class ComaLearner(Learner):
             nn.utils.clip_grad_norm_(critic_params, self.cfg.grad_clip, foreach=True)
             self.optimizer.step()
 
-    def train(self, batch: EpisodeBatch) -> dict[str, float]:
+    def train(self, batch: EpisodeBatch, behaviour_epsilon: float = 0.0) -> dict[str, float]:
         """With ``critic_per_step`` the critic is fitted first, then one actor step; the actor's unroll
-        (with gradients) and the targets serve both."""
-        if not self.critic_per_step:
-            return super().train(batch)
+        (with gradients) and the targets serve both. ``behaviour_epsilon``: as for :meth:`loss`."""
         batch = batch.to(self.device)
+        if not self.critic_per_step:
+            return self.step(*self.loss(batch, behaviour_epsilon))
         logits, _, targets = self._policy(batch)
         self.fit_critic(batch, targets)
-        return self.step(*self._loss(batch, logits, targets))
+        return self.step(*self._loss(batch, logits, targets, behaviour_epsilon))

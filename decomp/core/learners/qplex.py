@@ -12,10 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from decomp.core.agents import AgentInputs
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.learners.base import LearnerConfig
-from decomp.core.learners.ops import gather_actions, usable_avail
+from decomp.core.ops import gather_actions, usable_avail
 from decomp.core.learners.td import TDLearner
 
 
@@ -27,12 +28,13 @@ class QPlexLearner(TDLearner):
     open_padded_avail = True
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
-                 lr: float | None = None, grad_clip: float | None = None) -> None:
+                 lr: float | None = None, grad_clip: float | None = None, *,
+                 inputs: AgentInputs = AgentInputs()) -> None:
         if (lr is not None and lr <= 0) or (grad_clip is not None and grad_clip <= 0):
             raise ValueError(f"qplex lr and grad_clip must be > 0 (or None), got {lr}, {grad_clip}")
         cfg = dataclasses.replace(cfg, lr=cfg.lr if lr is None else lr,
                                   grad_clip=cfg.grad_clip if grad_clip is None else grad_clip)
-        super().__init__(agent, mixer, info, cfg)
+        super().__init__(agent, mixer, info, cfg, inputs=inputs)
 
     def mix_chosen(
         self, mixer: nn.Module, q: torch.Tensor, actions: torch.Tensor, batch: EpisodeBatch, steps: slice,

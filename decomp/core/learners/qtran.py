@@ -16,17 +16,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from decomp.core.agents import AgentInputs
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.learners.base import Learner, LearnerConfig
-from decomp.core.learners.ops import gather_actions, greedy_actions, masked_mean, td_targets
+from decomp.core.ops import gather_actions, greedy_actions, masked_mean, td_targets
 
 
 class QTranLearner(Learner):
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
                  opt_weight: float = 1.0, nopt_weight: float = 1.0, use_hidden: bool = False,
-                 hidden_grad: bool = False) -> None:
-        super().__init__(agent, mixer, info, cfg)
+                 hidden_grad: bool = False, *,
+                 inputs: AgentInputs = AgentInputs()) -> None:
+        super().__init__(agent, mixer, info, cfg, inputs=inputs)
         if opt_weight < 0 or nopt_weight < 0:
             raise ValueError(f"qtran loss weights must be >= 0, got opt={opt_weight}, nopt={nopt_weight}")
         if hidden_grad and not use_hidden:

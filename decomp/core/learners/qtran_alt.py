@@ -11,10 +11,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from decomp.core.agents import AgentInputs
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.learners.base import LearnerConfig
-from decomp.core.learners.ops import gather_actions, masked_mean, usable_avail
+from decomp.core.ops import gather_actions, masked_mean, usable_avail
 from decomp.core.learners.qtran import QTranLearner
 
 
@@ -30,12 +31,14 @@ def counterfactual_joint(onehot: torch.Tensor) -> torch.Tensor:
 
 class QTranAltLearner(QTranLearner):
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
-                 opt_weight: float = 1.0, nopt_weight: float = 0.1, use_hidden: bool = False) -> None:
+                 opt_weight: float = 1.0, nopt_weight: float = 0.1, use_hidden: bool = False, *,
+                 inputs: AgentInputs = AgentInputs()) -> None:
         # nopt_weight: pymarl-style weight of L_nopt-min; 1.0 let it dominate the clipped gradient (Q_jt under-fits)
         if nopt_weight < 0:
             raise ValueError(f"qtran_alt nopt_weight must be >= 0, got {nopt_weight}")
         # the base class's L_nopt is switched off; ours replaces it
-        super().__init__(agent, mixer, info, cfg, opt_weight=opt_weight, nopt_weight=0.0, use_hidden=use_hidden)
+        super().__init__(agent, mixer, info, cfg, opt_weight=opt_weight, nopt_weight=0.0, use_hidden=use_hidden,
+                         inputs=inputs)
         self.nopt_min_weight = nopt_weight
 
     def loss(self, batch: EpisodeBatch) -> tuple[torch.Tensor, dict[str, float]]:

@@ -9,7 +9,7 @@ from torch import nn
 
 from decomp.core.buffer import EpisodeBatch
 from decomp.core.learners.base import Learner
-from decomp.core.learners.ops import gather_actions, masked_mean, mix_live, td_targets, usable_avail
+from decomp.core.ops import gather_actions, masked_mean, mix_live, td_targets, usable_avail
 
 NOW, NEXT = slice(None, -1), slice(1, None)  # the batch's observation slots of step t and of t+1
 

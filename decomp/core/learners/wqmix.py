@@ -17,10 +17,11 @@ import copy
 import torch
 from torch import nn
 
+from decomp.core.agents import AgentInputs
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.learners.base import Learner, LearnerConfig
-from decomp.core.learners.ops import gather_actions, greedy_actions, masked_mean, td_targets
+from decomp.core.ops import gather_actions, greedy_actions, masked_mean, td_targets
 from decomp.core.mixers.wqmix import WQMixMixer
 
 WEIGHTINGS = ("ow", "cw")
@@ -43,7 +44,8 @@ class WQMixLearner(Learner):
     target_central_agent: nn.Module
 
     def __init__(self, agent: nn.Module, mixer: nn.Module, info: EnvInfo, cfg: LearnerConfig,
-                 weighting: str = "ow", alpha: float = 0.1, central_loss: float = 1.0) -> None:
+                 weighting: str = "ow", alpha: float = 0.1, central_loss: float = 1.0, *,
+                 inputs: AgentInputs = AgentInputs()) -> None:
         if not isinstance(mixer, WQMixMixer):
             raise ValueError(f"WQMixLearner needs a WQMixMixer (mixer=ow_qmix|cw_qmix), got {type(mixer).__name__}")
         if weighting not in WEIGHTINGS:
@@ -52,7 +54,7 @@ class WQMixLearner(Learner):
             raise ValueError(f"alpha (weight of the down-weighted joint actions) must lie in (0, 1], got {alpha}")
         if central_loss <= 0:
             raise ValueError(f"central_loss must be > 0, got {central_loss}")
-        super().__init__(agent, mixer, info, cfg)
+        super().__init__(agent, mixer, info, cfg, inputs=inputs)
         self.weighting, self.alpha, self.central_loss = weighting, alpha, central_loss
 
     def extra_modules(self) -> dict[str, nn.Module]:

@@ -21,9 +21,9 @@ def is_plus_map(map_name: str) -> bool:
 
 def make_env(map_name: str, **kwargs: Any) -> Any:
     """The map as a jaxmarl-style heuristic-enemy env (what ``jaxmarl.make("HeuristicEnemySMAX")`` is for SMAX)."""
-    from decomp.envs.smax import _import_jaxmarl  # noqa: PLC0415
+    from decomp.envs.jaxmarl_import import import_jaxmarl  # noqa: PLC0415
 
-    _import_jaxmarl()  # jaxmarl's import chatter silenced, as for SMAX
+    import_jaxmarl()  # jaxmarl's import chatter silenced, as for SMAX
     from decomp.envs.smax_plus.env import SmaxPlusHeuristicEnemy  # noqa: PLC0415
     from decomp.envs.smax_plus.maps import plus_map  # noqa: PLC0415
 

@@ -22,7 +22,7 @@ import numpy as np
 from jaxmarl.environments.smax.heuristic_enemy_smax_env import HeuristicEnemySMAX
 from jaxmarl.environments.smax.smax_env import SMAX, Scenario
 
-from decomp.envs.smax_plus import mechanics as mech
+import decomp.envs.smax_plus.mechanics as mech
 from decomp.envs.smax_plus.maps import PlusMap
 from decomp.envs.smax_plus.units import BANELING_SPLASH, HEAL_PER_SECOND, UnitTable, build_table
 
@@ -45,7 +45,7 @@ class SmaxPlus(SMAX):
         types, centres, spread = plus.layout(table)
         self._start_centres = jnp.asarray(centres)  # (U, 2)
         self._start_spread = jnp.asarray(spread)[:, None]  # (U, 1)
-        self._healable = jnp.asarray(table.healable)  # (T,)
+        self.healable = jnp.asarray(table.healable)  # (T,)
         ids = {n: table.type_id(n) for n in ("colossus", "medivac", "baneling", "spine_crawler")}
         self.type_ids = ids
         # per-unit flags: a unit keeps its type for the whole episode (no SMACv2 type generation here)
@@ -82,7 +82,7 @@ class SmaxPlus(SMAX):
         blast, boom = mech.detonations(*common, self._is["baneling"], reach, damage, radii, BANELING_SPLASH)
         beam = mech.beam_splash(*common, self._is["colossus"], reach, damage, radii)
         health = jnp.maximum(after.unit_health - blast - beam, 0.0)  # (U,)
-        healed = mech.heals(*common, self._is["medivac"], self._healable, reach, self._heal_amount)
+        healed = mech.heals(*common, self._is["medivac"], self.healable, reach, self._heal_amount)
         health = jnp.where(health > 0, jnp.minimum(health + healed, self.unit_type_health[types]), 0.0)
         return after.replace(unit_health=jnp.where(boom, 0.0, health))
 
@@ -110,7 +110,7 @@ class SmaxPlus(SMAX):
         mates = jnp.clip(mates, 0, u - 1)
         gap = jnp.linalg.norm(state.unit_positions[idx][:, None] - state.unit_positions[mates][None], axis=-1)  # (K, S)
         heal_ok = (ok_mate & (state.unit_teams[mates] == team) & state.unit_alive[mates]
-                   & self._healable[state.unit_types[mates]])[None, :]
+                   & self.healable[state.unit_types[mates]])[None, :]
         heal_ok = heal_ok & (mates[None, :] != idx[:, None]) & state.unit_alive[idx][:, None]
         heal_ok = heal_ok & (gap < self.unit_type_attack_ranges[state.unit_types[idx]][:, None])  # (K, S)
         targets = jnp.where(self._is["medivac"][idx][:, None], heal_ok.astype(masks.dtype), masks[:, n_move:])

@@ -45,7 +45,7 @@ def plus_heuristic(env: Any, team: int, shoot: bool = True, attack_mode: str = "
     f, bits, n_move = len(env.unit_features), env.unit_type_bits, env.num_movement_actions
     n_mates = (env.num_allies if team == 0 else env.num_enemies) - 1
     n_foes = env.num_enemies if team == 0 else env.num_allies
-    ids, healable = env.type_ids, env._healable
+    ids, healable = env.type_ids, env.healable
     stop = n_move - 1
 
     def medivac(obs: jax.Array, sight: jax.Array, reach: jax.Array, place: jax.Array) -> jax.Array:

@@ -1,4 +1,5 @@
-"""Pure tensor helpers shared by every learner: one home, so each loss reads the same way.
+"""Pure tensor helpers shared by the learners and the acting policy: one home, so each loss and
+each action choice reads the same way (and acting needs no learner module).
 
 Nothing here holds state or touches modules' parameters; every function is vectorised over the
 batch, the time steps and the agents / value heads.
@@ -26,6 +27,21 @@ def usable_avail(avail: torch.Tensor) -> torch.Tensor:
     """avail (..., A) bool with padded rows (no action available) opened up, so masked max/min and
     softmax stay finite there; those rows are masked out of every loss anyway."""
     return avail | ~avail.any(-1, keepdim=True)
+
+
+_MASKED_LOGIT = -1e10  # finite, so log π of an unavailable action times π = 0 stays 0 (not nan)
+
+
+def masked_log_policy(logits: torch.Tensor, avail: torch.Tensor) -> torch.Tensor:
+    """logits, avail (..., A) -> log π (..., A) of the softmax policy over the available actions."""
+    return torch.log_softmax(logits.masked_fill(~usable_avail(avail), _MASKED_LOGIT), dim=-1)
+
+
+def behaviour_policy(logits: torch.Tensor, avail: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """logits, avail (..., A) -> (1 − ε) π + ε uniform(available) (..., A): what a sampled policy acts with."""
+    avail = usable_avail(avail)
+    uniform = avail.float() / avail.sum(-1, keepdim=True)  # (..., A)
+    return (1.0 - epsilon) * masked_log_policy(logits, avail).exp() + epsilon * uniform
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
