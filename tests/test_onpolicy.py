@@ -124,4 +124,39 @@ def test_regime_group_selects_the_onpolicy_preset_for_every_value_method(mixer: 
     validate(cfg)  # the preset is a valid run for every method but COMA
     assert (cfg.regime, cfg.epochs, cfg.env.n_envs) == ("onpolicy", 2, 64)  # the command line wins over it
     assert cfg.buffer_size >= cfg.episodes_per_update
-    assert compose_config(["env=smac"]).regime == "replay"
+    # PQN's ingredients, measured together (docs/benchmarks.md, "LayerNorm: the on-policy regime")
+    assert (cfg.agent, cfg.learner.td_lambda, cfg.learner.lr_schedule, cfg.epsilon_finish) == ("rnn_ln", 0.85, "linear", 0.01)
+    replay = compose_config(["env=smac"])
+    assert (replay.regime, replay.agent, replay.learner.td_lambda) == ("replay", "rnn", 0.6)  # the default is untouched
+
+
+def test_the_onpolicy_preset_trains_smax_with_the_layernorm_agent_acting_in_jax(tmp_path) -> None:
+    """The preset's LayerNorm agent acts through the fused JAX rollout (its twin applies the norm) and the loop
+    compiles nothing after the first round: the speed the preset was measured at."""
+    from decomp.config.compose import compose_config
+    from decomp.core.agents import LayerNormRNNAgent
+    from decomp.rollout.runner_jax import JaxPolicyRunner
+    from decomp.training.trainer import Trainer
+    from tests.compiles import CompileCounter
+
+    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=3m", "mixer=qmix", "regime=onpolicy",
+                          "env.n_envs=8", "env.eval_envs=8", "episodes_per_update=8", "batch_size=4",
+                          "buffer_size=16", "epochs=2", "t_max=1600", "eval_interval=400", "log_interval=400",
+                          "save_interval=800", "final_eval_rounds=1", "progress=false", "threads=1"])
+    counter = CompileCounter()
+    calls: list[float] = []
+
+    def on_progress(frac: float) -> None:
+        if not calls:  # warm from here on
+            counter.start()
+        calls.append(frac)
+
+    trainer = Trainer(cfg, run_dir=tmp_path, on_progress=on_progress)
+    try:
+        summary = trainer.run()
+    finally:
+        counter.stop()
+    assert isinstance(trainer.learner.agent, LayerNormRNNAgent)
+    assert isinstance(trainer.runner, JaxPolicyRunner) and trainer.runner.compile_count() == 1
+    assert summary.env_steps >= 1600 and trainer.learner.updates > 0
+    assert counter.compiles == [], f"{len(counter.compiles)} XLA compilations inside the training loop"

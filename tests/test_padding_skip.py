@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from decomp.core.agents import PackedGRU, RNNAgent, agent_input_dim, live_rows
+from decomp.core.agents import LayerNormRNNAgent, PackedGRU, RNNAgent, agent_input_dim, live_rows
 from decomp.core.buffer import EpisodeBatch
 from decomp.envs.base import EnvInfo
 from decomp.core.methods import make_learner
@@ -19,10 +19,11 @@ N, A, OBS, STATE, FEAT, H = 3, 5, 7, 6, 4, 8
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=9), seed=st.integers(0, 2**16))
-def test_segmented_gru_matches_full_gru_on_live_steps(lengths: list[int], seed: int) -> None:
+@given(lengths=st.lists(st.integers(1, 12), min_size=1, max_size=9), seed=st.integers(0, 2**16),
+       cls=st.sampled_from([RNNAgent, LayerNormRNNAgent]))
+def test_segmented_gru_matches_full_gru_on_live_steps(lengths: list[int], seed: int, cls: type) -> None:
     torch.manual_seed(seed)
-    agent = RNNAgent(input_dim=6, n_actions=A, hidden_dim=H)
+    agent = cls(input_dim=6, n_actions=A, hidden_dim=H)
     x = torch.randn(len(lengths), 12, N, 6, requires_grad=True)  # (B, T, N, in)
     lens = torch.tensor(lengths)
     q_full, _ = agent(x)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from decomp.core.agents import MLPAgent, RNNAgent, agent_input_dim, build_inputs
+from decomp.core.agents import LayerNormRNNAgent, MLPAgent, RNNAgent, agent_input_dim, build_inputs
 from decomp.core.buffer import ReplayBuffer
 from decomp.rollout import jax_policy as sp
 from decomp.rollout.policy import Policy, select_actions
@@ -43,12 +43,16 @@ def smax_env():
 
 
 # -- forward pass ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("agent_id,last_action", [(True, True), (False, True), (True, False)])
-def test_forward_matches_torch_over_steps(agent_id: bool, last_action: bool) -> None:
+@pytest.mark.parametrize("agent_id,last_action,cls", [(True, True, RNNAgent), (False, True, RNNAgent),
+                                                     (True, False, RNNAgent), (True, True, LayerNormRNNAgent)])
+def test_forward_matches_torch_over_steps(agent_id: bool, last_action: bool, cls: type) -> None:
     import jax.numpy as jnp
 
     e, n, o, a, h_dim = 6, 3, 11, 7, 16
-    agent = RNNAgent(agent_input_dim(o, n, a, agent_id, last_action), a, h_dim)
+    agent = cls(agent_input_dim(o, n, a, agent_id, last_action), a, h_dim)
+    if cls is LayerNormRNNAgent:  # away from LayerNorm's identity init, so the JAX twin must really apply it
+        torch.nn.init.normal_(agent.norm.weight)
+        torch.nn.init.normal_(agent.norm.bias)
     params = sp.export_params(agent)
     h_t = torch.randn(e, n, h_dim)
     h_j = jnp.asarray(h_t.numpy())

@@ -107,7 +107,7 @@ class Config:
     t_max: int = 20_000
     """training budget in env steps (summed over parallel envs)"""
     agent: str = "rnn"
-    """rnn (GRU over the episode) | mlp"""
+    """rnn (GRU over the episode) | rnn_ln (the same with LayerNorm before the GRU: PQN) | mlp"""
     hidden_dim: int = 64
     agent_id: bool = True
     """append the agent's id one-hot to its input"""
@@ -168,7 +168,7 @@ class Config:
 CHOICES: dict[str, tuple[str, ...]] = {
     "env.name": ("matrix", "smac"),
     "env.backend": ("auto", "sc2", "smax"),
-    "agent": ("rnn", "mlp"),
+    "agent": ("rnn", "rnn_ln", "mlp"),
     "data": ("egreedy", "uniform"),
     "regime": ("replay", "onpolicy"),
     "learner.optimizer": ("adam", "rmsprop"),

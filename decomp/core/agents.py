@@ -152,6 +152,10 @@ class RNNAgent(nn.Module):
     def init_hidden(self, batch: int, n_agents: int, device: torch.device | None = None) -> torch.Tensor:
         return torch.zeros(batch, n_agents, self.hidden_dim, device=device)  # (B, N, H)
 
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The GRU's input: (..., in) -> (..., H)."""
+        return F.relu(self.fc1(inputs))
+
     def forward(
         self, inputs: torch.Tensor, h0: torch.Tensor | None = None, lengths: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,7 +168,7 @@ class RNNAgent(nn.Module):
         if lengths is not None and h0 is None:
             return self.forward_live(inputs, lengths)
         b, t, n, _ = inputs.shape
-        x = F.relu(self.fc1(inputs))  # (B, T, N, H)
+        x = self.embed(inputs)  # (B, T, N, H)
         x = x.permute(0, 2, 1, 3).reshape(b * n, t, self.hidden_dim)  # (B*N, T, H)
         h = None if h0 is None else h0.reshape(1, b * n, self.hidden_dim)
         out, _ = self.rnn(x, h)  # (B*N, T, H)
@@ -181,7 +185,7 @@ class RNNAgent(nn.Module):
         """
         b, t, n, _ = inputs.shape
         flat, rows = live_rows(lengths, t, n)  # (P,), (S,)
-        x = F.relu(self.fc1(inputs.reshape(b * t * n, -1).index_select(0, flat)))  # (P, H)
+        x = self.embed(inputs.reshape(b * t * n, -1).index_select(0, flat))  # (P, H)
         rnn = self.rnn
         if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in rnn.parameters())):
             gi = F.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0)  # (P, 3H)
@@ -195,6 +199,18 @@ class RNNAgent(nn.Module):
         """One acting step: inputs (E, N, in), h (E, N, H) -> q (E, N, A), h' (E, N, H)."""
         q, hs = self.forward(inputs.unsqueeze(1), h)
         return q[:, 0], hs[:, 0]
+
+
+class LayerNormRNNAgent(RNNAgent):
+    """fc -> LayerNorm -> ReLU -> GRU -> fc: PQN's normalised Q-network (Gallici et al. 2024), which
+    keeps TD learning stable without replay; the on-policy regime's agent."""
+
+    def __init__(self, input_dim: int, n_actions: int, hidden_dim: int = 64) -> None:
+        super().__init__(input_dim, n_actions, hidden_dim)
+        self.norm = nn.LayerNorm(hidden_dim)
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.norm(self.fc1(inputs)))
 
 
 class MLPAgent(nn.Module):
@@ -225,7 +241,7 @@ class MLPAgent(nn.Module):
         return self.head(hs), hs
 
 
-AGENTS = {"rnn": RNNAgent, "mlp": MLPAgent}
+AGENTS = {"rnn": RNNAgent, "rnn_ln": LayerNormRNNAgent, "mlp": MLPAgent}
 
 
 def make_agent(kind: str, input_dim: int, n_actions: int, hidden_dim: int) -> nn.Module:

@@ -28,6 +28,8 @@ _PARAM_NAMES = {
     "fc2_w": "fc2.weight", "fc2_b": "fc2.bias",
 }
 
+_NORM_NAMES = {"ln_w": "norm.weight", "ln_b": "norm.bias"}  # LayerNormRNNAgent only
+
 
 def export_params(agent: nn.Module) -> dict[str, np.ndarray]:
     """Copy an ``RNNAgent``'s weights to float32 numpy (torch layout), cheap enough per collect."""
@@ -35,7 +37,8 @@ def export_params(agent: nn.Module) -> dict[str, np.ndarray]:
     missing = [t for t in _PARAM_NAMES.values() if t not in sd]
     if missing:
         raise ValueError(f"export_params needs an RNNAgent (fc1 -> GRU -> fc2); missing weights: {missing}")
-    return {k: sd[t].detach().to("cpu").float().numpy().copy() for k, t in _PARAM_NAMES.items()}
+    names = {**_PARAM_NAMES, **(_NORM_NAMES if "norm.weight" in sd else {})}
+    return {k: sd[t].detach().to("cpu").float().numpy().copy() for k, t in names.items()}
 
 
 # -- pure JAX pieces ------------------------------------------------------------------------------
@@ -60,7 +63,12 @@ def agent_step(params: Params, inputs: Any, h: Any) -> tuple[Any, Any]:
     import jax.numpy as jnp  # noqa: PLC0415
 
     hp = jax.lax.Precision.HIGHEST  # exact f32 matmuls (the test compares to torch at 1e-5)
-    x = jax.nn.relu(jnp.matmul(inputs, params["fc1_w"].T, precision=hp) + params["fc1_b"])  # (..., H)
+    x = jnp.matmul(inputs, params["fc1_w"].T, precision=hp) + params["fc1_b"]  # (..., H)
+    if "ln_w" in params:  # LayerNormRNNAgent: torch's LayerNorm (biased variance, eps 1e-5)
+        mu = x.mean(-1, keepdims=True)
+        var = ((x - mu) ** 2).mean(-1, keepdims=True)
+        x = (x - mu) / jnp.sqrt(var + 1e-5) * params["ln_w"] + params["ln_b"]
+    x = jax.nn.relu(x)
     gi = jnp.matmul(x, params["w_ih"].T, precision=hp) + params["b_ih"]  # (..., 3H): r, z, n
     gh = jnp.matmul(h, params["w_hh"].T, precision=hp) + params["b_hh"]  # (..., 3H)
     i_r, i_z, i_n = jnp.split(gi, 3, axis=-1)
