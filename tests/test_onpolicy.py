@@ -157,6 +157,8 @@ def test_the_onpolicy_preset_trains_smax_with_the_layernorm_agent_acting_in_jax(
     finally:
         counter.stop()
     assert isinstance(trainer.learner.agent, LayerNormRNNAgent)
-    assert isinstance(trainer.runner, JaxPolicyRunner) and trainer.runner.compile_count() == 1
+    # the fused JAX rollout acts (its compiled variants are cached per process, so other tests' agents count
+    # there too: the no-compile check below is the property, counted from the first collection on)
+    assert isinstance(trainer.runner, JaxPolicyRunner)
     assert summary.env_steps >= 1600 and trainer.learner.updates > 0
     assert counter.compiles == [], f"{len(counter.compiles)} XLA compilations inside the training loop"
