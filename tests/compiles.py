@@ -41,3 +41,24 @@ class CompileCounter:
 
     def __exit__(self, *_exc: Any) -> None:
         self.stop()
+
+
+def train_counting_warm_compiles(cfg: Any, run_dir: Any) -> tuple[Any, Any, CompileCounter, int]:
+    """Run a Trainer, counting compilations from its first progress report on (after ``begin()`` and the
+    first collection compiled). -> (trainer, summary, counter, progress reports seen)."""
+    from decomp.training.trainer import Trainer
+
+    counter = CompileCounter()
+    calls: list[float] = []
+
+    def on_progress(frac: float) -> None:
+        if not calls:  # warm from here on
+            counter.start()
+        calls.append(frac)
+
+    trainer = Trainer(cfg, run_dir=run_dir, on_progress=on_progress)
+    try:
+        summary = trainer.run()
+    finally:
+        counter.stop()
+    return trainer, summary, counter, len(calls)

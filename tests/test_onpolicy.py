@@ -136,26 +136,13 @@ def test_the_onpolicy_preset_trains_smax_with_the_layernorm_agent_acting_in_jax(
     from decomp.config.compose import compose_config
     from decomp.core.agents import LayerNormRNNAgent
     from decomp.rollout.runner_jax import JaxPolicyRunner
-    from decomp.training.trainer import Trainer
-    from tests.compiles import CompileCounter
+    from tests.compiles import train_counting_warm_compiles
 
     cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=3m", "mixer=qmix", "regime=onpolicy",
                           "env.n_envs=8", "env.eval_envs=8", "episodes_per_update=8", "batch_size=4",
                           "buffer_size=16", "epochs=2", "t_max=1600", "eval_interval=400", "log_interval=400",
                           "save_interval=800", "final_eval_rounds=1", "progress=false", "threads=1"])
-    counter = CompileCounter()
-    calls: list[float] = []
-
-    def on_progress(frac: float) -> None:
-        if not calls:  # warm from here on
-            counter.start()
-        calls.append(frac)
-
-    trainer = Trainer(cfg, run_dir=tmp_path, on_progress=on_progress)
-    try:
-        summary = trainer.run()
-    finally:
-        counter.stop()
+    trainer, summary, counter, _ = train_counting_warm_compiles(cfg, tmp_path)
     assert isinstance(trainer.learner.agent, LayerNormRNNAgent)
     # the fused JAX rollout acts (its compiled variants are cached per process, so other tests' agents count
     # there too: the no-compile check below is the property, counted from the first collection on)

@@ -19,7 +19,7 @@ import pytest
 from decomp.config.compose import compose_config, map_preset
 from decomp.envs.smax import SmaxEnv
 from decomp.envs.smax_plus import PLUS_MAP_NAMES
-from tests.compiles import CompileCounter
+from tests.compiles import CompileCounter, train_counting_warm_compiles
 
 ROOT = Path(__file__).resolve().parents[1]
 N_ENVS = 4
@@ -95,27 +95,13 @@ def test_no_recompilation_in_the_env_loop(env: SmaxEnv) -> None:
 
 def test_training_on_a_smax_plus_map_never_recompiles_after_the_first_collection(env: SmaxEnv, tmp_path: Path) -> None:
     """The trainer's loop (collection, updates, evaluations, final evaluation) compiles nothing after warm-up."""
-    from decomp.training.trainer import Trainer
-
     cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s_vs_1sc", f"env.n_envs={N_ENVS}",
                           f"env.eval_envs={N_ENVS}", "t_max=1200", "eval_interval=400", "log_interval=400",
                           "save_interval=400", "batch_size=4", "buffer_size=16", "final_eval_rounds=1",
                           "progress=false", "threads=1"])
-    counter = CompileCounter()
-    calls: list[float] = []
-
-    def on_progress(frac: float) -> None:
-        if not calls:  # warm from here on: begin() (random evaluation) and the first collection compiled
-            counter.start()
-        calls.append(frac)
-
-    trainer = Trainer(cfg, run_dir=tmp_path, on_progress=on_progress)
-    try:
-        summary = trainer.run()
-    finally:
-        counter.stop()
+    trainer, summary, counter, n_calls = train_counting_warm_compiles(cfg, tmp_path)
     compiles = counter.compiles
-    assert trainer.info.name == "smax:2s_vs_1sc (SMAX+)" and summary.env_steps >= 1200 and len(calls) >= 5
+    assert trainer.info.name == "smax:2s_vs_1sc (SMAX+)" and summary.env_steps >= 1200 and n_calls >= 5
     assert compiles == [], f"{len(compiles)} XLA compilations inside the training loop"
     assert trainer.env.compile_count() == 1 and trainer.runner.compile_count() == 1
 
