@@ -147,6 +147,13 @@ METHOD_MUTATIONS += [
        ONPOLICY),
     _m("onpolicy-same-order", "on-policy: minibatches not reshuffled between epochs", "decomp/training/regimes.py",
        "order = torch.from_numpy(buffer.rng.permutation(k))", "order = torch.arange(k)", ONPOLICY),
+    _m("handover-no-sync", "on-policy then replay: the replay phase never copies the targets",
+       "decomp/training/trainer.py", "if due.sync_every and self.learner.updates % due.sync_every == 0:",
+       "if False:", ONPOLICY),
+    _m("handover-learner-copies", "on-policy then replay: the learner's own target interval also copies",
+       "decomp/core/build.py", 'if cfg.regime != "replay":', 'if cfg.regime == "onpolicy":', ONPOLICY),
+    _m("handover-from-start", "on-policy then replay: replay from the first update (handover.at ignored)",
+       "decomp/training/regimes.py", "env_steps < cfg.handover.at", "env_steps < 0", ONPOLICY),
 ]
 
 # Evaluation diagnostics, against one scripted battle known by hand (tests/test_diagnostics.py).

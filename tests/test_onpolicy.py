@@ -1,5 +1,6 @@
 """The on-policy regime (``regime=onpolicy``, PQN-style): fresh episodes only, epochs × minibatches,
-λ-return targets from the weights each round started with, for every value mixer."""
+λ-return targets from the weights each round started with, for every value mixer; and
+``regime=onpolicy_replay``, which hands over from those rounds to replay updates at ``handover.at``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 import decomp.core.learners.td as td_module
-from decomp.config.schema import ConfigError
+from decomp.config.schema import ConfigError, HandoverConfig
 from decomp.config.validation import validate
 from decomp.core.build import build_modules
 from decomp.core.buffer import ReplayBuffer
@@ -56,8 +57,8 @@ def test_onpolicy_round_waits_for_enough_fresh_episodes_and_never_samples_the_re
     cfg = matrix_config("qtran", "vdn", 0, 100, "uniform", 1.0, regime="onpolicy", episodes_per_update=5,
                         batch_size=2, epochs=3, buffer_size=16)
     buf = filled_buffer([2] * 9, capacity=16)
-    assert next_round(cfg, buf, pending=4) is None
-    due = next_round(cfg, buf, pending=7)
+    assert next_round(cfg, buf, pending=4, env_steps=0) is None
+    due = next_round(cfg, buf, pending=7, env_steps=0)
     assert due is not None and due.sync_targets and due.pending_left == 0
     buf.sample = None  # type: ignore[assignment]  # the on-policy regime must not draw from the replay
     got = list(due.batches)
@@ -149,3 +150,89 @@ def test_the_onpolicy_preset_trains_smax_with_the_layernorm_agent_acting_in_jax(
     assert isinstance(trainer.runner, JaxPolicyRunner)
     assert summary.env_steps >= 1600 and trainer.learner.updates > 0
     assert counter.compiles == [], f"{len(counter.compiles)} XLA compilations inside the training loop"
+
+
+def test_onpolicy_replay_rounds_are_onpolicy_before_the_handover_and_sample_the_replay_from_it_on() -> None:
+    cfg = matrix_config("qtran", "vdn", 0, 100, "uniform", 1.0, regime="onpolicy_replay", episodes_per_update=5,
+                        batch_size=2, epochs=3, buffer_size=16,
+                        handover=HandoverConfig(at=1000, batch_size=4, episodes_per_update=3, target_update_interval=7))
+    validate(cfg)
+    buf = filled_buffer([2] * 9, capacity=16)
+    before = next_round(cfg, buf, pending=7, env_steps=999)
+    assert before is not None and before.sync_targets and before.sync_every == 0
+    assert len(list(before.batches)) == 3 * 4  # the on-policy round of the test above
+    assert next_round(cfg, buf, pending=2, env_steps=1000) is None  # < handover.episodes_per_update
+    after = next_round(cfg, buf, pending=7, env_steps=1000)
+    assert after is not None and not after.sync_targets and after.sync_every == 7 and after.pending_left == 1
+    drawn: list[int] = []
+    real = buf.sample
+    buf.sample = lambda n: drawn.append(n) or real(n)  # type: ignore[assignment]
+    assert [b.size for b in after.batches] == [4, 4] and drawn == [4, 4]  # two updates, sampled from the replay
+
+
+@pytest.mark.parametrize("mixer", VALUE_MIXERS)
+def test_onpolicy_replay_syncs_targets_at_round_starts_then_every_interval_and_learns(mixer: str, monkeypatch) -> None:
+    """Before handover.at the targets are the round-start weights; after it the trainer copies them every
+    handover.target_update_interval learner updates (the learner never does on its own); the game is learned."""
+    from decomp.core.learners.base import Learner
+
+    synced: list[tuple[int, int]] = []  # (learner updates, env steps) at each copy
+    trainer_ref: list[Trainer] = []
+    real_sync = Learner.sync_targets
+
+    def recording_sync(self: Learner) -> None:
+        synced.append((self.updates, trainer_ref[0].runner.env_steps if trainer_ref else -1))
+        real_sync(self)
+
+    monkeypatch.setattr(Learner, "sync_targets", recording_sync)
+    real_init = Trainer.__init__
+    monkeypatch.setattr(Trainer, "__init__", lambda self, *a, **k: (trainer_ref.append(self), real_init(self, *a, **k))[1])
+    hand = HandoverConfig(at=3000, batch_size=32, episodes_per_update=8, target_update_interval=7, lr=0.001)
+    run = train_matrix("two_step", mixer, seed=1, steps=6000, data="egreedy", regime="onpolicy_replay", epochs=2,
+                       episodes_per_update=64, batch_size=32, buffer_size=256, handover=hand)
+    assert run.optimal and run.greedy_return == pytest.approx(8.0)
+    assert trainer_ref[0].learner.optimizer.param_groups[0]["lr"] == pytest.approx(0.001)  # handover.lr, constant schedule
+    early = [u for u, t in synced if 0 <= t < 3000]
+    late = [u for u, t in synced if t >= 3000]
+    assert early and late
+    assert all(u % 4 == 0 for u in early)  # each on-policy round starts a copy: 2 epochs × 2 minibatches apart
+    first_late = min(late)
+    assert all(u % 7 == 0 for u in late) and sorted(late) == list(range(first_late, max(late) + 1, 7))
+
+
+def test_onpolicy_replay_refuses_a_replay_batch_larger_than_the_buffer_and_a_negative_handover() -> None:
+    base = dict(regime="onpolicy_replay", episodes_per_update=8, batch_size=4, buffer_size=32)
+    with pytest.raises(ConfigError, match="handover.batch_size"):
+        validate(matrix_config("qtran", "qmix", 0, 100, "uniform", 1.0, **base, handover=HandoverConfig(batch_size=64)))
+    with pytest.raises(ConfigError, match="handover.at"):
+        validate(matrix_config("qtran", "qmix", 0, 100, "uniform", 1.0, **base, handover=HandoverConfig(at=-1, batch_size=4)))
+    with pytest.raises(ConfigError, match="actor-critic"):
+        validate(matrix_config("qtran", "coma", 0, 100, "uniform", 1.0, **base, handover=HandoverConfig(batch_size=4)))
+
+
+def test_the_onpolicy_replay_preset_is_the_onpolicy_preset_then_the_smac_replay_settings() -> None:
+    from decomp.config.compose import compose_config
+
+    cfg = compose_config(["env=smac", "env.map_name=2s3z", "mixer=qmix", "regime=onpolicy_replay"])
+    onp = compose_config(["env=smac", "env.map_name=2s3z", "mixer=qmix", "regime=onpolicy"])
+    replay = compose_config(["env=smac", "env.map_name=2s3z", "mixer=qmix"])
+    validate(cfg)
+    assert cfg.regime == "onpolicy_replay"
+    same = ("agent", "epochs", "episodes_per_update", "batch_size", "epsilon_finish")
+    assert [getattr(cfg, k) for k in same] == [getattr(onp, k) for k in same]
+    assert (cfg.env.n_envs, cfg.learner.td_lambda) == (onp.env.n_envs, onp.learner.td_lambda)
+    assert (cfg.handover.batch_size, cfg.handover.episodes_per_update, cfg.handover.target_update_interval,
+            cfg.buffer_size) == (replay.batch_size, replay.episodes_per_update, replay.learner.target_update_interval,
+                                 replay.buffer_size)
+    assert (cfg.learner.lr_schedule, cfg.handover.lr) == ("linear", replay.learner.lr) and 0 < cfg.handover.at < cfg.t_max
+
+
+def test_onpolicy_replay_learning_rate_follows_the_schedule_then_the_handover_lr() -> None:
+    from decomp.config.schema import lr_scale_at
+
+    cfg = matrix_config("qtran", "vdn", 0, 1000, "uniform", 1.0, regime="onpolicy_replay", lr=0.002,
+                        lr_schedule="linear", handover=HandoverConfig(at=600, lr=0.0005))
+    assert [lr_scale_at(cfg, t) for t in (0, 500, 599)] == pytest.approx([1.0, 0.5, 0.401])
+    assert [lr_scale_at(cfg, t) for t in (600, 1000, 5000)] == pytest.approx([0.25] * 3)
+    cfg.handover.lr = 0.0  # off: the schedule goes on
+    assert lr_scale_at(cfg, 800) == pytest.approx(0.2)

@@ -68,9 +68,28 @@ class LearnerConfig:
     """0 = one-step targets; pymarl2 uses 0.6 on SMAC"""
     target_update_interval: int = 200
     """updates between hard target copies (ignored when target_tau > 0; 0 = only when the trainer syncs them,
-    as regime=onpolicy does at the start of each round)"""
+    as regime=onpolicy does at the start of each round; unused by onpolicy and onpolicy_replay)"""
     target_tau: float = 0.0
     """> 0: soft (Polyak) target updates after every update instead"""
+
+
+@dataclass
+class HandoverConfig:
+    """regime=onpolicy_replay: where on-policy rounds hand over to replay updates, and the replay's settings.
+
+    On-policy rounds learn the most per CPU-second early on; a replay of many past episodes is what lifts the
+    final policy (docs/benchmarks.md, "Time to win: on-policy, then replay")."""
+
+    at: int = 400_000
+    """env step from which every update samples the replay (before it: on-policy rounds)"""
+    batch_size: int = 64
+    """episodes per replay update"""
+    episodes_per_update: int = 2
+    """collected episodes between two replay updates"""
+    target_update_interval: int = 200
+    """updates between hard target copies during the replay phase"""
+    lr: float = 0.0
+    """> 0: the replay phase's learning rate, constant (0: learner.lr's schedule goes on)"""
 
 
 @dataclass
@@ -98,6 +117,8 @@ class Config:
     mixer: MixerConfig = field(default_factory=MixerConfig)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    handover: HandoverConfig = field(default_factory=HandoverConfig)
+    """regime=onpolicy_replay only: when and how the on-policy rounds give way to replay updates"""
     """where logger=wandb sends the run (decomp/training/wandb_sink.py)"""
     seed: int = 0
     """seeds torch, numpy and the envs"""
@@ -119,7 +140,8 @@ class Config:
     """replay (each update samples batch_size episodes from a replay of buffer_size) | onpolicy (PQN-style,
     no replay; each round trains on the episodes collected since the last one, at least episodes_per_update,
     for ``epochs`` passes in minibatches of about batch_size, with lambda-return targets from the weights the
-    round started with; learner.target_update_interval and target_tau are unused)"""
+    round started with; learner.target_update_interval and target_tau are unused) | onpolicy_replay (onpolicy
+    until env step handover.at, then replay with the handover.* settings)"""
     epochs: int = 1
     """onpolicy: passes over each round's fresh episodes"""
     epsilon_start: float = 1.0
@@ -170,7 +192,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "env.backend": ("auto", "sc2", "smax"),
     "agent": ("rnn", "rnn_ln", "mlp"),
     "data": ("egreedy", "uniform"),
-    "regime": ("replay", "onpolicy"),
+    "regime": ("replay", "onpolicy", "onpolicy_replay"),
     "learner.optimizer": ("adam", "rmsprop"),
     "learner.lr_schedule": ("constant", "linear"),
     "device": ("auto", "cpu", "cuda"),
@@ -193,7 +215,10 @@ def epsilon_at(cfg: Config, env_steps: int) -> float:
 def lr_scale_at(cfg: Config, env_steps: int) -> float:
     """The next update's learning rate as a fraction of ``learner.lr``: 1 throughout, or linear to
     ``lr_finish / lr`` at ``t_max``. A function of the env step alone, so a resumed run continues the same
-    schedule; a fraction, so a method with its own lr (QPLEX's option) follows the same shape."""
+    schedule; a fraction, so a method with its own lr (QPLEX's option) follows the same shape.
+    regime=onpolicy_replay with ``handover.lr`` > 0: that rate, constant, from ``handover.at`` on."""
+    if cfg.regime == "onpolicy_replay" and cfg.handover.lr > 0 and env_steps >= cfg.handover.at:
+        return cfg.handover.lr / cfg.learner.lr
     if cfg.learner.lr_schedule == "constant":
         return 1.0
     frac = min(1.0, env_steps / cfg.t_max)

@@ -52,18 +52,35 @@ def validate(cfg: Config) -> None:
     need(cfg.learner.lr > 0, f"learner.lr must be > 0, got {cfg.learner.lr}")
     need(0.0 <= cfg.learner.lr_finish <= cfg.learner.lr,
          f"learner.lr_finish must lie in [0, learner.lr = {cfg.learner.lr}], got {cfg.learner.lr_finish}")
-    need(cfg.learner.target_update_interval > 0 or cfg.learner.target_tau > 0 or cfg.regime == "onpolicy",
+    need(cfg.learner.target_update_interval > 0 or cfg.learner.target_tau > 0 or cfg.regime != "replay",
          f"learner.target_update_interval must be a positive integer, got {cfg.learner.target_update_interval} "
          "(0 = never on its own, which only regime=onpolicy allows: it syncs the targets each round)")
     need(cfg.learner.target_update_interval >= 0,
          f"learner.target_update_interval must be >= 0, got {cfg.learner.target_update_interval}")
-    if cfg.regime == "onpolicy":
-        need(METHODS[cfg.mixer.name].kind is not Kind.POLICY, f"regime=onpolicy trains value methods on λ-returns; mixer={cfg.mixer.name} is an "
-                                     "actor-critic with its own on-policy data (use regime=replay)")
+    if cfg.regime != "replay":
+        need(METHODS[cfg.mixer.name].kind is not Kind.POLICY, f"regime={cfg.regime} trains value methods on λ-returns; "
+             f"mixer={cfg.mixer.name} is an actor-critic with its own on-policy data (use regime=replay)")
         need(cfg.episodes_per_update <= cfg.buffer_size,
-             f"regime=onpolicy keeps each round's episodes in the buffer: buffer_size ({cfg.buffer_size}) must be >= "
+             f"regime={cfg.regime} keeps each round's episodes in the buffer: buffer_size ({cfg.buffer_size}) must be >= "
              f"episodes_per_update ({cfg.episodes_per_update})")
+    if cfg.regime == "onpolicy_replay":
+        validate_handover(cfg)
     need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
     need(cfg.learner.grad_clip > 0, f"learner.grad_clip must be > 0, got {cfg.learner.grad_clip}")
     need(len(set(cfg.seeds)) == len(cfg.seeds), f"seeds must be distinct, got {list(cfg.seeds)}")
     need(cfg.batch_size <= cfg.buffer_size, f"batch_size ({cfg.batch_size}) must be <= buffer_size ({cfg.buffer_size})")
+
+
+def validate_handover(cfg: Config) -> None:
+    """regime=onpolicy_replay: the replay phase's settings."""
+    hand = cfg.handover
+    if hand.at < 0:
+        raise ConfigError(f"handover.at is the env step where replay takes over and must be >= 0, got {hand.at}")
+    for key in ("batch_size", "episodes_per_update", "target_update_interval"):
+        if getattr(hand, key) <= 0:
+            raise ConfigError(f"handover.{key} must be a positive integer, got {getattr(hand, key)}")
+    if hand.lr < 0:
+        raise ConfigError(f"handover.lr must be >= 0 (0 = learner.lr's schedule goes on), got {hand.lr}")
+    if hand.batch_size > cfg.buffer_size:
+        raise ConfigError(f"handover.batch_size ({hand.batch_size}) must be <= buffer_size ({cfg.buffer_size}): "
+                          "the replay phase samples its batches from the buffer")

@@ -47,7 +47,7 @@ def build_learner(cfg: Config, info: EnvInfo, device: torch.device | None = None
     if device is not None:
         agent, mixer = agent.to(device), mixer.to(device)
     rule = cfg.learner
-    if cfg.regime == "onpolicy":  # the trainer syncs the targets at each round's start, never the learner
+    if cfg.regime != "replay":  # the trainer syncs the targets (each on-policy round's start; handover.*), never the learner
         rule = replace(rule, target_update_interval=0, target_tau=0.0)
     return get_method(cfg.mixer.name).build_learner(agent, mixer, info, rule, cfg.mixer.learner,
                                                     AgentInputs(cfg.agent_id, cfg.last_action))

@@ -1,7 +1,8 @@
 """Which episodes the learner trains on after a collection: sampled from a replay, or the fresh ones.
 
-The trainer asks :func:`next_round` once per collection; the two regimes differ only in the batches
-it returns (and in whether the targets are synced first), so the update itself is the same code.
+The trainer asks :func:`next_round` once per collection; the regimes differ only in the batches it
+returns (and in when the targets are synced), so the update itself is the same code. ``onpolicy_replay``
+is ``onpolicy`` until env step ``handover.at`` and replay after it.
 """
 
 from __future__ import annotations
@@ -22,20 +23,29 @@ class Round:
     batches: Iterator[EpisodeBatch]
     pending_left: int
     sync_targets: bool  # onpolicy: targets := online weights before the first batch
+    sync_every: int = 0  # > 0: the trainer copies the targets after every sync_every-th learner update
 
 
-def next_round(cfg: Config, buffer: ReplayBuffer, pending: int) -> Round | None:
-    """The round due after ``pending`` newly collected episodes, or None when none is due yet."""
-    if cfg.regime == "onpolicy":
+def next_round(cfg: Config, buffer: ReplayBuffer, pending: int, env_steps: int) -> Round | None:
+    """The round due after ``pending`` newly collected episodes at ``env_steps``, or None when none is due yet."""
+    if cfg.regime == "onpolicy" or (cfg.regime == "onpolicy_replay" and env_steps < cfg.handover.at):
         if pending < cfg.episodes_per_update:
             return None
         return Round(onpolicy_batches(buffer, min(pending, len(buffer)), cfg.batch_size, cfg.epochs), 0, True)
-    if len(buffer) < cfg.batch_size or pending < cfg.episodes_per_update:
+    if cfg.regime == "onpolicy_replay":  # the learner's own target copying is off in this regime (core/build.py)
+        hand = cfg.handover
+        return replay_round(buffer, pending, hand.batch_size, hand.episodes_per_update, 1, hand.target_update_interval)
+    return replay_round(buffer, pending, cfg.batch_size, cfg.episodes_per_update, cfg.updates_per_round, 0)
+
+
+def replay_round(buffer: ReplayBuffer, pending: int, batch_size: int, episodes_per_update: int,
+                 updates_per_round: int, sync_every: int) -> Round | None:
+    """``updates_per_round`` updates on ``batch_size`` sampled episodes per ``episodes_per_update`` collected ones."""
+    if len(buffer) < batch_size or pending < episodes_per_update:
         return None
-    rounds = pending // cfg.episodes_per_update
-    updates = rounds * cfg.updates_per_round
-    return Round((buffer.sample(cfg.batch_size) for _ in range(updates)),
-                 pending - rounds * cfg.episodes_per_update, False)
+    rounds = pending // episodes_per_update
+    return Round((buffer.sample(batch_size) for _ in range(rounds * updates_per_round)),
+                 pending - rounds * episodes_per_update, False, sync_every)
 
 
 def onpolicy_batches(buffer: ReplayBuffer, k: int, batch_size: int, epochs: int) -> Iterator[EpisodeBatch]:

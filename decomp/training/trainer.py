@@ -204,13 +204,15 @@ class Trainer:
         cfg, runner = self.cfg, self.runner
         self.recent.extend(zip(stats.returns, stats.lengths, stats.wins))
         self.pending_episodes += len(stats)
-        due = next_round(cfg, self.buffer, self.pending_episodes)
+        due = next_round(cfg, self.buffer, self.pending_episodes, runner.env_steps)
         if due is not None:
             self.pending_episodes = due.pending_left
             if due.sync_targets:
                 self.learner.sync_targets()
             for batch in due.batches:
                 self._train_logs = self._update(batch)
+                if due.sync_every and self.learner.updates % due.sync_every == 0:
+                    self.learner.sync_targets()
         self._bar.update(runner.env_steps - self._bar.n)
         if self.on_progress is not None:
             self.on_progress(min(1.0, runner.env_steps / cfg.t_max))
@@ -303,7 +305,7 @@ class Trainer:
 
     def _update(self, batch: EpisodeBatch) -> dict[str, float]:
         scale = lr_scale_at(self.cfg, self.runner.env_steps)
-        if self.cfg.learner.lr_schedule != "constant":
+        if self.cfg.learner.lr_schedule != "constant" or scale != 1.0:
             self.learner.scale_lr(scale)
         try:
             logs = self.learner.train(batch, behaviour_epsilon=epsilon_at(self.cfg, self.runner.env_steps))
