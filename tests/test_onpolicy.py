@@ -187,11 +187,13 @@ def test_onpolicy_replay_syncs_targets_at_round_starts_then_every_interval_and_l
     monkeypatch.setattr(Learner, "sync_targets", recording_sync)
     real_init = Trainer.__init__
     monkeypatch.setattr(Trainer, "__init__", lambda self, *a, **k: (trainer_ref.append(self), real_init(self, *a, **k))[1])
-    hand = HandoverConfig(at=3000, batch_size=32, episodes_per_update=8, target_update_interval=7, lr=0.001)
+    hand = HandoverConfig(at=3000, batch_size=32, episodes_per_update=8, target_update_interval=7, lr=0.001,
+                          td_lambda=0.3)
     run = train_matrix("two_step", mixer, seed=1, steps=6000, data="egreedy", regime="onpolicy_replay", epochs=2,
                        episodes_per_update=64, batch_size=32, buffer_size=256, handover=hand)
     assert run.optimal and run.greedy_return == pytest.approx(8.0)
     assert trainer_ref[0].learner.optimizer.param_groups[0]["lr"] == pytest.approx(0.001)  # handover.lr, constant schedule
+    assert trainer_ref[0].learner.cfg.td_lambda == 0.3  # handover.td_lambda
     early = [u for u, t in synced if 0 <= t < 3000]
     late = [u for u, t in synced if t >= 3000]
     assert early and late
@@ -225,6 +227,7 @@ def test_the_onpolicy_replay_preset_is_the_onpolicy_preset_then_the_smac_replay_
             cfg.buffer_size) == (replay.batch_size, replay.episodes_per_update, replay.learner.target_update_interval,
                                  replay.buffer_size)
     assert (cfg.learner.lr_schedule, cfg.handover.lr) == ("linear", replay.learner.lr) and 0 < cfg.handover.at < cfg.t_max
+    assert (cfg.handover.td_lambda, cfg.handover.epsilon) == (replay.learner.td_lambda, replay.epsilon_finish)
 
 
 def test_onpolicy_replay_learning_rate_follows_the_schedule_then_the_handover_lr() -> None:
@@ -236,3 +239,17 @@ def test_onpolicy_replay_learning_rate_follows_the_schedule_then_the_handover_lr
     assert [lr_scale_at(cfg, t) for t in (600, 1000, 5000)] == pytest.approx([0.25] * 3)
     cfg.handover.lr = 0.0  # off: the schedule goes on
     assert lr_scale_at(cfg, 800) == pytest.approx(0.2)
+
+
+def test_onpolicy_replay_td_lambda_and_epsilon_change_at_the_handover_only_when_given() -> None:
+    from decomp.config.schema import epsilon_at, td_lambda_at
+
+    cfg = matrix_config("qtran", "vdn", 0, 1000, "egreedy", 0.01, regime="onpolicy_replay", td_lambda=0.85,
+                        epsilon_anneal_steps=100, handover=HandoverConfig(at=600, td_lambda=0.6, epsilon=0.05))
+    assert [td_lambda_at(cfg, t) for t in (0, 599, 600, 999)] == [0.85, 0.85, 0.6, 0.6]
+    assert [epsilon_at(cfg, t) for t in (0, 100, 599, 600, 999)] == pytest.approx([1.0, 0.01, 0.01, 0.05, 0.05])
+    cfg.handover.td_lambda = cfg.handover.epsilon = None
+    assert (td_lambda_at(cfg, 900), epsilon_at(cfg, 900)) == (0.85, pytest.approx(0.01))
+    cfg.regime = "onpolicy"  # handover.* means nothing outside regime=onpolicy_replay
+    cfg.handover.td_lambda = 0.6
+    assert td_lambda_at(cfg, 900) == 0.85

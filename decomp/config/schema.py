@@ -8,7 +8,7 @@ so a typo in a key or a wrong type is refused before any work starts;
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 
 @dataclass
@@ -90,6 +90,10 @@ class HandoverConfig:
     """updates between hard target copies during the replay phase"""
     lr: float = 0.0
     """> 0: the replay phase's learning rate, constant (0: learner.lr's schedule goes on)"""
+    td_lambda: Optional[float] = None
+    """the replay phase's TD(λ) (None: learner.td_lambda throughout)"""
+    epsilon: Optional[float] = None
+    """the replay phase's exploration ε, constant (None: the ε schedule goes on)"""
 
 
 @dataclass
@@ -208,6 +212,8 @@ def epsilon_at(cfg: Config, env_steps: int) -> float:
     """Linear ε schedule; ``data=uniform`` explores uniformly (ε = 1) throughout."""
     if cfg.data == "uniform":
         return 1.0
+    if cfg.regime == "onpolicy_replay" and cfg.handover.epsilon is not None and env_steps >= cfg.handover.at:
+        return cfg.handover.epsilon
     frac = min(1.0, env_steps / cfg.epsilon_anneal_steps)
     return cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start)
 
@@ -223,6 +229,14 @@ def lr_scale_at(cfg: Config, env_steps: int) -> float:
         return 1.0
     frac = min(1.0, env_steps / cfg.t_max)
     return 1.0 + frac * (cfg.learner.lr_finish / cfg.learner.lr - 1.0)
+
+
+def td_lambda_at(cfg: Config, env_steps: int) -> float:
+    """λ of the next update's TD(λ) targets: ``learner.td_lambda``, or ``handover.td_lambda`` in
+    regime=onpolicy_replay's replay phase (a function of the env step, so a resumed run gets it back)."""
+    if cfg.regime == "onpolicy_replay" and cfg.handover.td_lambda is not None and env_steps >= cfg.handover.at:
+        return cfg.handover.td_lambda
+    return cfg.learner.td_lambda
 
 
 def get_key(cfg: Any, dotted: str) -> Any:

@@ -79,6 +79,9 @@ def validate_handover(cfg: Config) -> None:
     for key in ("batch_size", "episodes_per_update", "target_update_interval"):
         if getattr(hand, key) <= 0:
             raise ConfigError(f"handover.{key} must be a positive integer, got {getattr(hand, key)}")
+    for key in ("td_lambda", "epsilon"):
+        if getattr(hand, key) is not None and not 0.0 <= getattr(hand, key) <= 1.0:
+            raise ConfigError(f"handover.{key} must lie in [0, 1] (or null: unchanged), got {getattr(hand, key)}")
     if hand.lr < 0:
         raise ConfigError(f"handover.lr must be >= 0 (0 = learner.lr's schedule goes on), got {hand.lr}")
     if hand.batch_size > cfg.buffer_size:

@@ -19,7 +19,7 @@ from decomp.training.best import BestPolicy, swapped_in
 from decomp.core.buffer import EpisodeBatch, ReplayBuffer
 from decomp.core.build import build_learner
 from decomp.training.checkpoint import CheckpointError, check_compatible, load_checkpoint, save_checkpoint, write_json
-from decomp.config.schema import Config, epsilon_at, lr_scale_at
+from decomp.config.schema import Config, epsilon_at, lr_scale_at, td_lambda_at
 from decomp.config.validation import validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv
@@ -307,6 +307,7 @@ class Trainer:
         scale = lr_scale_at(self.cfg, self.runner.env_steps)
         if self.cfg.learner.lr_schedule != "constant" or scale != 1.0:
             self.learner.scale_lr(scale)
+        self.learner.set_td_lambda(td_lambda_at(self.cfg, self.runner.env_steps))
         try:
             logs = self.learner.train(batch, behaviour_epsilon=epsilon_at(self.cfg, self.runner.env_steps))
         except FloatingPointError as err:

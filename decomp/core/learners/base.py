@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -108,6 +109,11 @@ class Learner:
         decomp.config.schema.lr_scale_at, calls this before each update)."""
         for group in self.optimizer.param_groups:
             group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
+
+    def set_td_lambda(self, td_lambda: float) -> None:
+        """λ of the TD(λ) targets from the next update on (regime=onpolicy_replay's replay phase)."""
+        if td_lambda != self.cfg.td_lambda:
+            self.cfg = replace(self.cfg, td_lambda=td_lambda)
 
     def train(self, batch: EpisodeBatch, behaviour_epsilon: float = 0.0) -> dict[str, float]:
         """One update on ``batch``. ``behaviour_epsilon``: the ε its episodes were collected with; value
