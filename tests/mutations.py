@@ -153,7 +153,7 @@ METHOD_MUTATIONS += [
     _m("handover-learner-copies", "on-policy then replay: the learner's own target interval also copies",
        "decomp/core/build.py", 'if cfg.regime != "replay":', 'if cfg.regime == "onpolicy":', ONPOLICY),
     _m("handover-from-start", "on-policy then replay: replay from the first update (handover.at ignored)",
-       "decomp/training/regimes.py", "env_steps < cfg.handover.at", "env_steps < 0", ONPOLICY),
+       "decomp/config/schema.py", "env_steps >= cfg.handover.at", "env_steps >= 0", ONPOLICY),
 ]
 
 # Evaluation diagnostics, against one scripted battle known by hand (tests/test_diagnostics.py).

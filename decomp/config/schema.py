@@ -78,7 +78,7 @@ class HandoverConfig:
     """regime=onpolicy_replay: where on-policy rounds hand over to replay updates, and the replay's settings.
 
     On-policy rounds learn the most per CPU-second early on; a replay of many past episodes is what lifts the
-    final policy (docs/benchmarks.md, "Time to win: on-policy, then replay")."""
+    final policy (docs/benchmarks.md, "On-policy, then replay")."""
 
     at: int = 400_000
     """env step from which every update samples the replay (before it: on-policy rounds)"""
@@ -121,9 +121,9 @@ class Config:
     mixer: MixerConfig = field(default_factory=MixerConfig)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    """where logger=wandb sends the run (decomp/training/wandb_sink.py)"""
     handover: HandoverConfig = field(default_factory=HandoverConfig)
     """regime=onpolicy_replay only: when and how the on-policy rounds give way to replay updates"""
-    """where logger=wandb sends the run (decomp/training/wandb_sink.py)"""
     seed: int = 0
     """seeds torch, numpy and the envs"""
     seeds: list[int] = field(default_factory=list)
@@ -208,11 +208,16 @@ class ConfigError(ValueError):
     """A configuration value is out of range or unknown; the message says what is allowed."""
 
 
+def in_replay_phase(cfg: Config, env_steps: int) -> bool:
+    """regime=onpolicy_replay from env step ``handover.at`` on: the handover.* settings apply."""
+    return cfg.regime == "onpolicy_replay" and env_steps >= cfg.handover.at
+
+
 def epsilon_at(cfg: Config, env_steps: int) -> float:
     """Linear ε schedule; ``data=uniform`` explores uniformly (ε = 1) throughout."""
     if cfg.data == "uniform":
         return 1.0
-    if cfg.regime == "onpolicy_replay" and cfg.handover.epsilon is not None and env_steps >= cfg.handover.at:
+    if cfg.handover.epsilon is not None and in_replay_phase(cfg, env_steps):
         return cfg.handover.epsilon
     frac = min(1.0, env_steps / cfg.epsilon_anneal_steps)
     return cfg.epsilon_start + frac * (cfg.epsilon_finish - cfg.epsilon_start)
@@ -223,7 +228,7 @@ def lr_scale_at(cfg: Config, env_steps: int) -> float:
     ``lr_finish / lr`` at ``t_max``. A function of the env step alone, so a resumed run continues the same
     schedule; a fraction, so a method with its own lr (QPLEX's option) follows the same shape.
     regime=onpolicy_replay with ``handover.lr`` > 0: that rate, constant, from ``handover.at`` on."""
-    if cfg.regime == "onpolicy_replay" and cfg.handover.lr > 0 and env_steps >= cfg.handover.at:
+    if cfg.handover.lr > 0 and in_replay_phase(cfg, env_steps):
         return cfg.handover.lr / cfg.learner.lr
     if cfg.learner.lr_schedule == "constant":
         return 1.0
@@ -234,7 +239,7 @@ def lr_scale_at(cfg: Config, env_steps: int) -> float:
 def td_lambda_at(cfg: Config, env_steps: int) -> float:
     """λ of the next update's TD(λ) targets: ``learner.td_lambda``, or ``handover.td_lambda`` in
     regime=onpolicy_replay's replay phase (a function of the env step, so a resumed run gets it back)."""
-    if cfg.regime == "onpolicy_replay" and cfg.handover.td_lambda is not None and env_steps >= cfg.handover.at:
+    if cfg.handover.td_lambda is not None and in_replay_phase(cfg, env_steps):
         return cfg.handover.td_lambda
     return cfg.learner.td_lambda
 

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import torch
 
-from decomp.config.schema import Config
+from decomp.config.schema import Config, in_replay_phase
 from decomp.core.buffer import EpisodeBatch, ReplayBuffer
 
 
@@ -28,13 +28,13 @@ class Round:
 
 def next_round(cfg: Config, buffer: ReplayBuffer, pending: int, env_steps: int) -> Round | None:
     """The round due after ``pending`` newly collected episodes at ``env_steps``, or None when none is due yet."""
-    if cfg.regime == "onpolicy" or (cfg.regime == "onpolicy_replay" and env_steps < cfg.handover.at):
+    if in_replay_phase(cfg, env_steps):  # the learner's own target copying is off in this regime (core/build.py)
+        hand = cfg.handover
+        return replay_round(buffer, pending, hand.batch_size, hand.episodes_per_update, 1, hand.target_update_interval)
+    if cfg.regime != "replay":  # onpolicy, or onpolicy_replay before the handover
         if pending < cfg.episodes_per_update:
             return None
         return Round(onpolicy_batches(buffer, min(pending, len(buffer)), cfg.batch_size, cfg.epochs), 0, True)
-    if cfg.regime == "onpolicy_replay":  # the learner's own target copying is off in this regime (core/build.py)
-        hand = cfg.handover
-        return replay_round(buffer, pending, hand.batch_size, hand.episodes_per_update, 1, hand.target_update_interval)
     return replay_round(buffer, pending, cfg.batch_size, cfg.episodes_per_update, cfg.updates_per_round, 0)
 
 
