@@ -18,7 +18,7 @@ decomp dependency). Pin both sides to one core each for a fair race, e.g.::
 
     taskset -c 0 python benchmarks/jaxmarl_side_by_side.py run --jaxmarl-src /tmp/JaxMARL --alg qmix_rnn --minutes 30 --out runs/sbs/qmix_rnn &
     date +%s.%N > runs/sbs/decomp.launch_time; taskset -c 1 timeout 30m python -m decomp.train env=smac \
-        env.map_name=2s3z mixer=qmix t_max=1000000 threads=1 run_dir=runs/sbs run_name=decomp &
+        map=2s3z method=qmix t_max=1000000 threads=1 run_dir=runs/sbs run_name=decomp &
     python benchmarks/jaxmarl_side_by_side.py compare --minutes 30 runs/sbs/decomp runs/sbs/qmix_rnn [runs/sbs/pqn_vdn_rnn]
 """
 

@@ -43,7 +43,7 @@ from decomp.rollout.runner_jax import DEFAULT_CHUNK, JaxPolicyRunner  # noqa: E4
 
 def collectors(map_name: str, n_envs: int, chunk: int) -> dict[str, Runner]:
     """Both runners on their own env (same compiled step), same QMIX-preset agent weights."""
-    cfg = compose_config(["env=smac", "env.backend=smax", f"env.map_name={map_name}", "mixer=qmix"])
+    cfg = compose_config(["env=smac", "env.backend=smax", f"map={map_name}", "method=qmix"])
     policy = Policy.of(build_learner(cfg, SmaxEnv(map_name, n_envs, seed=0).info))
     torch_env, jax_env = SmaxEnv(map_name, n_envs, seed=0), SmaxEnv(map_name, n_envs, seed=0)
     return {

@@ -24,7 +24,7 @@ from decomp.training.trainer import Trainer
 
 
 def config(map_name: str, seed: int, t_max: int, threads: int) -> list[str]:
-    return ["env=smac", "env.backend=smax", f"env.map_name={map_name}", "mixer=qmix", f"seed={seed}",
+    return ["env=smac", "env.backend=smax", f"map={map_name}", "method=qmix", f"seed={seed}",
             f"t_max={t_max}", f"threads={threads}", "progress=false", f"eval_interval={t_max}"]
 
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from decomp.analysis.sweep_runs import RunRecord, eval_curve, load_sweep  # noqa: E402
 
-# (map, mixers, seeds, t_max): the budgets the SMAX-learning issue names
+# (map, methods, seeds, t_max): the budgets the SMAX-learning issue names
 STUDY: list[tuple[str, tuple[str, ...], tuple[int, ...], int]] = [
     ("3m", ("qmix",), (0, 1, 2), 300_000),  # the default command (t_max of the smac preset)
     ("2s3z", ("qmix",), (0, 1, 2), 1_000_000),
@@ -36,15 +36,15 @@ STUDY: list[tuple[str, tuple[str, ...], tuple[int, ...], int]] = [
 
 def sweep_commands(sweep: Path, jobs: int, only: set[str] | None) -> list[list[str]]:
     """One ``decomp.train -m`` launch per study row (the table sweep's own command form)."""
-    return [[sys.executable, "-m", "decomp.train", "-m", "env=smac", f"env.map_name={m}", f"t_max={t}",
-             f"mixer={','.join(mixers)}", f"seed={','.join(map(str, seeds))}", "hydra/launcher=joblib",
+    return [[sys.executable, "-m", "decomp.train", "-m", "env=smac", f"map={m}", f"t_max={t}",
+             f"method={','.join(methods)}", f"seed={','.join(map(str, seeds))}", "hydra/launcher=joblib",
              f"hydra.launcher.n_jobs={jobs}", f"hydra.sweep.dir={sweep}"]
-            for m, mixers, seeds, t in STUDY if only is None or m in only]
+            for m, methods, seeds, t in STUDY if only is None or m in only]
 
 
 def in_study(run: RunRecord) -> bool:
     """A run of a study row's map, method and budget; every seed counts (the table sweep trains more)."""
-    return any(run.map_name == m and run.method in mixers and run.t_max == t for m, mixers, _, t in STUDY)
+    return any(run.map_name == m and run.method in methods and run.t_max == t for m, methods, _, t in STUDY)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

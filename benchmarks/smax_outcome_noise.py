@@ -76,7 +76,7 @@ def main() -> None:
                           for m in range(args.starts)])  # (starts,)
     mean = rates.mean()
     within = float(np.mean(rates * (1 - rates)))  # E[Var(win | start)]
-    print(f"{trainer.info.name} {trainer.cfg.mixer.name}, {weights} weights (step {step:,}): "
+    print(f"{trainer.info.name} {trainer.cfg.method.name}, {weights} weights (step {step:,}): "
           f"{args.starts} starts × {args.repeats} battles")
     print("per-start win rates, sorted:", " ".join(f"{r:.2f}" for r in np.sort(rates)))
     print(f"win rate {mean:.3f}; starts always won {np.mean(rates == 1):.2f}, never won {np.mean(rates == 0):.2f}, "

@@ -9,7 +9,7 @@ goes wrong is the learner's (or the mixer's) alone. After ``--updates`` TD updat
 * how often an agent that can attack values an attack above its best move/stop (attacking is
   what earns reward: r_t correlates 0.73 with the number of attacks at t and 0.02 at t + 1).
 
-    python benchmarks/smax_value_probe.py --mixer qmix [--init-scale 0.001] [--timeout-terminal] [--map 2s3z]
+    python benchmarks/smax_value_probe.py --method qmix [--init-scale 0.001] [--timeout-terminal] [--map 2s3z]
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def probe(learner: Learner, buf: ReplayBuffer, gamma: float, n: int = 512) -> di
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--map", default="2s3z")
-    p.add_argument("--mixer", default="qmix")
-    p.add_argument("--init-scale", type=float, default=0.0, help="mixer.init_scale (0 = PyTorch default)")
+    p.add_argument("--method", default="qmix")
+    p.add_argument("--init-scale", type=float, default=0.0, help="method.init_scale (0 = PyTorch default)")
     p.add_argument("--timeout-terminal", action="store_true", help="store time-outs as terminal (no bootstrap)")
     p.add_argument("--collect", type=int, default=1500, help="vector steps of ε = 1 data (32 envs)")
     p.add_argument("--updates", type=int, default=600)
@@ -80,8 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
-    cfg = compose_config(["env=smac", "env.backend=smax", f"env.map_name={args.map}", f"mixer={args.mixer}",
-                          f"mixer.init_scale={args.init_scale}", f"seed={args.seed}"])
+    cfg = compose_config(["env=smac", "env.backend=smax", f"map={args.map}", f"method={args.method}",
+                          f"method.init_scale={args.init_scale}", f"seed={args.seed}"])
     env = SmaxEnv(args.map, cfg.env.n_envs, seed=args.seed, reward_scale=cfg.env.reward_scale)
     learner = build_learner(cfg, env.info)
     buf = ReplayBuffer(env.info, cfg.buffer_size, seed=args.seed)
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.timeout_terminal:
         n = len(buf)
         buf.data.terminated[torch.arange(n), buf.lengths[:n] - 1] = 1.0
-    print(f"{args.map} {args.mixer} init_scale={args.init_scale} timeout_terminal={args.timeout_terminal}: "
+    print(f"{args.map} {args.method} init_scale={args.init_scale} timeout_terminal={args.timeout_terminal}: "
           f"{len(buf)} random episodes, {args.updates} updates of {cfg.batch_size}")
     for _ in range(args.updates):
         learner.train(buf.sample(cfg.batch_size))

@@ -1,7 +1,7 @@
 """Wall-clock to a greedy win rate: presets side by side, one pinned core and one thread per run.
 
     python benchmarks/time_to_win.py run --map 2s3z --presets replay32,fast --seeds 0 1 2 --cores 0 1 \
-        --out results/time_to_win [--minutes 16] [--t-max 1000000] [--mixer qmix]
+        --out results/time_to_win [--minutes 16] [--t-max 1000000] [--method qmix]
     python benchmarks/time_to_win.py report --out results/time_to_win --map 2s3z [--fig docs/img/time_to_win_2s3z.png]
 
 ``run`` queues one ``python -m decomp.train`` per (preset, seed) and keeps one job on each listed core
@@ -48,8 +48,8 @@ PRESETS: dict[str, list[str]] = {
 THRESHOLDS = (0.5, 0.8)
 
 
-def run_name(map_name: str, preset: str, mixer: str, seed: int) -> str:
-    return f"{map_name}__{preset}__{mixer}__{seed}"
+def run_name(map_name: str, preset: str, method: str, seed: int) -> str:
+    return f"{map_name}__{preset}__{method}__{seed}"
 
 
 def parse_preset(spec: str) -> tuple[str, list[str]]:
@@ -71,9 +71,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     while jobs or running:
         while jobs and free:
             preset, extra, seed = jobs.pop(0)
-            core, name = free.pop(0), run_name(args.map, preset, args.mixer, seed)
+            core, name = free.pop(0), run_name(args.map, preset, args.method, seed)
             cmd = ["taskset", "-c", str(core), sys.executable, "-m", "decomp.train", "env=smac",
-                   f"env.map_name={args.map}", f"mixer={args.mixer}", f"seed={seed}", "threads=1", "progress=false",
+                   f"map={args.map}", f"method={args.method}", f"seed={seed}", "threads=1", "progress=false",
                    f"run_dir={out}", f"run_name={name}", *([f"t_max={args.t_max}"] if args.t_max else []), *extra]
             started = time.time()
             log = (out / f"{name}.log").open("w")
@@ -118,12 +118,12 @@ def first_at(curve: list[tuple[float, int, float]], threshold: float) -> tuple[f
 def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     runs: dict[str, dict[int, Path]] = {}
-    for folder in sorted(out.glob(f"{args.map}__*__{args.mixer}__*")):
+    for folder in sorted(out.glob(f"{args.map}__*__{args.method}__*")):
         if (folder / "launch.json").exists() and (folder / "metrics.csv").exists():
             _, preset, _, seed = folder.name.split("__")
             runs.setdefault(preset, {})[int(seed)] = folder
     if not runs:
-        raise SystemExit(f"no finished runs of {args.map} {args.mixer} under {out}")
+        raise SystemExit(f"no finished runs of {args.map} {args.method} under {out}")
     medians: dict[str, dict[float, float]] = {}
     print(f"| preset | seed | minutes to ≥ 50 % (steps) | minutes to ≥ 80 % (steps) | env steps run | minutes run "
           f"| final win rate (128 ep.) |\n|---|---|---|---|---|---|---|")
@@ -157,7 +157,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"ratio {other} / {args.base} (median minutes to ≥ 80 %): "
                   f"{medians[other][0.8] / medians[args.base][0.8]:.2f}")
     if args.fig:
-        plot(curves, Path(args.fig), f"SMAX {args.map}, {args.mixer}: mean of the last 5 greedy evaluations")
+        plot(curves, Path(args.fig), f"SMAX {args.map}, {args.method}: mean of the last 5 greedy evaluations")
     return 0
 
 
@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--map", default="2s3z")
-    r.add_argument("--mixer", default="qmix")
+    r.add_argument("--method", default="qmix")
     r.add_argument("--presets", default="replay32,fast", help="comma-separated PRESETS names or name:k=v;k=v")
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     r.add_argument("--cores", type=int, nargs="+", default=[0, 1])
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", default="results/time_to_win")
     q = sub.add_parser("report")
     q.add_argument("--map", default="2s3z")
-    q.add_argument("--mixer", default="qmix")
+    q.add_argument("--method", default="qmix")
     q.add_argument("--out", default="results/time_to_win")
     q.add_argument("--fig", default="")
     q.add_argument("--base", default="replay32", help="the preset the others are compared with")

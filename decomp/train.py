@@ -1,4 +1,4 @@
-"""Entry point of ``python -m decomp.train env=… mixer=… [key=value …]`` (the program: decomp/cli/train.py)."""
+"""Entry point of ``python -m decomp.train env=… method=… [key=value …]`` (the program: decomp/cli/train.py)."""
 
 from decomp.cli.train import main
 

@@ -7,7 +7,7 @@ and a softplus activation shifted to 0 at 0 keep every weight > 0 (λ_i > 0, so 
 Q_tot analytic in the Q^i: the theory suite's symbolic ``qmix_softplus``, as a trainable mixer (what
 that buys on the matrix games is in docs/extending.md).
 
-    DECOMP_METHODS=examples.smooth_qmix python -m decomp.train env=matrix env.game=qmix_easy mixer=smooth_qmix
+    DECOMP_METHODS=examples.smooth_qmix python -m decomp.train env=matrix env.game=qmix_easy method=smooth_qmix
 """
 
 from __future__ import annotations

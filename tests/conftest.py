@@ -38,6 +38,6 @@ def battle_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("battle_runs")
     out = {}
     for mixer in ("qmix", "qatten"):
-        assert train(compose_config([*BATTLE_RUN, f"mixer={mixer}", f"run_dir={root}", f"run_name={mixer}"])) == 0
+        assert train(compose_config([*BATTLE_RUN, f"method={mixer}", f"run_dir={root}", f"run_name={mixer}"])) == 0
         out[mixer] = root / mixer
     return out

@@ -102,7 +102,7 @@ def test_the_drawn_bars_are_the_agents_outputs(runs: dict[str, Path]) -> None:
     plt.close(battle_figure(battle, battle.steps - 1))  # the end frame draws (no decision there)
 
 
-@pytest.mark.parametrize("name", ["none", "vdn", "qmix", "qatten", "ow_qmix", "qplex", "qtran", "coma"])
+@pytest.mark.parametrize("name", ["iql", "vdn", "qmix", "qatten", "ow_qmix", "qplex", "qtran", "coma"])
 def test_model_view_gives_each_kind_its_own_lambda(name: str) -> None:
     """VDN λ ≡ 1; QMIX, Qatten, OW-QMIX: ∂Q_tot/∂Q^i by autograd; QPLEX: its λ_i(s, u); QTRAN, COMA: Q_jt and no λ;
     IQL: neither. Random inputs of T = 4 steps, 3 agents, 5 actions (no env needed)."""

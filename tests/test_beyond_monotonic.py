@@ -155,7 +155,7 @@ def test_coma_sampling_respects_availability_and_is_greedy_at_eps_zero() -> None
     from decomp.core.build import build_learner
     from decomp.envs.base import EnvInfo
 
-    cfg = compose_config(["env=matrix", "mixer=coma"])
+    cfg = compose_config(["env=matrix", "method=coma"])
     info = EnvInfo(n_agents=2, n_actions=4, obs_dim=1, state_dim=1, feat_dim=2, episode_limit=1, n_envs=4)
     from decomp.rollout.policy import Policy
 
@@ -205,7 +205,7 @@ def test_coma_learns_to_win_2s3z(tmp_path) -> None:
     from decomp.config.compose import compose_config
     from decomp.training.trainer import Trainer
 
-    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s3z", "mixer=coma", "seed=0",
+    cfg = compose_config(["env=smac", "env.backend=smax", "map=2s3z", "method=coma", "seed=0",
                           "t_max=200000", "eval_interval=0", "threads=1", "progress=false"])
     summary = Trainer(cfg, run_dir=None).run()
     assert summary.eval_win_rate >= 0.15 and summary.eval_return >= 8.0, summary

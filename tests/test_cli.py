@@ -21,7 +21,7 @@ def cli(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProc
 
 
 def test_matrix_qtran_prints_an_optimal_greedy_action(tmp_path: Path) -> None:
-    res = cli("env=matrix", "env.game=qtran", "mixer=qtran", "seed=3", cwd=tmp_path)
+    res = cli("env=matrix", "env.game=qtran", "method=qtran", "seed=3", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert "greedy joint action: (0, 0)" in res.stdout and ": OPTIMAL)" in res.stdout
     assert "learned Q_jt" in res.stdout and "Q^1:" in res.stdout and "Q^2:" in res.stdout
@@ -29,11 +29,11 @@ def test_matrix_qtran_prints_an_optimal_greedy_action(tmp_path: Path) -> None:
     assert len(runs) == 1
     for name in ("config.yaml", "metrics.csv", "checkpoints/latest.pt", "heatmap.png", "summary.json", "tb"):
         assert (runs[0] / name).exists(), name
-    assert "mixer:\n  name: qtran" in (runs[0] / "config.yaml").read_text()
+    assert "method:\n  name: qtran" in (runs[0] / "config.yaml").read_text()
 
 
 def test_unknown_names_list_the_valid_ones(tmp_path: Path) -> None:
-    res = cli("mixer=qmixx", cwd=tmp_path)
+    res = cli("method=qmixx", cwd=tmp_path)
     assert res.returncode != 0 and "qmixx" in res.stderr and "qatten" in res.stderr
     res = cli("env=matrix", "env.game=nope", cwd=tmp_path)
     assert res.returncode == 2 and "valid games:" in res.stderr and "climbing" in res.stderr
@@ -50,7 +50,7 @@ def test_bad_budgets_are_refused_before_any_work(tmp_path: Path) -> None:
 
 def test_killed_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    args = [sys.executable, "-m", "decomp.train", "env=matrix", "mixer=vdn", "t_max=400000",
+    args = [sys.executable, "-m", "decomp.train", "env=matrix", "method=vdn", "t_max=400000",
             "save_interval=3200", "run_name=killme", "progress=false"]
     proc = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = tmp_path / "runs" / "killme" / "checkpoints" / "latest.pt"
@@ -82,5 +82,5 @@ def test_every_cli_answers_help_with_its_usage(module: str) -> None:
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "error" not in text.lower().split("\n")[0]
-    assert {"decomp.train": "mixer:", "decomp.evaluate": "run=", "decomp.report": "matrix,smac",
+    assert {"decomp.train": "method:", "decomp.evaluate": "run=", "decomp.report": "matrix,smac",
             "decomp.compact": "python -m decomp.compact", "decomp.battle": "python -m decomp.battle run="}[module] in text

@@ -21,7 +21,7 @@ needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA GPU visible to tor
 
 
 def matrix_cfg(device: str, mixer: str = "qmix"):
-    cfg = compose_config(["env=matrix", "env.game=qtran", f"mixer={mixer}", "t_max=640", "progress=false",
+    cfg = compose_config(["env=matrix", "env.game=qtran", f"method={mixer}", "t_max=640", "progress=false",
                           f"device={device}"])
     return dataclasses.replace(cfg, eval_interval=320)
 

@@ -23,7 +23,7 @@ def run(tmp_path_factory) -> Path:
     from decomp.cli.train import train
 
     root = tmp_path_factory.mktemp("runs")
-    cfg = compose_config(["env=matrix", "mixer=vdn", "t_max=1920", "eval_interval=640", "progress=false",
+    cfg = compose_config(["env=matrix", "method=vdn", "t_max=1920", "eval_interval=640", "progress=false",
                           f"run_dir={root}", "run_name=vdn"])
     assert train(cfg) == 0
     return root / "vdn"
@@ -87,7 +87,7 @@ def test_wrong_or_broken_checkpoints_are_refused_with_the_reason(run: Path, tmp_
     with pytest.raises(CheckpointError, match="does not fit this env .* n_actions: checkpoint 5 vs env 3"):
         evaluate_saved(tmp_path / "other.pt", "final")
     payload = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)
-    payload["config"]["mixer"]["name"] = "qmix"  # VDN's weights into a QMIX model
+    payload["config"]["method"]["name"] = "qmix"  # VDN's weights into a QMIX model
     torch.save(payload, tmp_path / "mismatch.pt")
     with pytest.raises(CheckpointError, match="do not fit the model its config builds"):
         evaluate_saved(tmp_path / "mismatch.pt", "final")
@@ -112,7 +112,7 @@ def test_an_on_policy_run_evaluates(tmp_path: Path) -> None:
     """regime=onpolicy needs buffer_size >= episodes_per_update: the rebuilt, replay-less trainer keeps that."""
     from decomp.cli.train import train
 
-    cfg = compose_config(["env=matrix", "mixer=vdn", "regime=onpolicy", "episodes_per_update=16", "batch_size=8",
+    cfg = compose_config(["env=matrix", "method=vdn", "regime=onpolicy", "episodes_per_update=16", "batch_size=8",
                           "t_max=320", "eval_interval=160", "progress=false", f"run_dir={tmp_path}", "run_name=op"])
     assert train(cfg) == 0
     assert evaluate_saved(*locate(tmp_path / "op", None, None)).policy_step == 320
@@ -130,7 +130,7 @@ def test_saved_weights_act_exactly_like_the_trainer_that_saved_them(tmp_path: Pa
     from decomp.training.saved_eval import saved_policy
     from decomp.training.trainer import Trainer
 
-    cfg = compose_config(["env=matrix", "env.game=two_step", "mixer=qmix", "data=egreedy", "t_max=3200",
+    cfg = compose_config(["env=matrix", "env.game=two_step", "method=qmix", "data=egreedy", "t_max=3200",
                           "eval_interval=320", "progress=false"])
     run_dir = tmp_path / "run"
     run_dir.mkdir()

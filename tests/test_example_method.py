@@ -47,11 +47,11 @@ def test_registration_gives_typed_options_and_a_config_node(example: ModuleType)
     method = get_method(NAME)
     assert method.mixer_cls is example.SmoothQMixMixer and method.kind is Kind.VALUE
     assert method.defaults()["options"] == {"embed_dim": 32, "hypernet_embed": 64}  # from the constructor
-    cfg = compose_config(["env=matrix", f"mixer={NAME}", "mixer.options.embed_dim=8"])
+    cfg = compose_config(["env=matrix", f"method={NAME}", "method.options.embed_dim=8"])
     validate(cfg)
-    assert cfg.mixer.options["embed_dim"] == 8
+    assert cfg.method.options["embed_dim"] == 8
     with pytest.raises(ConfigError, match="unknown option.*embed_dims.*valid: embed_dim: int = 32"):
-        validate(compose_config(["env=matrix", f"mixer={NAME}", "+mixer.options.embed_dims=8"]))
+        validate(compose_config(["env=matrix", f"method={NAME}", "+method.options.embed_dims=8"]))
     with pytest.raises(ValueError, match=f"method '{NAME}' is already registered"):
         register(method)
     with pytest.raises(TypeError, match="mixer_cls must be a Mixer or ActionModule subclass"):
@@ -92,7 +92,7 @@ def test_decomp_methods_brings_it_to_the_cli_and_the_theory_check(tmp_path: Path
 
     listing = run("decomp.core.methods")
     assert listing.returncode == 0 and f"\n{NAME} " in listing.stdout and "embed_dim=32" in listing.stdout
-    trained = run("decomp.train", "env=matrix", "env.game=qmix_easy", f"mixer={NAME}", "t_max=5000",
+    trained = run("decomp.train", "env=matrix", "env.game=qmix_easy", f"method={NAME}", "t_max=5000",
                   f"run_dir={tmp_path}", "run_name=smooth")
     assert trained.returncode == 0, trained.stderr[-2000:]
     assert "OPTIMAL" in trained.stdout

@@ -126,7 +126,7 @@ def test_empty_mixer_selection_shows_error() -> None:
     at = _app()
     at.multiselect(key="mixers").set_value([]).run()
     assert not at.exception
-    assert "Choose at least one mixer to train." in _errors(at)
+    assert "Choose at least one method to train." in _errors(at)
     assert at.button(key="train").disabled
 
 
@@ -167,7 +167,7 @@ def test_run_viewer_on_a_real_trainer_run_shows_the_diagnostics(tmp_path: Path) 
     from decomp.training.run_record import write_config
     from decomp.training.trainer import Trainer
 
-    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "env.n_envs=8", "env.eval_envs=8",
+    cfg = compose_config(["env=smac", "env.backend=smax", "method=qmix", "env.n_envs=8", "env.eval_envs=8",
                           "t_max=400", "eval_interval=200", "log_interval=200", "batch_size=8",
                           "buffer_size=100", "episodes_per_update=8", "progress=false"])
     run = tmp_path / "smac-3m__qmix__0__20260101-000000"

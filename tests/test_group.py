@@ -17,7 +17,7 @@ from decomp.training.group import SeedGroup
 from decomp.training.trainer import Trainer
 from tests.test_smac_training import SMALL, _metrics_without_clock
 
-MATRIX = ["env=matrix", "mixer=qmix", "t_max=3000", "save_interval=1000", "progress=false"]
+MATRIX = ["env=matrix", "method=qmix", "t_max=3000", "save_interval=1000", "progress=false"]
 
 
 def _same_weights(a: Trainer, b: Trainer) -> bool:
@@ -28,7 +28,7 @@ def _same_weights(a: Trainer, b: Trainer) -> bool:
 
 def test_smax_group_equals_each_seed_trained_alone(tmp_path: Path) -> None:
     """Two SMAX seeds collected by one jitted call per chunk write the metrics and weights of solo runs."""
-    args = ["env=smac", "env.backend=smax", "mixer=qmix", "threads=1", *SMALL]
+    args = ["env=smac", "env.backend=smax", "method=qmix", "threads=1", *SMALL]
     members = []
     for seed in (0, 1):
         run = tmp_path / f"group{seed}"

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from decomp.config.compose import compose_config
 from decomp.config.schema import ConfigError
@@ -27,10 +28,10 @@ N, S, F, A = 3, 4, 2, 5
 
 # what each method must be, written out by hand so a wrong registry entry fails here
 EXPECTED_KIND = {
-    "none": Kind.INDEPENDENT, "vdn": Kind.VALUE, "qmix": Kind.VALUE, "qatten": Kind.VALUE, "ow_qmix": Kind.VALUE,
+    "iql": Kind.INDEPENDENT, "vdn": Kind.VALUE, "qmix": Kind.VALUE, "qatten": Kind.VALUE, "ow_qmix": Kind.VALUE,
     "cw_qmix": Kind.VALUE, "qtran": Kind.JOINT, "qtran_alt": Kind.JOINT, "qplex": Kind.ACTION, "coma": Kind.POLICY,
 }
-EXPECTED_TABLE = {"none": "Σ_i Q^i (no mixer)", "qtran": "Q_jt", "qtran_alt": "Q_jt", "coma": "critic Q(s, u)"}
+EXPECTED_TABLE = {"iql": "Σ_i Q^i (no mixer)", "qtran": "Q_jt", "qtran_alt": "Q_jt", "coma": "critic Q(s, u)"}
 
 
 def test_registry_lists_every_method_once_with_its_kind() -> None:
@@ -62,7 +63,7 @@ def test_theory_and_explorer_describe_each_method(name: str) -> None:
         assert reason.endswith(info.no_lambda) and info.no_lambda
         with pytest.raises(NotImplementedError, match=re.escape(info.no_lambda[:40])):
             mixer.local_weights(torch.zeros(2, N), torch.zeros(2, S))
-    run = MatrixRun(game="g", mixer_name=name, seed=0, data="uniform", payoff=np.zeros((3, 3)), q_tot=np.zeros((3, 3)),
+    run = MatrixRun(game="g", method=name, seed=0, data="uniform", payoff=np.zeros((3, 3)), q_tot=np.zeros((3, 3)),
                     agent_qs=[np.zeros(3)] * 2, greedy=(0, 0), optimal=False, losses=np.zeros(1), mixer=mixer,
                     state=torch.zeros(S), feats=torch.zeros(N, F))
     assert run.is_function_of_q is (EXPECTED_KIND[name] is Kind.VALUE)
@@ -75,63 +76,66 @@ def test_explorer_reasons_come_from_the_registry() -> None:
     from explorer_lib.theory_calc import why_not_function
 
     for name, kind in EXPECTED_KIND.items():
-        run = MatrixRun(game="g", mixer_name=name, seed=0, data="uniform", payoff=np.zeros(1), q_tot=np.zeros(1),
+        run = MatrixRun(game="g", method=name, seed=0, data="uniform", payoff=np.zeros(1), q_tot=np.zeros(1),
                         agent_qs=[], greedy=(), optimal=False, losses=np.zeros(1), mixer=make_mixer(name, N, S, F, A))
         assert why_not_function(run) == f"{name}: {describe(kind).no_lambda}"
 
 
 def test_unknown_names_and_options_fail_with_what_is_valid() -> None:
-    with pytest.raises(UnknownMethod, match="valid methods: coma, cw_qmix, none, .*vdn"):
+    with pytest.raises(UnknownMethod, match="valid methods: coma, cw_qmix, iql, .*vdn"):
         get_method("qmixx")
-    cfg = compose_config(["mixer=qatten"])
-    cfg.mixer.name = "qmixx"
+    cfg = compose_config(["method=qatten"])
+    cfg.method.name = "qmixx"
     with pytest.raises(ConfigError, match="valid methods: coma"):
         validate(cfg)
     with pytest.raises(ConfigError, match=r"unknown option\(s\) n_head; valid: n_heads: int = 4"):
-        validate(compose_config(["mixer=qatten", "+mixer.options.n_head=3"]))
+        validate(compose_config(["method=qatten", "+method.options.n_head=3"]))
     with pytest.raises(ConfigError, match="'abc' of type 'str' could not be converted to Integer"):
-        validate(compose_config(["mixer=qatten", "mixer.options.n_heads=abc"]))
-    with pytest.raises(ConfigError, match=r"mixer.learner of qtran: unknown option\(s\) alpha"):
-        validate(compose_config(["mixer=qtran", "+mixer.learner.alpha=0.1"]))
+        validate(compose_config(["method=qatten", "method.options.n_heads=abc"]))
+    with pytest.raises(ConfigError, match=r"method.learner of qtran: unknown option\(s\) alpha"):
+        validate(compose_config(["method=qtran", "+method.learner.alpha=0.1"]))
 
 
-def test_config_nodes_carry_the_constructor_defaults() -> None:
+def test_method_yaml_files_carry_the_constructor_defaults() -> None:
+    """One YAML per built-in method (decomp/conf/method/), its option defaults exactly the registry's (read from
+    the constructors), so the YAML and the code cannot drift; composing it gives the same."""
+    files = {p.stem: p for p in (ROOT / "decomp" / "conf" / "method").glob("*.yaml")}
+    assert set(files) == set(METHODS) == {"iql", "vdn", "qmix", "qatten", "qtran", "qtran_alt", "qplex", "ow_qmix",
+                                          "cw_qmix", "coma"}
     for name, method in METHODS.items():
-        cfg = compose_config([f"mixer={name}"])
-        assert cfg.mixer.name == name
-        assert dict(cfg.mixer.options) == method.defaults()["options"]
-        assert dict(cfg.mixer.learner) == method.defaults()["learner"]
-    assert compose_config(["mixer=qatten", "mixer.options.n_heads=8"]).mixer.options["n_heads"] == 8
+        node = OmegaConf.to_container(OmegaConf.load(files[name]))["method"]  # type: ignore[index]
+        assert node == {"name": name, **method.defaults()}, name
+        cfg = compose_config([f"method={name}"])
+        assert (cfg.method.name, dict(cfg.method.options), dict(cfg.method.learner)) == (name, *method.defaults().values())
+    assert compose_config(["method=qatten", "method.options.n_heads=8"]).method.options["n_heads"] == 8
 
 
-def test_preferred_settings_are_applied_unless_given() -> None:
-    """COMA's on-policy replay replaces the env preset's (as the old _global_ preset did), but a key the
-    user typed wins."""
-    smac = compose_config(["env=smac", "mixer=qmix"])
-    coma = compose_config(["env=smac", "mixer=coma"])
+def test_method_presets_set_their_run_settings_and_the_command_line_wins() -> None:
+    """COMA's on-policy replay replaces the env preset's, but a key the user typed wins."""
+    smac = compose_config(["env=smac", "method=qmix"])
+    coma = compose_config(["env=smac", "method=coma"])
     assert smac.buffer_size == 5000 and coma.buffer_size == 32 and coma.learner.td_lambda == 0.8
-    assert compose_config(["env=smac", "mixer=coma", "buffer_size=64"]).buffer_size == 64
+    assert compose_config(["env=smac", "method=coma", "buffer_size=64"]).buffer_size == 64
 
 
-def test_env_specific_preferred_settings_apply_on_that_env_only() -> None:
+def test_method_env_presets_apply_on_that_env_only() -> None:
     """QTRAN takes pymarl's form on SMAX (measured there) and keeps the paper's defaults on matrix games;
     its Q_jt's hidden-state width follows the agents' hidden size; a typed key still wins."""
-    smax = compose_config(["env=smac", "mixer=qtran"])
-    assert smax.mixer.learner["use_hidden"] and smax.mixer.learner["hidden_grad"]
-    assert smax.mixer.learner["nopt_weight"] == 0.1 and smax.mixer.options["hidden_dim"] == smax.hidden_dim == 64
-    assert compose_config(["env=smac", "mixer=qtran", "hidden_dim=128"]).mixer.options["hidden_dim"] == 128
-    assert compose_config(["env=smac", "mixer=qtran", "mixer.learner.nopt_weight=1"]).mixer.learner["nopt_weight"] == 1
-    matrix = compose_config(["env=matrix", "mixer=qtran"])
-    assert dict(matrix.mixer.learner) == METHODS["qtran"].defaults()["learner"]
-    assert dict(matrix.mixer.options) == METHODS["qtran"].defaults()["options"]
+    smax = compose_config(["env=smac", "method=qtran"])
+    assert smax.method.learner["use_hidden"] and smax.method.learner["hidden_grad"]
+    assert smax.method.learner["nopt_weight"] == 0.1 and smax.method.options["hidden_dim"] == smax.hidden_dim == 64
+    assert compose_config(["env=smac", "method=qtran", "hidden_dim=128"]).method.options["hidden_dim"] == 128
+    assert compose_config(["env=smac", "method=qtran", "method.learner.nopt_weight=1"]).method.learner["nopt_weight"] == 1
+    matrix = compose_config(["env=matrix", "method=qtran"])
+    assert dict(matrix.method.learner) == METHODS["qtran"].defaults()["learner"]
+    assert dict(matrix.method.options) == METHODS["qtran"].defaults()["options"]
 
 
-def test_cli_prints_the_methods_and_the_preferred_settings(tmp_path: Path) -> None:
+def test_cli_prints_the_methods_and_their_options(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "decomp.core.methods"], capture_output=True, text=True, check=True).stdout
     for name in METHODS:
         assert re.search(rf"^{name}\s", out, re.M)
-    assert "preferred: buffer_size=32" in out
-    assert "preferred on env=smac: mixer.learner.use_hidden=True" in out and "hidden_dim=${hidden_dim}" in out
+    assert "method.learner: opt_weight=1.0, nopt_weight=1.0" in out and "decomp/conf/method/<name>.yaml" in out
 
 
 def test_no_flag_reading_outside_the_registry() -> None:
@@ -147,7 +151,7 @@ def _field_docs() -> dict[str, str]:
     """{"env.name": docstring, "agent": docstring, ...} parsed from decomp/config/schema.py's dataclasses."""
     import ast
 
-    prefix = {"EnvConfig": "env.", "MixerConfig": "mixer.", "LearnerConfig": "learner.", "Config": ""}
+    prefix = {"EnvConfig": "env.", "MethodConfig": "method.", "LearnerConfig": "learner.", "Config": ""}
     docs: dict[str, str] = {}
     for node in ast.parse((ROOT / "decomp" / "config" / "schema.py").read_text()).body:
         if isinstance(node, ast.ClassDef) and node.name in prefix:
@@ -164,7 +168,7 @@ def test_schema_docstrings_list_exactly_the_allowed_values() -> None:
     for key, allowed in CHOICES.items():
         text = re.sub(r"\([^)]*\)", "", docs[key]).split(":")[-1]
         assert tuple(part.strip() for part in text.split("|")) == allowed, (key, docs[key])
-    assert "decomp.core.methods" in docs["mixer.name"]  # the methods are listed by the registry, not by hand
+    assert "decomp.core.methods" in docs["method.name"]  # the methods are listed by the registry, not by hand
 
 
 def test_learning_rule_is_one_typed_node_and_old_run_configs_still_load() -> None:
@@ -176,7 +180,9 @@ def test_learning_rule_is_one_typed_node_and_old_run_configs_still_load() -> Non
         compose_config(["env=smac", "lr=0.0001"])
     old = {"env": {"name": "smac"}, "mixer": {"name": "qmix"}, "lr": 0.002, "td_lambda": 0.3, "seed": 4}
     cfg = config_from_dict(old)  # a config.yaml saved before the learner node existed
-    assert (cfg.learner.lr, cfg.learner.td_lambda, cfg.seed) == (0.002, 0.3, 4)
+    assert (cfg.learner.lr, cfg.learner.td_lambda, cfg.seed, cfg.method.name) == (0.002, 0.3, 4, "qmix")
+    iql = config_from_dict({"mixer": {"name": "none", "options": {}, "learner": {}, "init_scale": 0.001}})
+    assert (iql.method.name, iql.method.init_scale) == ("iql", 0.001)  # saved before mixer: became method:
     with pytest.raises(ConfigError, match="learner.lr must be > 0"):
         validate(compose_config(["learner.lr=0"]))
 

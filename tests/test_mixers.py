@@ -9,7 +9,7 @@ from decomp.core.methods import METHODS, make_mixer
 from decomp.core.mixers import QTranJoint, autograd_local_weights
 
 STATE, FEAT, ACTIONS = 5, 4, 3
-VALUE_MIXERS = ["none", "vdn", "qmix", "qatten"]
+VALUE_MIXERS = ["iql", "vdn", "qmix", "qatten"]
 
 
 def inputs(batch: tuple[int, ...], n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -23,7 +23,7 @@ def test_shape_contract(name: str, n_agents: int, batch: tuple[int, ...]) -> Non
     mixer = make_mixer(name, n_agents, STATE, FEAT, ACTIONS)
     qs, state, feats = inputs(batch, n_agents)
     out = mixer(qs, state, feats)
-    expected = (*batch, n_agents) if name == "none" else (*batch, 1)
+    expected = (*batch, n_agents) if name == "iql" else (*batch, 1)
     assert out.shape == expected
     assert torch.isfinite(out).all()
 
@@ -94,7 +94,7 @@ def test_qatten_masks_dead_agents() -> None:
     assert torch.isfinite(lam).all()
 
 
-@pytest.mark.parametrize("name", ["vdn", "qmix", "qatten", "none"])
+@pytest.mark.parametrize("name", ["vdn", "qmix", "qatten", "iql"])
 def test_malformed_inputs_name_expected_and_given(name: str) -> None:
     mixer = make_mixer(name, 3, STATE, FEAT)
     qs, state, feats = inputs((4,), 3)
@@ -119,13 +119,13 @@ def test_qatten_requires_features() -> None:
 def test_unknown_mixer_lists_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown method 'qmixx'; valid methods: .*qatten.*qmix.*vdn"):
         make_mixer("qmixx", 2, 3)
-    with pytest.raises(ValueError, match=r"mixer.options of qmix: unknown option\(s\) bogus"):
+    with pytest.raises(ValueError, match=r"method.options of qmix: unknown option\(s\) bogus"):
         make_mixer("qmix", 2, 3, bogus=1)
 
 
 def test_non_monotone_mixers_refuse_local_weights() -> None:
     with pytest.raises(NotImplementedError, match="not defined"):
-        make_mixer("none", 2, 3).local_weights(torch.randn(2), torch.randn(3))
+        make_mixer("iql", 2, 3).local_weights(torch.randn(2), torch.randn(3))
     nonlinear = make_mixer("qatten", 2, 3, 2, nonlinear=True)
     assert not nonlinear.monotone
     with pytest.raises(NotImplementedError, match="attention weights depend on Q"):
@@ -133,4 +133,4 @@ def test_non_monotone_mixers_refuse_local_weights() -> None:
 
 
 def test_registry_has_the_foundation_mixers() -> None:
-    assert {"none", "vdn", "qmix", "qatten", "qtran"} <= set(METHODS)
+    assert {"iql", "vdn", "qmix", "qatten", "qtran"} <= set(METHODS)

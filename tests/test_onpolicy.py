@@ -117,11 +117,11 @@ def test_onpolicy_is_refused_for_coma_and_a_buffer_smaller_than_a_round() -> Non
         validate(matrix_config("qtran", "qmix", 0, 100, "uniform", 1.0, regime="offline"))
 
 
-@pytest.mark.parametrize("mixer", ["none", "vdn", "qmix", "qatten", "qplex", "ow_qmix", "qtran"])
+@pytest.mark.parametrize("mixer", ["iql", "vdn", "qmix", "qatten", "qplex", "ow_qmix", "qtran"])
 def test_regime_group_selects_the_onpolicy_preset_for_every_value_method(mixer: str) -> None:
     from decomp.config.compose import compose_config
 
-    cfg = compose_config(["env=smac", "env.map_name=2s3z", f"mixer={mixer}", "regime=onpolicy", "epochs=2"])
+    cfg = compose_config(["env=smac", "map=2s3z", f"method={mixer}", "regime=onpolicy", "epochs=2"])
     validate(cfg)  # the preset is a valid run for every method but COMA
     assert (cfg.regime, cfg.epochs, cfg.env.n_envs) == ("onpolicy", 2, 64)  # the command line wins over it
     assert cfg.buffer_size >= cfg.episodes_per_update
@@ -139,7 +139,7 @@ def test_the_onpolicy_preset_trains_smax_with_the_layernorm_agent_acting_in_jax(
     from decomp.rollout.runner_jax import JaxPolicyRunner
     from tests.compiles import train_counting_warm_compiles
 
-    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=3m", "mixer=qmix", "regime=onpolicy",
+    cfg = compose_config(["env=smac", "env.backend=smax", "map=3m", "method=qmix", "regime=onpolicy",
                           "env.n_envs=8", "env.eval_envs=8", "episodes_per_update=8", "batch_size=4",
                           "buffer_size=16", "epochs=2", "t_max=1600", "eval_interval=400", "log_interval=400",
                           "save_interval=800", "final_eval_rounds=1", "progress=false", "threads=1"])
@@ -215,9 +215,9 @@ def test_onpolicy_replay_refuses_a_replay_batch_larger_than_the_buffer_and_a_neg
 def test_the_onpolicy_replay_preset_is_the_onpolicy_preset_then_the_smac_replay_settings() -> None:
     from decomp.config.compose import compose_config
 
-    cfg = compose_config(["env=smac", "env.map_name=2s3z", "mixer=qmix", "regime=onpolicy_replay"])
-    onp = compose_config(["env=smac", "env.map_name=2s3z", "mixer=qmix", "regime=onpolicy"])
-    replay = compose_config(["env=smac", "env.map_name=2s3z", "mixer=qmix"])
+    cfg = compose_config(["env=smac", "map=2s3z", "method=qmix", "regime=onpolicy_replay"])
+    onp = compose_config(["env=smac", "map=2s3z", "method=qmix", "regime=onpolicy"])
+    replay = compose_config(["env=smac", "map=2s3z", "method=qmix"])
     validate(cfg)
     assert cfg.regime == "onpolicy_replay"
     same = ("agent", "epochs", "episodes_per_update", "batch_size", "epsilon_finish")

@@ -18,12 +18,12 @@ from decomp.cli.report_smac import budget_text
 from decomp.config.compose import compose_config
 
 # (map, method) -> final win rate per seed
-WINS = {("2s3z", "qatten"): [1.0, 0.9, 0.8], ("2s3z", "qmix"): [0.5, 0.7, 0.6], ("2s3z", "none"): [0.0, 0.1, 0.0],
+WINS = {("2s3z", "qatten"): [1.0, 0.9, 0.8], ("2s3z", "qmix"): [0.5, 0.7, 0.6], ("2s3z", "iql"): [0.0, 0.1, 0.0],
         ("5m_vs_6m", "qatten"): [0.25, 0.5, 0.25], ("5m_vs_6m", "qmix"): [0.25, 0.5, 0.25], ("5m_vs_6m", "qplex"): [0.0]}
 
 
 def fake_run(sweep: Path, map_name: str, method: str, seed: int, win: float | None) -> Path:
-    cfg = compose_config(["env=smac", f"env.map_name={map_name}", f"mixer={method}", f"seed={seed}", "t_max=3000",
+    cfg = compose_config(["env=smac", f"map={map_name}", f"method={method}", f"seed={seed}", "t_max=3000",
                           "threads=1"])
     folder = sweep / f"smac-{map_name}__{method}__{seed}"
     folder.mkdir(parents=True)

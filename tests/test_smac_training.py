@@ -28,7 +28,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_qmix_on_smax_3m_end_to_end_and_resume(tmp_path: Path) -> None:
-    res = cli("env=smac", "mixer=qmix", "run_name=smax", *SMALL, cwd=tmp_path)
+    res = cli("env=smac", "method=qmix", "run_name=smax", *SMALL, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "using SMAX (jaxmarl) re-implementation of map 3m" in res.stderr  # the loud fallback line
     run = tmp_path / "runs" / "smax"
@@ -58,7 +58,7 @@ def test_qmix_on_smax_3m_end_to_end_and_resume(tmp_path: Path) -> None:
 
 
 def test_qatten_on_smax_logs_head_entropy_and_lambda(tmp_path: Path) -> None:
-    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qatten", *SMALL])
+    cfg = compose_config(["env=smac", "env.backend=smax", "method=qatten", *SMALL])
     cfg.t_max, cfg.log_interval = 1600, 400
     run = tmp_path / "run"
     run.mkdir()
@@ -68,12 +68,12 @@ def test_qatten_on_smax_logs_head_entropy_and_lambda(tmp_path: Path) -> None:
 
 
 def test_resume_refuses_a_different_map(tmp_path: Path) -> None:
-    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=vdn", *SMALL])
+    cfg = compose_config(["env=smac", "env.backend=smax", "method=vdn", *SMALL])
     cfg.t_max = 800
     run = tmp_path / "run"
     run.mkdir()
     Trainer(cfg, run_dir=run).run()
-    other = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s3z", "mixer=vdn", *SMALL])
+    other = compose_config(["env=smac", "env.backend=smax", "map=2s3z", "method=vdn", *SMALL])
     with pytest.raises(CheckpointError, match=r"obs_dim: checkpoint 75 vs env 127"):
         Trainer(other, run_dir=run, resume_from=run)
 
@@ -100,7 +100,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path, monke
 @pytest.mark.slow
 def test_qmix_wins_most_3m_battles_at_300k_steps(tmp_path: Path) -> None:
     """The default command: the FINAL policy over 128 fresh episodes, not the best of ~30 evaluations."""
-    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "t_max=300000", "threads=1", "progress=false"])
+    cfg = compose_config(["env=smac", "env.backend=smax", "method=qmix", "t_max=300000", "threads=1", "progress=false"])
     run = tmp_path / "run"
     run.mkdir()
     summary = Trainer(cfg, run_dir=run).run()
@@ -116,12 +116,12 @@ def test_qmix_wins_2s3z_where_independent_learners_do_not(tmp_path: Path) -> Non
     """The map preset's command (1M env steps): the FINAL policy over 128 fresh battles wins >= 90 %.
 
     Measured finals of this command (committed sweep results/smac_table, threads=1, 128 battles each):
-    QMIX seeds 0-2 0.945 / 0.969 / 0.961; IQL (mixer=none) 0.586 / 0.711 / 0.867, VDN 0.992 / 0.914 / 0.875;
+    QMIX seeds 0-2 0.945 / 0.969 / 0.961; IQL (method=iql) 0.586 / 0.711 / 0.867, VDN 0.992 / 0.914 / 0.875;
     an untrained greedy policy wins 0 of 128 (return 0-6; the 2s3z collapse before the mixer-init fix left
     the greedy return at 0.2). 0.9 is 2.4 standard errors (0.019 at 0.95) below the weakest QMIX seed and
     above every IQL seed, so a learner that lost QMIX's mixing, or learned several times slower, fails.
     """
-    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s3z", "mixer=qmix", "threads=1",
+    cfg = compose_config(["env=smac", "env.backend=smax", "map=2s3z", "method=qmix", "threads=1",
                           "progress=false"])
     assert cfg.t_max == 1_000_000  # the map preset's budget: the measurements above are at it
     run = tmp_path / "run"
@@ -145,7 +145,7 @@ def test_same_seed_and_threads_give_the_same_metrics(tmp_path: Path) -> None:
     """Reproducibility: two SMAX runs with one command, seed and thread count write identical metrics."""
     runs = []
     for name in ("a", "b"):
-        cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", "threads=1", *SMALL])
+        cfg = compose_config(["env=smac", "env.backend=smax", "method=qmix", "threads=1", *SMALL])
         run = tmp_path / name
         run.mkdir()
         Trainer(cfg, run_dir=run).run()
@@ -156,7 +156,7 @@ def test_same_seed_and_threads_give_the_same_metrics(tmp_path: Path) -> None:
 
 def test_evaluation_logs_the_failure_diagnostics(tmp_path: Path) -> None:
     """Action kinds, allies alive, damage, Q_tot against the discounted return, the random baseline."""
-    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", *SMALL])
+    cfg = compose_config(["env=smac", "env.backend=smax", "method=qmix", *SMALL])
     cfg.t_max = 1600
     run = tmp_path / "run"
     run.mkdir()
@@ -173,7 +173,7 @@ def test_evaluation_logs_the_failure_diagnostics(tmp_path: Path) -> None:
 
 
 def test_warns_once_when_greedy_stays_below_random(tmp_path: Path, capsys) -> None:
-    cfg = compose_config(["env=smac", "env.backend=smax", "mixer=qmix", *SMALL])
+    cfg = compose_config(["env=smac", "env.backend=smax", "method=qmix", *SMALL])
     cfg.t_max, cfg.eval_interval, cfg.epsilon_anneal_steps = 3200, 400, 400
     trainer = Trainer(cfg)
     trainer.progress_check.random_return = 1e9  # no policy can beat this: every evaluation counts as below random

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from decomp.config.compose import compose_config, map_preset
+from decomp.config.compose import compose_config
 from decomp.envs.smax import SmaxEnv
 from decomp.envs.smax_plus import PLUS_MAP_NAMES
 from tests.compiles import CompileCounter, train_counting_warm_compiles
@@ -95,7 +95,7 @@ def test_no_recompilation_in_the_env_loop(env: SmaxEnv) -> None:
 
 def test_training_on_a_smax_plus_map_never_recompiles_after_the_first_collection(env: SmaxEnv, tmp_path: Path) -> None:
     """The trainer's loop (collection, updates, evaluations, final evaluation) compiles nothing after warm-up."""
-    cfg = compose_config(["env=smac", "env.backend=smax", "env.map_name=2s_vs_1sc", f"env.n_envs={N_ENVS}",
+    cfg = compose_config(["env=smac", "env.backend=smax", "map=2s_vs_1sc", f"env.n_envs={N_ENVS}",
                           f"env.eval_envs={N_ENVS}", "t_max=1200", "eval_interval=400", "log_interval=400",
                           "save_interval=400", "batch_size=4", "buffer_size=16", "final_eval_rounds=1",
                           "progress=false", "threads=1"])
@@ -123,8 +123,8 @@ def test_map_names_reach_smax_plus_and_unknown_names_list_it(capsys: pytest.Capt
 def test_map_presets_compose_and_say_smax_plus(map_name: str) -> None:
     text = (ROOT / "decomp" / "conf" / "map" / f"{map_name}.yaml").read_text()
     assert "oxwhirl/smac docs/smac.md" in text and "SMAX+" in text and "docs/smax_plus.md" in text
-    cfg = compose_config(["env=smac", f"env.map_name={map_name}"])
-    assert map_preset(map_name) == {"t_max": 1_000_000} and cfg.t_max == 1_000_000
+    cfg = compose_config(["env=smac", f"map={map_name}"])
+    assert cfg.env.map_name == map_name and cfg.t_max == 1_000_000
 
 
 def test_report_puts_smax_plus_maps_in_their_own_block(tmp_path: Path) -> None:
@@ -150,7 +150,7 @@ def test_report_puts_smax_plus_maps_in_their_own_block(tmp_path: Path) -> None:
 
 
 # ---- the five maps through the real entry points (slow: each map compiles its own step) ------------
-TINY = ["env=smac", "env.backend=auto", "mixer=qmix", "t_max=2000", "env.n_envs=4", "env.eval_envs=4",
+TINY = ["env=smac", "env.backend=auto", "method=qmix", "t_max=2000", "env.n_envs=4", "env.eval_envs=4",
         "eval_interval=1000", "save_interval=1000", "log_interval=1000", "batch_size=4", "buffer_size=16",
         "final_eval_rounds=1", "progress=false", "threads=1"]
 
@@ -164,7 +164,7 @@ def _train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 @pytest.mark.parametrize("map_name", PLUS_MAP_NAMES)
 def test_each_map_trains_through_the_cli(map_name: str, tmp_path: Path) -> None:
-    res = _train(*TINY, f"env.map_name={map_name}", "run_name=r", cwd=tmp_path)
+    res = _train(*TINY, f"map={map_name}", "run_name=r", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "using SMAX+ (decomp's extension of jaxmarl's SMAX: an approximation, not SMAC" in res.stderr
     info = json.loads((tmp_path / "runs" / "r" / "env_info.json").read_text())
@@ -177,7 +177,7 @@ def test_the_five_maps_through_a_sweep(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
     res = _train("-m", *[a for a in TINY if a.split("=")[0] not in ("env.backend", "t_max")], "env.backend=smax",
                  "t_max=1000",
-                 f"env.map_name={','.join(PLUS_MAP_NAMES)}", "hydra/launcher=joblib", "hydra.launcher.n_jobs=1",
+                 f"map={','.join(PLUS_MAP_NAMES)}", "hydra/launcher=joblib", "hydra.launcher.n_jobs=1",
                  f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     folders = sorted(p.name.split("__")[0] for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))

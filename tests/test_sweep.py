@@ -18,7 +18,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from decomp.cli.sweep import SweepRecord, clear_partial, config_differences, plan_job
-from decomp.config.compose import SWEEP_NAME_EXCLUDES, compose_config, map_preset, sweep_job_name
+from decomp.config.compose import SWEEP_NAME_EXCLUDES, compose_config, sweep_job_name
 from decomp.config.schema import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,6 +37,7 @@ def test_sweep_job_names_are_deterministic_and_unique_per_setting() -> None:
     assert sweep_job_name("matrix", "climbing", "3m", "vdn", 2) == "matrix-climbing__vdn__2"
     assert sweep_job_name("smac", "", "3m", "qmix", 1, "learner.lr=0.001") == "smac-3m__qmix__1__learner.lr=0.001"
     assert "/" not in sweep_job_name("smac", "", "3m", "qmix", 1, "x=a/b")
+    assert sweep_job_name("smac", "", "3m", "iql", 0) == "smac-3m__none__0"  # IQL's folders from before the rename
 
 
 def test_the_yaml_exclude_list_is_the_python_one() -> None:
@@ -55,22 +56,22 @@ def _fake_run(folder: Path, cfg, steps: int | None = None, summary: bool = False
 
 
 def test_plan_skips_finished_resumes_killed_and_starts_new_jobs(tmp_path: Path) -> None:
-    cfg = compose_config(["env=matrix", "mixer=vdn", "t_max=640"])
+    cfg = compose_config(["env=matrix", "method=vdn", "t_max=640"])
     _fake_run(tmp_path / "done", cfg, steps=640, summary=True)
     _fake_run(tmp_path / "killed", cfg, steps=320)
-    assert plan_job(compose_config(["env=matrix", "mixer=vdn", "t_max=640"]), {}, tmp_path / "done").action == "skip"
-    job = plan_job(compose_config(["env=matrix", "mixer=vdn", "t_max=640"]), {}, tmp_path / "killed")
+    assert plan_job(compose_config(["env=matrix", "method=vdn", "t_max=640"]), {}, tmp_path / "done").action == "skip"
+    job = plan_job(compose_config(["env=matrix", "method=vdn", "t_max=640"]), {}, tmp_path / "killed")
     assert job.action == "resume" and job.cfg.resume == str(tmp_path / "killed") and "t_max" in job.explicit
-    longer = plan_job(compose_config(["env=matrix", "mixer=vdn", "t_max=960"]), {"t_max": "960"}, tmp_path / "done")
+    longer = plan_job(compose_config(["env=matrix", "method=vdn", "t_max=960"]), {"t_max": "960"}, tmp_path / "done")
     assert longer.action == "resume" and "extending" in longer.reason
-    fresh = plan_job(compose_config(["env=matrix", "mixer=vdn"]), {}, tmp_path / "new")
+    fresh = plan_job(compose_config(["env=matrix", "method=vdn"]), {}, tmp_path / "new")
     assert fresh.action == "fresh" and fresh.cfg.run_name == "new" and fresh.cfg.threads == 1 and not fresh.cfg.progress
 
 
 def test_plan_refuses_a_folder_holding_a_run_with_other_settings(tmp_path: Path) -> None:
-    _fake_run(tmp_path / "job", compose_config(["env=matrix", "mixer=vdn", "learner.lr=0.01"]), steps=320)
+    _fake_run(tmp_path / "job", compose_config(["env=matrix", "method=vdn", "learner.lr=0.01"]), steps=320)
     with pytest.raises(ConfigError, match=r"learner.lr: 0.01 in the folder vs 0.005 now.*hydra.sweep.dir"):
-        plan_job(compose_config(["env=matrix", "mixer=vdn"]), {}, tmp_path / "job")
+        plan_job(compose_config(["env=matrix", "method=vdn"]), {}, tmp_path / "job")
 
 
 def test_config_differences_ignore_what_a_relaunch_may_change() -> None:
@@ -105,15 +106,15 @@ def test_sweep_record_closes_its_own_launch_when_another_started_after_it(tmp_pa
     replaces its own start record, not the other launch's."""
     conf = OmegaConf.create({"hydra": {"sweep": {"dir": str(tmp_path)}, "runtime": {"choices": {"hydra/launcher": "joblib"}}}})
     first, second = SweepRecord(), SweepRecord()
-    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "mixer=qmix"])
+    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "method=qmix"])
     first.on_multirun_start(conf)
-    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "mixer=coma"])
+    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "method=coma"])
     second.on_multirun_start(conf)
     second.on_multirun_end(conf)
-    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "mixer=qmix"])
+    monkeypatch.setattr(sys, "argv", ["decomp/train.py", "-m", "method=qmix"])
     first.on_multirun_end(conf)
     launches = json.loads((tmp_path / "sweep.json").read_text())["launches"]
-    assert [x["command"].split()[-1] for x in launches] == ["mixer=qmix", "mixer=coma"]
+    assert [x["command"].split()[-1] for x in launches] == ["method=qmix", "method=coma"]
     assert all(x["seconds"] is not None for x in launches)
 
 
@@ -135,23 +136,52 @@ def test_every_map_preset_composes_and_cites_its_source(map_name: str) -> None:
     text = (ROOT / "decomp" / "conf" / "map" / f"{map_name}.yaml").read_text()
     assert "oxwhirl/smac docs/smac.md" in text  # what the map is
     assert "docs/benchmarks.md" in text or "pymarl2" in text  # where its settings come from
-    preset = map_preset(map_name)
-    cfg = compose_config(["env=smac", f"env.map_name={map_name}"])
-    assert preset and all(getattr(cfg, k) == v for k, v in preset.items() if "." not in k)
+    preset = OmegaConf.to_container(OmegaConf.load(ROOT / "decomp" / "conf" / "map" / f"{map_name}.yaml"))
+    assert isinstance(preset, dict) and preset.pop("env") == {"map_name": map_name} and preset  # the map and a setting
+    cfg = compose_config(["env=smac", f"map={map_name}"])
+    assert cfg.env.map_name == map_name and all(getattr(cfg, k) == v for k, v in preset.items())
 
 
-def test_map_preset_yields_to_the_command_line_and_to_the_method() -> None:
-    assert compose_config(["env=smac", "env.map_name=2s3z"]).t_max == 1_000_000
-    assert compose_config(["env=smac", "env.map_name=2s3z", "t_max=5000"]).t_max == 5000
-    assert compose_config(["env=smac", "env.map_name=3s5z_vs_3s6z"]).buffer_size == 2500
-    assert compose_config(["env=smac", "env.map_name=3s5z_vs_3s6z", "mixer=coma"]).buffer_size == 32  # on-policy
-    assert compose_config(["env=matrix", "env.map_name=2s3z"]).t_max == 20_000  # only for env=smac
+def test_every_map_decomp_runs_without_sc2_has_a_preset_that_names_it() -> None:
+    """map=<name> is how a map is chosen, so every SMAX and SMAX+ map needs its file (the file sets env.map_name)."""
+    from decomp.envs.smax import smax_map_names
+    from decomp.envs.smax_plus import PLUS_MAP_NAMES
+
+    files = {p.stem: p for p in (ROOT / "decomp" / "conf" / "map").glob("*.yaml")}
+    assert set(smax_map_names()) | set(PLUS_MAP_NAMES) <= set(files)
+    for name, path in files.items():
+        assert OmegaConf.load(path).env.map_name == name and path.read_text().startswith("# @package _global_\n")
+
+
+def test_map_preset_yields_to_the_regime_the_method_and_the_command_line() -> None:
+    assert compose_config(["env=smac"]).env.map_name == "3m"  # env=smac's default map preset
+    assert compose_config(["env=smac", "map=2s3z"]).t_max == 1_000_000
+    assert compose_config(["env=smac", "map=2s3z", "t_max=5000"]).t_max == 5000
+    assert compose_config(["env=smac", "map=3s5z_vs_3s6z"]).buffer_size == 2500
+    assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "method=coma"]).buffer_size == 32  # on-policy
+    assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "regime=onpolicy"]).buffer_size == 512  # holds a round
+    coma = compose_config(["env=smac", "map=2s3z", "method=coma", "buffer_size=64"])
+    assert (coma.t_max, coma.buffer_size, coma.batch_size) == (1_000_000, 64, 32)  # map, command line, method
+
+
+def test_the_map_is_chosen_with_map_and_the_old_keys_are_refused_with_what_to_give() -> None:
+    with pytest.raises(ConfigError, match="env.map_name=2s3z disagrees with the map preset map=3m: .*give map=2s3z"):
+        compose_config(["env=smac", "env.map_name=2s3z"])
+    with pytest.raises(ConfigError, match="no preset for corridor .* add decomp/conf/map/corridor.yaml"):
+        compose_config(["env=smac", "env.map_name=corridor"])
+    assert compose_config(["env=smac", "map=2s3z", "env.map_name=2s3z"]).t_max == 1_000_000  # agreeing is fine
+    with pytest.raises(ConfigError, match="map=2s3z is a SMAC map preset; it applies to env=smac, not env=matrix"):
+        compose_config(["env=matrix", "+map=2s3z"])
+    with pytest.raises(ConfigError, match=r"mixer=qatten,none: .*give method=qatten,iql\. Its options are method"):
+        compose_config(["env=smac", "mixer=qatten,none"])
+    with pytest.raises(ConfigError, match=r"give method\.options\.n_heads=8"):
+        compose_config(["mixer.options.n_heads=8"])
 
 
 # ---- real sweeps through Hydra's launchers (env=matrix) -----------------------------------------
 def test_relaunch_skips_finished_jobs_and_resumes_a_killed_one(tmp_path: Path) -> None:
     """Jobs run one after the other (n_jobs=1); the sweep is killed while the second trains."""
-    args = ["env=matrix", "env.game=qtran", "mixer=vdn,qmix", "seed=0", "t_max=16000", "save_interval=1600",
+    args = ["env=matrix", "env.game=qtran", "method=vdn,qmix", "seed=0", "t_max=16000", "save_interval=1600",
             "log_interval=1600", "hydra/launcher=joblib", "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={tmp_path / 'sw'}"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "decomp.train", "-m", *args], cwd=tmp_path, env=env,
@@ -177,13 +207,13 @@ def test_relaunch_skips_finished_jobs_and_resumes_a_killed_one(tmp_path: Path) -
 
 def test_submitit_local_runs_the_same_sweep_and_a_failing_job_fails_the_sweep(tmp_path: Path) -> None:
     """Two jobs through submitit's local executor; then a bad job (Hydra's basic launcher) fails the sweep."""
-    res = sweep("env=matrix", "env.game=qtran,climbing", "mixer=vdn", "seed=0", "t_max=640",
+    res = sweep("env=matrix", "env.game=qtran,climbing", "method=vdn", "seed=0", "t_max=640",
                 "hydra/launcher=submitit_local", f"hydra.sweep.dir={tmp_path / 'sw'}", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     for name in ("matrix-qtran__vdn__0", "matrix-climbing__vdn__0"):
         host = json.loads((tmp_path / "sw" / name / "host.json").read_text())
         assert (tmp_path / "sw" / name / "summary.json").exists() and host["launches"][0]["threads"] == 1
-    bad = sweep("env=matrix", "mixer=vdn", "seed=0", "t_max=0", f"hydra.sweep.dir={tmp_path / 'bad'}", cwd=tmp_path)
+    bad = sweep("env=matrix", "method=vdn", "seed=0", "t_max=0", f"hydra.sweep.dir={tmp_path / 'bad'}", cwd=tmp_path)
     assert bad.returncode != 0 and "t_max must be a positive integer" in bad.stderr
 
 
@@ -192,7 +222,7 @@ def test_a_run_stopped_between_its_last_checkpoint_and_its_summary_is_finished_o
     """The last periodic checkpoint can land at t_max before the final evaluation: resuming must finish it."""
     from decomp.cli.train import train
 
-    cfg = compose_config(["env=matrix", "mixer=vdn", "t_max=640", "save_interval=320", "progress=false",
+    cfg = compose_config(["env=matrix", "method=vdn", "t_max=640", "save_interval=320", "progress=false",
                           f"run_dir={tmp_path}", "run_name=r"])
     assert train(cfg) == 0
     (tmp_path / "r" / "summary.json").unlink()  # as if killed during the final evaluation

@@ -182,7 +182,7 @@ def test_numeric_suite_checks_hold() -> None:
     assert np.abs(qatten.lam_h[1:]).max() < 1e-8, "affine in Q: no order ≥ 2 terms"
     nonlin, _ = items["qatten(nonlinear)"]
     assert nonlin.defined and nonlin.attention_gap is not None and math.isfinite(nonlin.attention_gap)
-    for label in ("qtran", "none (IQL)"):  # reported per mixer as NOT DEFINED: no PASS, no failure
+    for label in ("qtran", "iql"):  # reported per mixer as NOT DEFINED: no PASS, no failure
         assert not items[label][0].defined and "not defined" in items[label][0].reason
         assert [(c.status, c.ok) for c in items[label][1]] == [("NOT DEFINED", False)]
 
@@ -226,10 +226,10 @@ def test_cli_runs_the_suite_and_writes_plots(tmp_path: Path) -> None:
     assert re.search(r"^\s+XFAIL\s+qmix: Σ_h λ_\(i,h\) = λ_i", out.stdout, re.M), "the QMIX Σ_h gap must be reported"
     assert "measured remainder order" in out.stdout and "What each check can / cannot show" in out.stdout
     # mixers without λ_i: one NOT DEFINED line each, named in the summary and not among the passes
-    for label in ("qtran", "none (IQL)"):
+    for label in ("qtran", "iql"):
         assert re.search(rf"^\s+NOT DEFINED\s+{re.escape(label)}: λ_i = ∂Q_tot/∂Q\^i\s+\[.*not defined", out.stdout, re.M)
     statuses = re.findall(r"^  (PASS|FAIL|XFAIL|NOT DEFINED) ", out.stdout, re.M)
-    m = re.search(r"^(\d+)/(\d+) checks passed.*, 2 NOT DEFINED, not counted as passed \(qtran: .*; none \(IQL\): ",
+    m = re.search(r"^(\d+)/(\d+) checks passed.*, 2 NOT DEFINED, not counted as passed \(qtran: .*; iql: ",
                   out.stdout, re.M)
     assert m, out.stdout[-1500:]
     assert int(m.group(1)) == statuses.count("PASS") and int(m.group(2)) == len(statuses)
@@ -249,7 +249,7 @@ def _fake_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mixer_name: str) 
     (tmp_path / "config.yaml").write_text("env: matrix\n")
     torch.manual_seed(0)
     mixer = make_mixer(mixer_name, 2, 3, 2, 3)
-    model = types.SimpleNamespace(cfg={}, env_info=None, agent=None, mixer=mixer, mixer_name=mixer_name)
+    model = types.SimpleNamespace(cfg={}, env_info=None, agent=None, mixer=mixer, method=mixer_name)
     checkpoint = types.ModuleType("decomp.training.checkpoint")
     checkpoint.load_model = lambda run_dir: model  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "decomp.training.checkpoint", checkpoint)

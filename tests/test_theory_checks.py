@@ -263,7 +263,7 @@ def test_suite_reports_mixers_without_lambda_as_not_defined_per_mixer(suite_resu
             assert statuses == ["NOT DEFINED"], (label, statuses)
             assert checks[0].name.startswith(f"{label}: ") and checks[0].detail == res.reason
             assert "not defined" in res.reason
-    assert sorted(label for label, res, _ in numeric if not res.defined) == ["none (IQL)", "qtran"]
+    assert sorted(label for label, res, _ in numeric if not res.defined) == ["iql", "qtran"]
 
 
 def test_summary_counts_only_checks_that_ran_and_held() -> None:

@@ -55,7 +55,7 @@ def csv_metrics(run_dir: Path) -> dict[tuple[int, str], float]:
 def test_a_sweep_writes_grouped_offline_runs_with_config_metrics_and_summary(tmp_path: Path) -> None:
     env = wandb_env(tmp_path)
     sweep = tmp_path / "study"
-    cmd = [sys.executable, "-m", "decomp.train", "-m", "env=matrix", "mixer=vdn", "seed=0,1", "t_max=1280",
+    cmd = [sys.executable, "-m", "decomp.train", "-m", "env=matrix", "method=vdn", "seed=0,1", "t_max=1280",
            "log_interval=320", "logger=wandb", "wandb.project=decomp-test", f"hydra.sweep.dir={sweep}"]
     proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -66,7 +66,7 @@ def test_a_sweep_writes_grouped_offline_runs_with_config_metrics_and_summary(tmp
         assert run["run_group"] == "study" and run["project"] == "decomp-test" and run["display_name"] == folder.name
         assert run["run_id"] == json.loads((folder / "wandb.json").read_text())["id"]
         config = run["config"]["update"]
-        assert config["seed"] == seed and config["mixer"]["name"] == "vdn" and config["logger"] == "wandb"
+        assert config["seed"] == seed and config["method"]["name"] == "vdn" and config["logger"] == "wandb"
         assert config["t_max"] == 1280 and config["learner"]["lr"] == 0.005  # the matrix preset's, resolved
         # every row of metrics.csv is in the W&B history at the same env step, with the same value
         logged = {(int(row["env_step"]), key): value for row in got["history"] for key, value in row.items()

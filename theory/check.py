@@ -32,7 +32,7 @@ def check_run(run_dir: str | Path, max_order: int = 16) -> tuple[list[str], list
     """Numeric Theorem 1/2 report for a trained model: its mixer at the game's state is F."""
     path = Path(run_dir)
     if not path.is_dir():
-        raise RunFolderError(f"run folder {str(path)!r} does not exist; pass run=runs/<env>__<mixer>__<seed>__<time>")
+        raise RunFolderError(f"run folder {str(path)!r} does not exist; pass run=runs/<env>-<game|map>__<method>__<seed>__<time>")
     missing = [name for name in ("config.yaml", "checkpoints") if not (path / name).exists()]
     if missing:
         raise RunFolderError(
@@ -48,7 +48,7 @@ def check_run(run_dir: str | Path, max_order: int = 16) -> tuple[list[str], list
         model = load_model(path)
     except (RuntimeError, ValueError, OSError, KeyError) as err:  # CheckpointError is a RuntimeError
         raise RunFolderError(f"{str(path)!r}: cannot load the trained model: {err}") from err
-    label = model.mixer_name
+    label = model.method
     reason = not_defined_reason(model.mixer)
     if reason:
         return [f"run {path}", f"{label}: {reason}"], [not_defined_check(label, reason)]

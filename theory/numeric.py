@@ -12,7 +12,7 @@ Given per-agent utility tables Q^i(a^i) (k_i,), the greedy point is a_o = (argma
   - independent references for the checks in :mod:`theory.checks`: λ by central finite differences,
     the mixer's closed-form ``local_weights`` when it overrides the autograd default, and the order of
     the true remainder along rays ΔQ = −t²·d away from the greedy point.
-Mixers that are not a function of the Q^i (QTRAN's joint net, IQL's ``none``) give an explicit
+Mixers that are not a function of the Q^i (QTRAN's joint net, IQL's) give an explicit
 "not defined" result instead of a crash.
 """
 

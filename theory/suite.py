@@ -116,7 +116,7 @@ NUMERIC_MIXERS: tuple[tuple[str, str, dict[str, object]], ...] = (
     ("qatten", "qatten", {}),
     ("qatten(nonlinear)", "qatten", {"nonlinear": True}),
     ("qtran", "qtran", {}),
-    ("none (IQL)", "none", {}),
+    ("iql", "iql", {}),
 )
 
 

@@ -92,10 +92,10 @@ def _render_state(run: Path) -> None:
                    f"{ckpt.name} changed since the replay was recorded. Record it again: `{regenerate_hint(run)}`")
     surf = surfaces.compute_surface(state, i, j, labels=state.labels, min_pad=0.05)
     if surf is None:
-        st.warning(f"{model.mixer_name}: Q_tot is not a function of the Q^i alone, so there is no surface "
+        st.warning(f"{model.method}: Q_tot is not a function of the Q^i alone, so there is no surface "
                    f"Q_tot(Q^i, Q^j) to draw. {view.meta.get('no_lambda', '')}")
         return
-    show(surfaces.surface_figure(surf, f"{model.mixer_name}, step {decision}: Q_tot(Q^{i + 1}, Q^{j + 1})"))
+    show(surfaces.surface_figure(surf, f"{model.method}, step {decision}: Q_tot(Q^{i + 1}, Q^{j + 1})"))
     taken = [state.labels[k][g] for k, g in enumerate(state.greedy)]
     st.markdown(f"Step {decision}: joint action taken ({', '.join(taken)}), "
                 f"Q_tot = **{view.q_tot[decision]:.4g}** (recorded), return-to-go {view.return_to_go()[decision]:.4g}.")

@@ -74,8 +74,8 @@ def _custom_game() -> lab.GameSpec | None:
 
 
 def pick_settings() -> lab.TrainSettings | None:
-    """Mixers, data distribution, seeds and budget; None (error shown) when nothing is selected."""
-    mixers = st.multiselect("Mixers", list(METHODS), default=DEFAULT_MIXERS, key="mixers",
+    """Methods, data distribution, seeds and budget; None (error shown) when nothing is selected."""
+    mixers = st.multiselect("Methods", list(METHODS), default=DEFAULT_MIXERS, key="mixers",
                             format_func=lambda m: f"{m}: {METHODS[m].summary}" if m in METHODS else m)
     c1, c2, c3 = st.columns(3)
     data = c1.radio("Data distribution", list(DATA_LABELS), format_func=DATA_LABELS.__getitem__, key="data")

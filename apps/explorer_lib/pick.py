@@ -1,4 +1,4 @@
-"""Choose one trained run (mixer and seed) from the lab's last result, for the surface and theory tabs."""
+"""Choose one trained run (method and seed) from the lab's last result, for the surface and theory tabs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,6 @@ from explorer_lib.lab_page import LabResult
 def pick_run(res: LabResult, key: str) -> MatrixRun:
     c1, c2 = st.columns(2)
     mixers = list(res.settings.mixers)
-    mixer = c1.selectbox("Mixer", mixers, key=f"{key}_mixer")
+    mixer = c1.selectbox("Method", mixers, key=f"{key}_mixer")
     seed = c2.selectbox("Seed", list(res.settings.seeds), key=f"{key}_seed")
     return res.runs[(mixer, seed)]

@@ -28,13 +28,13 @@ def _metrics(run: str, mtime: float, size: int) -> pd.DataFrame | None:
 
 def render() -> None:
     text = st.text_input("Run folder or runs directory", value=DEFAULT_DIR, key="runs_dir",
-                         help="The trainer writes runs/<env>__<mixer>__<seed>__<time>/ by default.")
+                         help="The trainer writes runs/<env>-<game|map>__<method>__<seed>__<time>/ by default.")
     try:
         found = runs.find_runs(text)
     except InputError as err:
         if text.strip() == DEFAULT_DIR and not (Path(DEFAULT_DIR).is_dir() and runs.find_runs_or_none(DEFAULT_DIR)):
             # the default, not typed by the user: no runs yet is a starting point, not an error
-            st.info("No runs in runs/ here yet. Train with `python -m decomp.train env=… mixer=…` "
+            st.info("No runs in runs/ here yet. Train with `python -m decomp.train env=… method=…` "
                     "or enter another folder above.")
         else:
             st.error(str(err))

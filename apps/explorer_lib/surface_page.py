@@ -43,7 +43,7 @@ def render(res: LabResult | None) -> None:
         st.warning(f"{theory_calc.why_not_function(run)}. There is no surface Q_tot(Q^i, Q^j) to draw; "
                    "its learned table is in the lab tab.")
         return
-    show(surfaces.surface_figure(surf, f"{run.mixer_name}, seed {run.seed}: Q_tot(Q^{i + 1}, Q^{j + 1})"))
+    show(surfaces.surface_figure(surf, f"{run.method}, seed {run.seed}: Q_tot(Q^{i + 1}, Q^{j + 1})"))
     worst = surf.points.iloc[surf.points["payoff − Q_tot"].abs().argmax()]
     st.markdown(
         f"Largest misfit: **{worst['joint action']}** with payoff {worst['payoff']:.3g} "

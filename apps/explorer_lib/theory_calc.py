@@ -19,7 +19,7 @@ MAX_ORDER = 8
 def analyse(run: MatrixRun, max_order: int = MAX_ORDER) -> NumericResult:
     """λ_i, c, linearisation error and λ_{i,h} at the run's state; ``defined=False`` says why not."""
     if run.mixer is None or run.state is None:
-        return NumericResult(run.mixer_name, defined=False, reason=f"{run.mixer_name}: no trained mixer in this run")
+        return NumericResult(run.method, defined=False, reason=f"{run.method}: no trained mixer in this run")
     return analyse_mixer(run.mixer, run.agent_qs, run.state, run.feats, max_order=max_order)
 
 
@@ -31,8 +31,8 @@ def error_table(res: NumericResult, run: MatrixRun) -> np.ndarray:
 def why_not_function(run: MatrixRun) -> str:
     """The user-facing reason a run has no Q_tot = F(Q^1..Q^n) (the registry's one description of its kind)."""
     if run.mixer is None:
-        return f"{run.mixer_name}: no trained mixer in this run"
-    return f"{run.mixer_name}: {describe(kind_of(run.mixer)).no_lambda}"
+        return f"{run.method}: no trained mixer in this run"
+    return f"{run.method}: {describe(kind_of(run.mixer)).no_lambda}"
 
 
 def is_value_mixer(run: MatrixRun) -> bool:

@@ -74,7 +74,7 @@ def _trained(res: LabResult) -> None:
         st.warning(f"λ_(i,h) could not be computed, so Theorem 2 is unchecked here: {r.orders_error or r.reason}")
         return
     lam_h = np.asarray(r.lam_h).T  # (N, H)
-    show(plots.lambda_decay(lam_h, f"{run.mixer_name}: $\\lambda_{{i,h}}$ around Q = 0"))
+    show(plots.lambda_decay(lam_h, f"{run.method}: $\\lambda_{{i,h}}$ around Q = 0"))
     st.caption(f"Estimator: {r.orders_method}; max_i |Σ_h λ_(i,h) − λ_i| = {r.lam_h_gap:.3g}.")
     _decay_table(lam_h, r.lam, [d.label() for d in r.decay])
 

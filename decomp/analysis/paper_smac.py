@@ -11,23 +11,23 @@ from __future__ import annotations
 
 from typing import Final, Mapping
 
-# The paper's columns, in its order, and the decomp method (mixer=) behind each.
+# The paper's columns, in its order, and the decomp method (method=) behind each.
 PAPER_METHODS: Final[tuple[tuple[str, str], ...]] = (
-    ("Qatten", "qatten"), ("QMIX", "qmix"), ("COMA", "coma"), ("VDN", "vdn"), ("IQL", "none"), ("QTRAN", "qtran"),
+    ("Qatten", "qatten"), ("QMIX", "qmix"), ("COMA", "coma"), ("VDN", "vdn"), ("IQL", "iql"), ("QTRAN", "qtran"),
 )
 
 # map -> {decomp method: median win rate in %}
 PAPER_SMAC: Final[Mapping[str, Mapping[str, int]]] = {
-    "2s_vs_1sc": {"qatten": 100, "qmix": 100, "coma": 97, "vdn": 100, "none": 100, "qtran": 100},
-    "2s3z": {"qatten": 97, "qmix": 97, "coma": 34, "vdn": 97, "none": 75, "qtran": 83},
-    "3s5z": {"qatten": 94, "qmix": 94, "coma": 0, "vdn": 84, "none": 9, "qtran": 13},
-    "1c3s5z": {"qatten": 97, "qmix": 94, "coma": 23, "vdn": 84, "none": 11, "qtran": 67},
-    "5m_vs_6m": {"qatten": 74, "qmix": 63, "coma": 0, "vdn": 63, "none": 49, "qtran": 57},
-    "3s_vs_5z": {"qatten": 96, "qmix": 85, "coma": 0, "vdn": 87, "none": 43, "qtran": 0},
-    "bane_vs_bane": {"qatten": 97, "qmix": 62, "coma": 40, "vdn": 90, "none": 97, "qtran": 100},
-    "2c_vs_64zg": {"qatten": 65, "qmix": 45, "coma": 0, "vdn": 19, "none": 2, "qtran": 10},
-    "MMM2": {"qatten": 79, "qmix": 61, "coma": 0, "vdn": 0, "none": 0, "qtran": 0},
-    "3s5z_vs_3s6z": {"qatten": 16, "qmix": 1, "coma": 0, "vdn": 0, "none": 0, "qtran": 0},
+    "2s_vs_1sc": {"qatten": 100, "qmix": 100, "coma": 97, "vdn": 100, "iql": 100, "qtran": 100},
+    "2s3z": {"qatten": 97, "qmix": 97, "coma": 34, "vdn": 97, "iql": 75, "qtran": 83},
+    "3s5z": {"qatten": 94, "qmix": 94, "coma": 0, "vdn": 84, "iql": 9, "qtran": 13},
+    "1c3s5z": {"qatten": 97, "qmix": 94, "coma": 23, "vdn": 84, "iql": 11, "qtran": 67},
+    "5m_vs_6m": {"qatten": 74, "qmix": 63, "coma": 0, "vdn": 63, "iql": 49, "qtran": 57},
+    "3s_vs_5z": {"qatten": 96, "qmix": 85, "coma": 0, "vdn": 87, "iql": 43, "qtran": 0},
+    "bane_vs_bane": {"qatten": 97, "qmix": 62, "coma": 40, "vdn": 90, "iql": 97, "qtran": 100},
+    "2c_vs_64zg": {"qatten": 65, "qmix": 45, "coma": 0, "vdn": 19, "iql": 2, "qtran": 10},
+    "MMM2": {"qatten": 79, "qmix": 61, "coma": 0, "vdn": 0, "iql": 0, "qtran": 0},
+    "3s5z_vs_3s6z": {"qatten": 16, "qmix": 1, "coma": 0, "vdn": 0, "iql": 0, "qtran": 0},
 }
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from decomp.config.schema import migrate_saved
+
 
 class SweepError(ValueError):
     """The sweep folder is missing, empty, or holds runs that cannot be told apart."""
@@ -96,6 +98,7 @@ def read_run(folder: Path) -> RunRecord:
     """A run folder -> RunRecord (config.yaml is required, everything else may be missing)."""
     cfg = OmegaConf.to_container(OmegaConf.load(folder / "config.yaml"))
     assert isinstance(cfg, dict)
+    cfg = migrate_saved(cfg)  # runs saved before the rename hold mixer: {name: none}
     env = cfg["env"]
     summary_path = folder / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
@@ -105,7 +108,7 @@ def read_run(folder: Path) -> RunRecord:
     if summary is not None and int(summary["env_steps"]) < int(cfg["t_max"]):
         summary = None  # an older summary of a run being extended to a larger t_max: not finished yet
     return RunRecord(
-        folder=folder, env=env["name"], map_name=where, method=cfg["mixer"]["name"], seed=int(cfg["seed"]),
+        folder=folder, env=env["name"], map_name=where, method=cfg["method"]["name"], seed=int(cfg["seed"]),
         t_max=int(cfg["t_max"]), eval_episodes=int(cfg["final_eval_rounds"]) * int(env["eval_envs"]),
         threads=int(cfg.get("threads", 0)), finished=summary is not None,
         env_steps=None if summary is None else int(summary["env_steps"]),

@@ -182,7 +182,7 @@ def _override_notes(methods: Sequence[str]) -> list[str]:
 
     found = []
     for m in methods:
-        opts = dict(compose_config(["env=matrix", f"mixer={m}"]).mixer.learner)
+        opts = dict(compose_config(["env=matrix", f"method={m}"]).method.learner)
         picked = {k: v for k, v in opts.items() if k in ("lr", "grad_clip") and v is not None}  # None: the shared value
         if picked:
             found.append(f"`{m}` " + ", ".join(f"{k}={v}" for k, v in picked.items()))
@@ -208,7 +208,7 @@ def write_markdown(path: Path, outcomes: list[Outcome], args: argparse.Namespace
         f"{len(outcomes)} trainings ({len(methods)} methods × {len(games)} games × {args.seeds} seeds × "
         f"{len(DATA)} data distributions), each `decomp.training.matrix_lab.train_matrix(game, method, seed, "
         f"steps={args.steps}, data=…, lr={args.lr})` on the packaged `env=matrix` preset and each method's "
-        f"`mixer=` preset; {args.workers} worker processes, one torch thread each; wall time "
+        f"`method=` preset; {args.workers} worker processes, one torch thread each; wall time "
         f"{seconds / 60:.1f} min.",
         "",
         "- **optimal**: seeds (of "
@@ -217,8 +217,8 @@ def write_markdown(path: Path, outcomes: list[Outcome], args: argparse.Namespace
         f"{DIVERGENCE_FACTOR:g} × the game's largest |reward|, or is non-finite, is **diverged**: never counted "
         "as optimal, shown as \"(k diverged)\", and left out of the two value columns.",
         "- **Q_tot at opt.**: the learned joint value at the optimal joint action, mean over seeds (several optima: "
-        "the best of them). For `qtran`/`qtran_alt` it is Q_jt, for `coma` the critic's Q(s, u), for `none` "
-        "(IQL) Σ_i Q^i, for `ow_qmix`/`cw_qmix` the QMIX Q_tot that acts (not Q̂*).",
+        "the best of them). For `qtran`/`qtran_alt` it is Q_jt, for `coma` the critic's Q(s, u), for `iql` "
+        "Σ_i Q^i, for `ow_qmix`/`cw_qmix` the QMIX Q_tot that acts (not Q̂*).",
         "- **mean |Q_tot − payoff|**: over all joint actions, mean over the seeds that did not diverge.",
         *_override_notes(methods),
         "- **uniform**: every joint action equally often (ε = 1); **egreedy**: ε anneals from the preset's start "

@@ -315,7 +315,8 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
         "## Median win rate (the paper's format)", "",
         f"Each cell: median over seeds of the final policy's greedy win rate in % (each run evaluated over {episodes} "
         f"episodes at the end of training; `n` = seeds), in brackets the Qatten paper's median SC2 win rate "
-        "(Yang et al. 2020, arXiv:2002.03939; — where it has none). IQL is `mixer=none`. *Budget*: the runs' "
+        "(Yang et al. 2020, arXiv:2002.03939; — where it has none). IQL is `method=iql` (`none` in sweep folder "
+        "names). *Budget*: the runs' "
         f"env steps. *Published SMAX*: {MAP_SOURCE}; at the budgets named — compare a cell with the column "
         "entry at its own budget.", "",
         *smax_and_plus_tables(sweep, maps, methods), "",

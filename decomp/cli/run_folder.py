@@ -16,10 +16,10 @@ from decomp.training.checkpoint import load_checkpoint
 
 
 def run_name(cfg: Config, seed_label: str | None = None) -> str:
-    """``run_name`` or ``<env>-<game|map>__<mixer>__<seed_label or seed>__<time>``."""
+    """``run_name`` or ``<env>-<game|map>__<method>__<seed_label or seed>__<time>``."""
     where = cfg.env.game if cfg.env.name == "matrix" else cfg.env.map_name
     label = seed_label if seed_label is not None else str(cfg.seed)
-    return cfg.run_name or f"{cfg.env.name}-{where}__{cfg.mixer.name}__{label}__{time.strftime('%Y%m%d-%H%M%S')}"
+    return cfg.run_name or f"{cfg.env.name}-{where}__{cfg.method.name}__{label}__{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def fresh_folder(parent: Path, name: str) -> Path:

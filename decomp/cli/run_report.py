@@ -17,7 +17,7 @@ from decomp.training.trainer import Trainer
 def print_matrix_report(result: Any) -> None:
     """Payoff, learned Q_tot, each agent's Q^i and whether the greedy joint action is optimal."""
     np.set_printoptions(precision=2, suppress=True, linewidth=120)
-    print(f"\n== {result.game} with {result.mixer_name} (seed {result.seed}, data={result.data}) ==")
+    print(f"\n== {result.game} with {result.method} (seed {result.seed}, data={result.data}) ==")
     print("payoff:\n", result.payoff)
     label = "learned Q_jt" if "sum_qi" in result.extra_tables else "learned Q_tot"
     print(f"{label}:\n", result.q_tot)
@@ -37,7 +37,7 @@ def report_run(trainer: Trainer, summary: Summary) -> None:
 
     cfg, run_dir = trainer.cfg, trainer.run_dir
     assert run_dir is not None
-    title = f"{trainer.info.name} · {cfg.mixer.name} · seed {cfg.seed}"
+    title = f"{trainer.info.name} · {cfg.method.name} · seed {cfg.seed}"
     if cfg.env.name == "matrix":
         result = matrix_result(trainer, cfg)
         print_matrix_report(result)

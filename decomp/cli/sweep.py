@@ -1,7 +1,7 @@
 """One job of a ``python -m decomp.train -m …`` sweep: skip it, resume it or start it, in its own folder.
 
 Hydra's launchers (``hydra/launcher=joblib``, ``submitit_local``, ``submitit_slurm``) run the jobs; each
-job's folder is ``<hydra.sweep.dir>/<env>-<map>__<mixer>__<seed>`` (decomp/conf/config.yaml), so
+job's folder is ``<hydra.sweep.dir>/<env>-<map>__<method>__<seed>`` (decomp/conf/config.yaml), so
 launching the same sweep again finds its runs: a finished run (``summary.json`` at its ``t_max``) is
 skipped, a killed one (``checkpoints/latest.pt``) resumes through the trainer's own resume path, and
 any other job starts afresh. ``SweepRecord`` keeps ``<sweep dir>/sweep.json``: every launch's exact

@@ -1,13 +1,14 @@
-"""`python -m decomp.train env=matrix|smac mixer=… [key=value …]` — train, report, write a run folder.
+"""`python -m decomp.train env=matrix|smac method=… [key=value …]` — train, report, write a run folder.
 
 Examples::
 
-    python -m decomp.train env=matrix env.game=qtran mixer=qtran seed=3
-    python -m decomp.train env=smac env.map_name=3m mixer=qmix
+    python -m decomp.train env=matrix env.game=qtran method=qtran seed=3
+    python -m decomp.train env=smac map=3m method=qmix
+    python -m decomp.train env=smac map=3s5z method=qtran --cfg job --resolve   # exactly the config that runs
     python -m decomp.train resume=runs/3m__qmix__0__20261122-101500
-    python -m decomp.train -m env=smac env.map_name=3m,2s3z mixer=qmix,vdn seed=0,1 hydra/launcher=joblib
+    python -m decomp.train -m env=smac map=3m,2s3z method=qmix,vdn seed=0,1 hydra/launcher=joblib
 
-With ``-m`` every job runs in ``<hydra.sweep.dir>/<env>-<map>__<mixer>__<seed>``; a relaunch skips
+With ``-m`` every job runs in ``<hydra.sweep.dir>/<env>-<map>__<method>__<seed>``; a relaunch skips
 finished jobs and resumes killed ones (decomp/cli/sweep.py).
 """
 
@@ -23,7 +24,7 @@ from omegaconf import DictConfig
 from decomp.cli.run_folder import make_run_dir, resolve_resume
 from decomp.cli.run_report import report_run
 from decomp.training.checkpoint import CheckpointError
-from decomp.config.compose import explicit_keys, to_config
+from decomp.config.compose import check_map, explicit_keys, refuse_renamed, to_config
 from decomp.config.schema import Config, ConfigError
 from decomp.config.validation import validate
 from decomp.envs.smac_select import BackendUnavailable
@@ -72,7 +73,7 @@ def sweep_job(cfg: Config, explicit: dict[str, str]) -> int:
     for key in ("resume", "run_name"):
         if key in explicit:
             raise ConfigError(f"{key}= does not apply to a sweep (-m): each job's folder is <hydra.sweep.dir>/"
-                              "<env>-<map>__<mixer>__<seed>, and relaunching the same sweep resumes killed jobs")
+                              "<env>-<map>__<method>__<seed>, and relaunching the same sweep resumes killed jobs")
     folder = Path(HydraConfig.get().runtime.output_dir)
     job = sweep.plan_job(cfg, explicit, folder)
     print(f"[decomp] sweep job {folder.name}: {job.reason}" + (", skipped" if job.action == "skip" else ""),
@@ -95,9 +96,8 @@ def _hydra_main(dcfg: DictConfig) -> None:
         from hydra.core.hydra_config import HydraConfig
 
         explicit = explicit_keys(list(HydraConfig.get().overrides.task))
-        cfg, notes = to_config(dcfg, explicit)
-        for note in notes if not cfg.resume else []:
-            print(f"[decomp] {note}; give a key on the command line to keep your own value", file=sys.stderr)
+        cfg = to_config(dcfg)
+        check_map(cfg, HydraConfig.get().runtime.choices, explicit)
         code = sweep_job(cfg, explicit) if multirun else train(cfg, explicit)
     except (ConfigError, CheckpointError, TrainingDiverged, BackendUnavailable, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -115,4 +115,9 @@ def _hydra_main(dcfg: DictConfig) -> None:
 def main() -> None:
     import decomp.config.compose  # noqa: F401  (registers the schema with Hydra's ConfigStore)
 
+    try:
+        refuse_renamed(sys.argv[1:])  # before Hydra, whose own message would not name method=
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     _hydra_main()

@@ -1,6 +1,6 @@
 """`python -m decomp.train … seeds=[0,1,2]` — several seeds in one process, one group folder.
 
-Layout: ``<run_dir>/<env>-<map>__<mixer>__seeds0-1-2__<time>/`` holds ``group.json`` (the seeds and the
+Layout: ``<run_dir>/<env>-<map>__<method>__seeds0-1-2__<time>/`` holds ``group.json`` (the seeds and the
 group's config) and one ordinary run folder per seed, ``seed_<s>/`` (config.yaml with ``seed=s``), so
 ``evaluate``, the explorer and ``resume=`` work on a single seed as on any run. ``resume=<group folder>``
 continues every seed: killed ones from their checkpoints, ones killed before their first checkpoint from

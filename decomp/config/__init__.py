@@ -5,6 +5,6 @@ Only the schema is re-exported here: :mod:`.validation` reads the method registr
 so importing it from the package would import the registry whenever the schema is.
 """
 
-from decomp.config.schema import CHOICES, Config, ConfigError, EnvConfig, MixerConfig, epsilon_at
+from decomp.config.schema import CHOICES, Config, ConfigError, EnvConfig, MethodConfig, epsilon_at
 
-__all__ = ["CHOICES", "Config", "ConfigError", "EnvConfig", "MixerConfig", "epsilon_at"]
+__all__ = ["CHOICES", "Config", "ConfigError", "EnvConfig", "MethodConfig", "epsilon_at"]

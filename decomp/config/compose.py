@@ -1,110 +1,107 @@
-"""Compose a typed :class:`Config` from the packaged YAML presets (same path as the CLI).
+"""Compose a typed :class:`Config` from the packaged YAML presets (the CLI's path).
 
-The ``mixer`` group is not YAML: one node per registered method is stored in Hydra's ConfigStore from
-:data:`decomp.core.methods.METHODS`, with the option defaults of the method's constructors, so
-``mixer=qatten`` and ``mixer.options.n_heads=8`` work as before and nothing repeats a default.
-
-Map presets (``decomp/conf/map/<map>.yaml``: per-map budget and the like, each citing its source) are
-applied after composition whenever ``env=smac``, keyed by ``env.map_name``, so ``env.map_name=2s3z,3s5z``
-in a sweep gives every map its own settings. Order: env preset < map preset < the method's preferred
-settings < the command line.
+Composition is Hydra's alone (decomp/conf/config.yaml's defaults list): env preset < its map preset
+(``map=3s5z``; env=smac's default is 3m) < regime < method (``method=qatten``: decomp/conf/method/) < the
+method's settings on that env (decomp/conf/method_env/<method>_<env>.yaml) < the command line. The typed
+conversion after it changes nothing, so ``python -m decomp.train … --cfg job --resolve`` prints the
+config.yaml the run writes. Two checks follow it: the old ``mixer=`` key and an ``env.map_name=`` that
+disagrees with the chosen map preset are refused, each naming what to give instead.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from hydra import compose, initialize_config_module
 from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from decomp.config.schema import Config, ConfigError, config_from_dict, get_key, set_key
-from decomp.core.methods import METHODS, apply_preferred
+from decomp.config.schema import OLD_METHOD_NAMES, Config, ConfigError, config_from_dict
+from decomp.core.methods import METHODS
 
+CONF = Path(__file__).resolve().parent.parent / "conf"
 
-# Keys that already name a sweep job's folder (<env>-<game|map>__<mixer>__<seed>), that a relaunch may
+# Keys that already name a sweep job's folder (<env>-<game|map>__<method>__<seed>), that a relaunch may
 # change without making it another run (decomp.cli.run_folder.RESUME_OVERRIDABLE) or that only say where its
 # metrics go (logger, wandb.*); any other key=value a job was given is appended to its folder name, so
 # two jobs of one sweep never share a folder.
-SWEEP_NAME_EXCLUDES = ("env", "env.name", "env.game", "env.map_name", "mixer", "mixer.name", "seed", "run_dir",
-                       "run_name", "resume", "t_max", "progress", "save_interval", "eval_interval", "log_interval",
-                       "threads", "device", "logger", "wandb.project", "wandb.entity", "wandb.group")
+SWEEP_NAME_EXCLUDES = ("env", "env.name", "env.game", "env.map_name", "map", "method", "method.name", "seed",
+                       "run_dir", "run_name", "resume", "t_max", "progress", "save_interval", "eval_interval",
+                       "log_interval", "threads", "device", "logger", "wandb.project", "wandb.entity", "wandb.group")
+
+# A method's label in sweep job folders where it differs from its name: sweeps launched before the rename
+# (mixer=none) keep finding their IQL jobs (results/smac_table/smac-3m__none__0, ...).
+SWEEP_FOLDER_LABEL = {new: old for old, new in OLD_METHOD_NAMES.items()}
 
 
-def sweep_job_name(env: str, game: str, map_name: str, mixer: str, seed: int, extra: str = "") -> str:
+def sweep_job_name(env: str, game: str, map_name: str, method: str, seed: int, extra: str = "") -> str:
     """The folder of one sweep job, the same on every relaunch: ``smac-2s3z__qmix__0`` (+ ``__lr=…``).
 
     Hydra calls it as ``hydra.sweep.subdir`` (decomp/conf/config.yaml) with its ``override_dirname``
     of the job's other overrides as ``extra``.
     """
     where = game if env == "matrix" else map_name
-    name = f"{env}-{where}__{mixer}__{seed}"
+    name = f"{env}-{where}__{SWEEP_FOLDER_LABEL.get(method, method)}__{seed}"
     return f"{name}__{extra}".replace("/", "_") if extra else name
 
 
 def register_configs() -> None:
+    """The schema, and a ``method`` node for each registered method without a YAML preset: one defined outside
+    decomp (DECOMP_METHODS, docs/extending.md) gets its name and the registry's option defaults."""
     if not OmegaConf.has_resolver("decomp_sweep_job"):
         OmegaConf.register_new_resolver("decomp_sweep_job", sweep_job_name)
     store = ConfigStore.instance()
     store.store(name="base", node=Config)
     for method in METHODS.values():
-        store.store(group="mixer", name=method.name, node={"name": method.name, **method.defaults()})
+        if not (CONF / "method" / f"{method.name}.yaml").is_file():
+            store.store(group="method", name=method.name, package="_global_",
+                        node={"method": {"name": method.name, **method.defaults()}})
 
 
 register_configs()
 
 
-MAP_PRESETS = Path(__file__).resolve().parent.parent / "conf" / "map"
-
-
-def _dotted(node: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in node.items():
-        out.update(_dotted(v, f"{prefix}{k}.") if isinstance(v, Mapping) else {f"{prefix}{k}": v})
-    return out
-
-
-def map_preset(map_name: str) -> dict[str, Any]:
-    """``decomp/conf/map/<map_name>.yaml`` as dotted keys, e.g. {"t_max": 1000000}; {} for maps without one."""
-    path = MAP_PRESETS / f"{map_name}.yaml"
-    if not path.is_file():
-        return {}
-    node = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    return _dotted(node) if isinstance(node, dict) else {}
-
-
-def apply_map_preset(cfg: Config, explicit: Mapping[str, str]) -> list[str]:
-    """Set the map preset's keys that the user did not give; one ``key=value (was …)`` note per change."""
-    notes = []
-    for key, value in map_preset(cfg.env.map_name).items():
-        if key == "env.map_name":
-            raise ConfigError(f"{MAP_PRESETS / cfg.env.map_name}.yaml must not set env.map_name (the file name does)")
-        if key in explicit or get_key(cfg, key) == value:
+def refuse_renamed(overrides: Sequence[str]) -> None:
+    """``mixer=…`` / ``mixer.*=…`` (the key before it became ``method``) -> ConfigError with the override to give."""
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        bare = key.lstrip("+~")
+        if bare != "mixer" and not bare.startswith("mixer."):
             continue
-        notes.append(f"{key}={value} (was {get_key(cfg, key)})")
-        set_key(cfg, key, value)
-    return notes
+        if bare == "mixer":
+            value = ",".join(OLD_METHOD_NAMES.get(v, v) for v in value.split(","))
+        new = f"{key[:len(key) - len(bare)]}method{bare[len('mixer'):]}" + (f"={value}" if sep else "")
+        raise ConfigError(f"{override}: the method is chosen with method= (mixer= was renamed; IQL is method=iql): "
+                          f"give {new}. Its options are method.options.*, method.learner.*, method.init_scale")
 
 
-def to_config(dcfg: DictConfig, explicit: Mapping[str, str] | None = None) -> tuple[Config, list[str]]:
-    """Hydra's DictConfig -> the typed dataclass (drops the hydra node), with the map preset (env=smac) and
-    the method's preferred run settings applied where the user gave none -> (config, one note per source)."""
-    plain = {k: v for k, v in OmegaConf.to_container(dcfg, resolve=True).items() if k != "hydra"}  # type: ignore[union-attr]
-    cfg = config_from_dict(plain)
-    explicit = explicit or {}
-    notes = []
-    if cfg.env.name == "smac":
-        changed = apply_map_preset(cfg, explicit)
-        if changed:
-            notes.append(f"env.map_name={cfg.env.map_name} sets its preset {', '.join(changed)} "
-                         f"(decomp/conf/map/{cfg.env.map_name}.yaml)")
-    if cfg.mixer.name in METHODS:
-        changed = apply_preferred(cfg, explicit)
-        if changed:
-            notes.append(f"mixer={cfg.mixer.name} sets its preferred {', '.join(changed)}")
-    return cfg, notes
+def check_map(cfg: Config, choices: Mapping[str, Any], explicit: Mapping[str, str]) -> None:
+    """Refuse a map preset outside env=smac and an ``env.map_name=`` that disagrees with the chosen preset: the map
+    is chosen with ``map=``, which sets env.map_name and the map's settings (what ``--cfg job`` then shows)."""
+    chosen = choices.get("map")
+    if cfg.env.name != "smac":
+        if chosen:
+            raise ConfigError(f"map={chosen} is a SMAC map preset; it applies to env=smac, not env={cfg.env.name}")
+        return
+    given = explicit.get("env.map_name")
+    if given is None or given == chosen:
+        return
+    known = sorted(p.stem for p in (CONF / "map").glob("*.yaml"))
+    hint = (f"give map={given} instead" if given in known else
+            f"decomp has no preset for {given} (maps: {', '.join(known)}); add decomp/conf/map/{given}.yaml "
+            f"(`# @package _global_` and `env: {{map_name: {given}}}`) and give map={given}")
+    raise ConfigError(f"env.map_name={given} disagrees with the map preset map={chosen}: the map is chosen with "
+                      f"map=<name>, which sets env.map_name and the map's settings (decomp/conf/map/<name>.yaml); {hint}")
+
+
+def to_config(dcfg: DictConfig) -> Config:
+    """Hydra's DictConfig -> the typed dataclass, resolved (the hydra node dropped); nothing else is applied."""
+    plain = dcfg.copy()
+    with open_dict(plain):
+        plain.pop("hydra", None)
+    return config_from_dict(OmegaConf.to_container(plain, resolve=True))  # type: ignore[arg-type]
 
 
 def explicit_keys(overrides: list[str]) -> dict[str, str]:
@@ -113,9 +110,13 @@ def explicit_keys(overrides: list[str]) -> dict[str, str]:
 
 
 def compose_config(overrides: list[str] | None = None) -> Config:
-    """E.g. ``compose_config(["env=matrix", "mixer=qtran", "seed=3"])``."""
+    """E.g. ``compose_config(["env=smac", "map=2s3z", "method=qtran", "seed=3"])``: the CLI's composition and checks."""
+    overrides = list(overrides or [])
+    refuse_renamed(overrides)
     GlobalHydra.instance().clear()
     register_configs()  # again: a method registered since this module was imported gets its node
     with initialize_config_module(config_module="decomp.conf", version_base=None):
-        dcfg = compose(config_name="config", overrides=list(overrides or []))
-    return to_config(dcfg, explicit_keys(list(overrides or [])))[0]
+        dcfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    cfg = to_config(dcfg)
+    check_map(cfg, dcfg.hydra.runtime.choices, explicit_keys(overrides))
+    return cfg

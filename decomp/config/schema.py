@@ -1,6 +1,6 @@
 """Typed configuration: the schema and defaults of every run (the single source of truth).
 
-Hydra composes ``decomp/conf/config.yaml`` (env and mixer presets) on top of these dataclasses,
+Hydra composes ``decomp/conf/config.yaml`` (env, map, regime and method presets) on top of these dataclasses,
 so a typo in a key or a wrong type is refused before any work starts;
 :func:`decomp.config.validation.validate` then checks ranges and names.
 """
@@ -20,7 +20,7 @@ class EnvConfig:
     penalty_k: float = -100.0
     """matrix: mis-coordination penalty of the penalty game"""
     map_name: str = "3m"
-    """smac: map name (SMAC names; SMAX provides the same ones)"""
+    """smac: map name (SMAC names; SMAX provides the same ones), set by the map preset (``map=2s3z``)"""
     backend: str = "auto"
     """smac: auto | sc2 | smax"""
     n_envs: int = 32
@@ -35,7 +35,9 @@ class EnvConfig:
 
 
 @dataclass
-class MixerConfig:
+class MethodConfig:
+    """The method (``method=qatten``): its name and options, from ``decomp/conf/method/<name>.yaml``."""
+
     name: str = "qmix"
     """the method: a name registered in decomp.core.methods.METHODS (``python -m decomp.core.methods`` lists them)"""
     options: dict[str, Any] = field(default_factory=dict)
@@ -50,7 +52,7 @@ class MixerConfig:
 
 @dataclass
 class LearnerConfig:
-    """The learning rule every method shares (a method's own options live in ``mixer.learner``)."""
+    """The learning rule every method shares (a method's own options live in ``method.learner``)."""
 
     gamma: float = 0.99
     lr: float = 1e-3
@@ -113,12 +115,14 @@ class WandbConfig:
 # are read with these moved into it (config_from_dict).
 LEARNER_KEYS = ("gamma", "lr", "optimizer", "grad_clip", "double_q", "td_lambda", "target_update_interval",
                 "target_tau")
+# Method names of older runs (``mixer: {name: none}`` before the node became ``method:``) -> today's.
+OLD_METHOD_NAMES = {"none": "iql"}
 
 
 @dataclass
 class Config:
     env: EnvConfig = field(default_factory=EnvConfig)
-    mixer: MixerConfig = field(default_factory=MixerConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
     learner: LearnerConfig = field(default_factory=LearnerConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
     """where logger=wandb sends the run (decomp/training/wandb_sink.py)"""
@@ -177,7 +181,7 @@ class Config:
     run_dir: str = "runs"
     """parent folder of run folders"""
     run_name: str = ""
-    """empty: <env>__<mixer>__<seed>__<time>"""
+    """empty: <env>-<game|map>__<method>__<seed>__<time>"""
     resume: str = ""
     """run folder or checkpoint file to continue"""
     progress: bool = True
@@ -245,7 +249,7 @@ def td_lambda_at(cfg: Config, env_steps: int) -> float:
 
 
 def get_key(cfg: Any, dotted: str) -> Any:
-    """``get_key(cfg, "learner.lr")`` -> cfg.learner.lr; dict nodes too (``mixer.learner.nopt_weight``)."""
+    """``get_key(cfg, "learner.lr")`` -> cfg.learner.lr; dict nodes too (``method.learner.nopt_weight``)."""
     for part in dotted.split("."):
         cfg = cfg[part] if isinstance(cfg, dict) else getattr(cfg, part)
     return cfg
@@ -265,16 +269,26 @@ def set_key(cfg: Any, dotted: str, value: Any) -> None:
     setattr(node, last, value)
 
 
-def config_from_dict(data: dict[str, Any]) -> Config:
-    """A typed Config from a plain dict (a saved config.yaml or a checkpoint's copy), validated by type.
-
-    Older runs saved the learning-rule keys at the top level; they are moved into ``learner`` so those
-    runs still resume and load.
-    """
-    from omegaconf import OmegaConf
-
+def migrate_saved(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved config (config.yaml, a checkpoint's or group.json's copy) in today's keys, so older runs still
+    resume and load: the learning-rule keys once sat at the top level (LEARNER_KEYS), and the method was the
+    ``mixer:`` node with IQL named ``none`` (OLD_METHOD_NAMES)."""
     data = dict(data)
     legacy = {k: data.pop(k) for k in LEARNER_KEYS if k in data}
     if legacy:
         data["learner"] = {**legacy, **dict(data.get("learner") or {})}
-    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), data))  # type: ignore[return-value]
+    if "mixer" in data and "method" not in data:
+        data["method"] = dict(data.pop("mixer") or {})
+    method = data.get("method")
+    if isinstance(method, dict) and method.get("name") in OLD_METHOD_NAMES:
+        data["method"] = {**method, "name": OLD_METHOD_NAMES[method["name"]]}
+    return data
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """A typed Config from a plain dict (a saved config.yaml or a checkpoint's copy, older ones migrated), validated
+    by type."""
+    from omegaconf import OmegaConf
+
+    merged = OmegaConf.merge(OmegaConf.structured(Config), migrate_saved(data))
+    return OmegaConf.to_object(merged)  # type: ignore[return-value]

@@ -23,10 +23,10 @@ def validate(cfg: Config) -> None:
             raise ConfigError(msg)
 
     need(cfg.env.name in CHOICES["env.name"], f"env={cfg.env.name!r} is unknown; valid envs: {', '.join(CHOICES['env.name'])}")
-    need(cfg.mixer.name in METHODS, f"mixer={cfg.mixer.name!r} is unknown; valid methods: {', '.join(sorted(METHODS))}")
+    need(cfg.method.name in METHODS, f"method={cfg.method.name!r} is unknown; valid methods: {', '.join(sorted(METHODS))}")
     try:
-        METHODS[cfg.mixer.name].mixer_options(cfg.mixer.options)
-        METHODS[cfg.mixer.name].learner_options(cfg.mixer.learner)
+        METHODS[cfg.method.name].mixer_options(cfg.method.options)
+        METHODS[cfg.method.name].learner_options(cfg.method.learner)
     except BadOptions as err:
         raise ConfigError(str(err)) from None
     if cfg.env.name == "matrix":
@@ -58,14 +58,14 @@ def validate(cfg: Config) -> None:
     need(cfg.learner.target_update_interval >= 0,
          f"learner.target_update_interval must be >= 0, got {cfg.learner.target_update_interval}")
     if cfg.regime != "replay":
-        need(METHODS[cfg.mixer.name].kind is not Kind.POLICY, f"regime={cfg.regime} trains value methods on λ-returns; "
-             f"mixer={cfg.mixer.name} is an actor-critic with its own on-policy data (use regime=replay)")
+        need(METHODS[cfg.method.name].kind is not Kind.POLICY, f"regime={cfg.regime} trains value methods on λ-returns; "
+             f"method={cfg.method.name} is an actor-critic with its own on-policy data (use regime=replay)")
         need(cfg.episodes_per_update <= cfg.buffer_size,
              f"regime={cfg.regime} keeps each round's episodes in the buffer: buffer_size ({cfg.buffer_size}) must be >= "
              f"episodes_per_update ({cfg.episodes_per_update})")
     if cfg.regime == "onpolicy_replay":
         validate_handover(cfg)
-    need(cfg.mixer.init_scale >= 0, f"mixer.init_scale must be >= 0 (0 = default init), got {cfg.mixer.init_scale}")
+    need(cfg.method.init_scale >= 0, f"method.init_scale must be >= 0 (0 = default init), got {cfg.method.init_scale}")
     need(cfg.learner.grad_clip > 0, f"learner.grad_clip must be > 0, got {cfg.learner.grad_clip}")
     need(len(set(cfg.seeds)) == len(cfg.seeds), f"seeds must be distinct, got {list(cfg.seeds)}")
     need(cfg.batch_size <= cfg.buffer_size, f"batch_size ({cfg.batch_size}) must be <= buffer_size ({cfg.buffer_size})")

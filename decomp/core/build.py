@@ -19,9 +19,9 @@ def build_modules(cfg: Config, info: EnvInfo) -> tuple[nn.Module, nn.Module]:
     in_dim = agent_input_dim(info.obs_dim, info.n_agents, info.n_actions, cfg.agent_id, cfg.last_action)
     agent = make_agent(cfg.agent, in_dim, info.n_actions, cfg.hidden_dim)
     dims = Dims(info.n_agents, info.state_dim, info.feat_dim, info.n_actions, info.obs_dim)
-    mixer = get_method(cfg.mixer.name).build_mixer(dims, cfg.mixer.options)
-    if cfg.mixer.init_scale > 0:
-        scale_init(mixer, cfg.mixer.init_scale)
+    mixer = get_method(cfg.method.name).build_mixer(dims, cfg.method.options)
+    if cfg.method.init_scale > 0:
+        scale_init(mixer, cfg.method.init_scale)
     return agent, mixer
 
 
@@ -49,5 +49,5 @@ def build_learner(cfg: Config, info: EnvInfo, device: torch.device | None = None
     rule = cfg.learner
     if cfg.regime != "replay":  # the trainer syncs the targets (each on-policy round's start; handover.*), never the learner
         rule = replace(rule, target_update_interval=0, target_tau=0.0)
-    return get_method(cfg.mixer.name).build_learner(agent, mixer, info, rule, cfg.mixer.learner,
+    return get_method(cfg.method.name).build_learner(agent, mixer, info, rule, cfg.method.learner,
                                                     AgentInputs(cfg.agent_id, cfg.last_action))

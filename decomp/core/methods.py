@@ -1,9 +1,9 @@
-"""The one registry of methods: mixer, learner, typed options, kind and preferred run settings.
+"""The one registry of methods: mixer, learner, typed options and kind.
 
 Everything that lists methods (config validation, the CLI, the matrix report, the explorer, the theory
 layer) reads :data:`METHODS`. Option dataclasses are generated from the constructors' signatures, so a
-default lives in exactly one place (the constructor) and is still typed, validated and registered in
-Hydra's ConfigStore (group ``mixer``; ``decomp/config/compose.py`` stores the nodes).
+default lives in exactly one place (the constructor) and is still typed and validated; a method's run
+settings are YAML (``decomp/conf/method/<name>.yaml``, whose option defaults a test holds equal to these).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 from torch import nn
 
-from decomp.config.schema import get_key, set_key
 from decomp.core.agents import AgentInputs
 from decomp.core.learners import ComaLearner, Learner, QPlexLearner, QTranAltLearner, QTranLearner, TDLearner, WQMixLearner
 from decomp.core.mixers import (ComaCritic, IQLMixer, QattenMixer, QMixMixer, QPlexMixer, QTranJoint, VDNMixer,
@@ -56,15 +55,6 @@ class Method:
     learner_cls: type[Learner]
     learner_fixed: Mapping[str, Any] = field(default_factory=dict)
     """learner arguments that define the method (e.g. WQMIX's weighting), not user options"""
-    preferred: Mapping[str, Any] = field(default_factory=dict)
-    """run settings the method needs whatever the env preset says; applied unless given on the command
-    line, and printed (:func:`apply_preferred`)"""
-    preferred_on: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """run settings the method needs on one env (``env.name`` -> settings), on top of ``preferred``;
-    each measured there (the matrix games keep the method's plain defaults)"""
-
-    def preferred_for(self, env: str) -> dict[str, Any]:
-        return {**self.preferred, **self.preferred_on.get(env, {})}
 
     @property
     def kind(self) -> Kind:
@@ -85,17 +75,17 @@ class Method:
         return options_type(self.learner_cls.__init__, 5, f"{self.name.title()}LearnerOptions", fixed)
 
     def defaults(self) -> dict[str, dict[str, Any]]:
-        """{"options": mixer defaults, "learner": learner defaults}: the ConfigStore node's body."""
+        """{"options": mixer defaults, "learner": learner defaults}: the body of the method's config node."""
         return {"options": dataclasses.asdict(self.options_type()),
                 "learner": dataclasses.asdict(self.learner_options_type())}
 
     def mixer_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """``given`` merged over the typed mixer defaults; unknown keys and wrong types raise BadOptions."""
-        return _typed(self.options_type, given, f"mixer.options of {self.name}")
+        return _typed(self.options_type, given, f"method.options of {self.name}")
 
     def learner_options(self, given: Mapping[str, Any]) -> dict[str, Any]:
         """``given`` merged over the typed learner defaults; unknown keys and wrong types raise BadOptions."""
-        return _typed(self.learner_options_type, given, f"mixer.learner of {self.name}")
+        return _typed(self.learner_options_type, given, f"method.learner of {self.name}")
 
     def build_mixer(self, dims: Dims, options: Mapping[str, Any] | None = None) -> nn.Module:
         return self.mixer_cls.from_dims(dims, **self.mixer_options(options or {}))
@@ -120,36 +110,12 @@ def _typed(cls: type, given: Mapping[str, Any], where: str) -> dict[str, Any]:
     return dict(OmegaConf.to_container(merged))  # type: ignore[arg-type]
 
 
-# COMA is on-policy: the replay holds exactly one update's episodes so every update uses the freshest
-# ones, and ε mixes uniform exploration into the policy's samples (the former coma.yaml's settings).
-COMA_PREFERRED = {"buffer_size": 32, "batch_size": 32, "episodes_per_update": 32, "learner.td_lambda": 0.8,
-                  "epsilon_start": 0.5}
-
-@dataclass(frozen=True)
-class SameAs:
-    """A preferred value that copies another key of the run's config (e.g. the agents' hidden size)."""
-
-    key: str
-
-    def __repr__(self) -> str:
-        return f"${{{self.key}}}"
-
-
-# QTRAN on SMAX takes pymarl's qtran_learner form (pymarl's algs/qtran.yaml and learners/qtran_learner.py):
-# Q_jt reads the agents' GRU states, L_td trains the agents through them, and L_nopt weighs 0.1. Measured
-# on SMAX 3m, 300k env steps (docs/benchmarks.md, "COMA and QTRAN on SMAX"): final greedy win rate
-# 0.76 / 0.66 / 0.73 (seeds 0-2) against 0.375 / 0.422 / 0.492 with the paper's form, which never
-# left the untrained policy's level.
-QTRAN_SMAX = {"mixer.learner.use_hidden": True, "mixer.learner.hidden_grad": True, "mixer.learner.nopt_weight": 0.1,
-              "mixer.options.hidden_dim": SameAs("hidden_dim")}
-
 METHODS: dict[str, Method] = {m.name: m for m in (
-    Method("none", "IQL: independent learners, no Q_tot", IQLMixer, TDLearner),
+    Method("iql", "IQL: independent learners, no Q_tot", IQLMixer, TDLearner),
     Method("vdn", "VDN: Q_tot = Σ Q^i", VDNMixer, TDLearner),
     Method("qmix", "QMIX: monotone hypernetwork mixer", QMixMixer, TDLearner),
     Method("qatten", "Qatten: multi-head attention, c(s) + Σ λ_i Q^i", QattenMixer, TDLearner),
-    Method("qtran", "QTRAN-base: Q_jt(s,u) + V(s) with opt/nopt losses", QTranJoint, QTranLearner,
-           preferred_on={"smac": QTRAN_SMAX}),
+    Method("qtran", "QTRAN-base: Q_jt(s,u) + V(s) with opt/nopt losses", QTranJoint, QTranLearner),
     Method("qtran_alt", "QTRAN-alt: QTRAN's networks with the counterfactual L_nopt-min", QTranJoint,
            QTranAltLearner),
     # QPLEX's mixer defaults (w_floor 1e-10, advantage_trains_w) were measured on the matrix report's
@@ -160,14 +126,14 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("cw_qmix", "CW-QMIX: QMIX projected from an unrestricted Q̂*, centrally weighted", WQMixMixer,
            WQMixLearner, learner_fixed={"weighting": "cw"}),
     Method("coma", "COMA: actor-critic with a counterfactual baseline (critic only, no Q_tot mixer)", ComaCritic,
-           ComaLearner, preferred=COMA_PREFERRED),
+           ComaLearner),
 )}
 
 
 def register(method: Method) -> Method:
     """Add a method defined outside this file to :data:`METHODS` (examples/smooth_qmix.py, docs/extending.md).
 
-    Everything that reads the registry then offers it: ``mixer=<name>``, its typed options, the matrix lab,
+    Everything that reads the registry then offers it: ``method=<name>``, its typed options, the matrix lab,
     the theory checks. A taken name or a class that is not a mixing module / learner is refused.
     """
     if method.name in METHODS:
@@ -198,19 +164,6 @@ def kind_of(module: nn.Module) -> Kind:
     return module.kind
 
 
-def apply_preferred(cfg: Any, explicit: Mapping[str, Any]) -> list[str]:
-    """Set the method's preferred run settings that were not given explicitly; one note per change."""
-    notes = []
-    for key, value in get_method(cfg.mixer.name).preferred_for(cfg.env.name).items():
-        if isinstance(value, SameAs):
-            value = get_key(cfg, value.key)
-        if key in explicit or get_key(cfg, key) == value:
-            continue
-        notes.append(f"{key}={value} (was {get_key(cfg, key)})")
-        set_key(cfg, key, value)
-    return notes
-
-
 def make_mixer(name: str, n_agents: int, state_dim: int, feat_dim: int = 0, n_actions: int = 0,
                **options: Any) -> nn.Module:
     """Build method ``name``'s mixing module; unknown names and options fail with what is valid."""
@@ -223,18 +176,16 @@ def make_learner(name: str, agent: nn.Module, mixer: nn.Module, info: Any, cfg: 
 
 
 def method_table() -> str:
-    """Every method with its kind, options (defaults) and preferred settings, for ``python -m decomp.core.methods``."""
+    """Every method with its kind and options (defaults), for ``python -m decomp.core.methods``."""
     lines = []
     for m in METHODS.values():
         d = m.defaults()
         lines.append(f"{m.name:10s} {m.summary}\n{'':10s} kind: {m.info.label}; agents output {m.info.agent_outputs}")
         for part in ("options", "learner"):
             if d[part]:
-                lines.append(f"{'':10s} mixer.{part}: " + ", ".join(f"{k}={v}" for k, v in d[part].items()))
-        if m.preferred:
-            lines.append(f"{'':10s} preferred: " + ", ".join(f"{k}={v!r}" for k, v in m.preferred.items()))
-        for env, settings in m.preferred_on.items():
-            lines.append(f"{'':10s} preferred on env={env}: " + ", ".join(f"{k}={v!r}" for k, v in settings.items()))
+                lines.append(f"{'':10s} method.{part}: " + ", ".join(f"{k}={v}" for k, v in d[part].items()))
+    lines.append("Run settings a method brings with it (COMA's on-policy replay, QTRAN's form on env=smac): "
+                 "decomp/conf/method/<name>.yaml, decomp/conf/method_env/<name>_<env>.yaml")
     return "\n".join(lines)
 
 

@@ -94,11 +94,11 @@ def load_checkpoint(path: Path, required: tuple[str, ...] = LATEST_KEYS) -> dict
 class TrainedModel:
     """A trained agent + mixer restored from a run folder (for theory checks and the explorer)."""
 
-    cfg: dict[str, Any]
+    cfg: dict[str, Any]  # the saved config in today's keys (decomp.config.schema.migrate_saved)
     env_info: Any
     agent: nn.Module
     mixer: nn.Module
-    mixer_name: str
+    method: str
     env_steps: int
 
 
@@ -106,7 +106,7 @@ def load_model(run_dir: str | Path, weights: str = "final") -> TrainedModel:
     """Rebuild the agent and mixer of a run folder: its latest checkpoint's weights (``final``), or
     the best evaluation's (``best``: checkpoints/best.pt, else the copy latest.pt carries)."""
     from decomp.core.build import build_modules
-    from decomp.config.schema import config_from_dict
+    from decomp.config.schema import config_from_dict, migrate_saved
     from decomp.envs.base import EnvInfo
 
     run = Path(run_dir)
@@ -132,7 +132,7 @@ def load_model(run_dir: str | Path, weights: str = "final") -> TrainedModel:
     mixer.load_state_dict(nets["mixer"])
     agent.eval()
     mixer.eval()
-    return TrainedModel(payload["config"], info, agent, mixer, cfg.mixer.name, step)
+    return TrainedModel(migrate_saved(payload["config"]), info, agent, mixer, cfg.method.name, step)
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -43,7 +43,7 @@ class SeedGroup:
         total = sum(m.cfg.t_max for m in members)
         bar = tqdm(total=total, initial=sum(min(m.runner.env_steps, m.cfg.t_max) for m in members), unit="step",
                    disable=not (show_bar and members[0].cfg.progress), dynamic_ncols=True, file=sys.stderr,
-                   desc=f"{members[0].info.name} {members[0].cfg.mixer.name} ×{len(members)} seeds",
+                   desc=f"{members[0].info.name} {members[0].cfg.method.name} ×{len(members)} seeds",
                    mininterval=0.5 if sys.stderr.isatty() else 15.0)
         try:
             while active := [m for m in members if not m.finished]:

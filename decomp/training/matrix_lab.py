@@ -41,11 +41,11 @@ def is_diverged(values: list[np.ndarray], bound: float) -> bool:
 @dataclass
 class MatrixRun:
     game: str
-    mixer_name: str
+    method: str
     seed: int
     data: str  # "uniform" (ε = 1) or "egreedy"
     payoff: np.ndarray  # (k_1, ..., k_n) true team reward (two-step: the 2B stage)
-    q_tot: np.ndarray  # (k_1, ..., k_n) learned joint value (Q_jt for qtran, Σ Q^i for none)
+    q_tot: np.ndarray  # (k_1, ..., k_n) learned joint value (Q_jt for qtran, Σ Q^i for iql)
     agent_qs: list[np.ndarray]  # per agent (k_i,)
     greedy: tuple[int, ...]  # the policy's ε = 0 pick: argmax of each agent's Q^i over its available actions
     optimal: bool  # the greedy policy earns the optimal return and the run has not diverged
@@ -138,16 +138,16 @@ def _device_of(module: nn.Module) -> torch.device:
 
 def train_matrix(
     game: str | Payoff,
-    mixer: str,
+    method: str,
     seed: int = 0,
     steps: int = 20000,
     data: str = "uniform",
     epsilon: float = 0.2,
     progress: Callable[[float], None] | None = None,
-    mixer_options: dict[str, Any] | None = None,
+    method_options: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> MatrixRun:
-    """Train ``mixer`` on a preset ``game`` (or a custom Payoff) and return the learned tables.
+    """Train ``method`` on a preset ``game`` (or a custom Payoff) and return the learned tables.
 
     ``data="uniform"`` samples joint actions uniformly (ε = 1); ``"egreedy"`` anneals ε from 1 to
     ``epsilon``. ``overrides`` set any other :class:`~decomp.config.schema.Config` field.
@@ -156,24 +156,24 @@ def train_matrix(
 
     game_obj = make_game(game) if isinstance(game, str) else game
     game_name = game if isinstance(game, str) else game_obj.name
-    cfg = matrix_config(game_name if isinstance(game, str) else "qtran", mixer, seed, steps, data, epsilon,
-                        mixer_options, **overrides)
+    cfg = matrix_config(game_name if isinstance(game, str) else "qtran", method, seed, steps, data, epsilon,
+                        method_options, **overrides)
     factory = None if isinstance(game, str) else (lambda n, _seed: MatrixEnv(game_obj, n_envs=n))
     trainer = Trainer(cfg, run_dir=None, on_progress=progress, env_factory=factory)
     trainer.run()
     return matrix_result(trainer, cfg)
 
 
-def matrix_config(game: str, mixer: str, seed: int, steps: int, data: str, epsilon: float,
-                  mixer_options: dict[str, Any] | None = None, **overrides: Any) -> Config:
-    """The packaged ``env=matrix`` preset (the CLI's defaults) with these settings on top."""
+def matrix_config(game: str, method: str, seed: int, steps: int, data: str, epsilon: float,
+                  method_options: dict[str, Any] | None = None, **overrides: Any) -> Config:
+    """The packaged ``env=matrix`` preset with ``method``'s (the CLI's defaults), these settings on top."""
     from decomp.config.compose import compose_config
 
-    cfg = compose_config(["env=matrix", f"mixer={mixer}"])
+    cfg = compose_config(["env=matrix", f"method={method}"])
     cfg.env.game, cfg.seed, cfg.t_max, cfg.data, cfg.epsilon_finish = game, seed, steps, data, epsilon
     cfg.epsilon_anneal_steps = max(1, steps // 2)
     cfg.progress = False
-    cfg.mixer.options.update(mixer_options or {})
+    cfg.method.options.update(method_options or {})
     learner_fields = {f.name for f in fields(LearnerConfig)}
     for key, value in overrides.items():
         # keyword names cannot hold dots: every learning-rule key (lr, td_lambda, lr_schedule, ...) addresses cfg.learner
@@ -199,7 +199,7 @@ def matrix_result(trainer: Any, cfg: Config) -> MatrixRun:
         values += list(agent_qs) + ([extras["state1_agent_qs"]] if "state1_agent_qs" in extras else [])
     diverged = is_diverged(values, divergence_bound(np.asarray(payoff), env.game.optimum))
     return MatrixRun(
-        game=env.game.name, mixer_name=cfg.mixer.name, seed=cfg.seed, data=cfg.data, payoff=np.asarray(payoff),
+        game=env.game.name, method=cfg.method.name, seed=cfg.seed, data=cfg.data, payoff=np.asarray(payoff),
         q_tot=q_tot, agent_qs=agent_qs, greedy=greedy,
         optimal=bool(ret >= env.game.optimum - 1e-6) and not diverged,
         losses=np.asarray(trainer.losses), extra_tables=extras, mixer=mixer, state=state, feats=feats,

@@ -149,7 +149,7 @@ def saved_policy(path: Path, weights: Weights, n_envs: int, env_seed: int, threa
             if isinstance(err, CheckpointError):
                 raise
             raise CheckpointError(f"the weights in {path} do not fit the model its config builds "
-                                  f"({cfg.mixer.name} on {trainer.info.name}): {err}") from None
+                                  f"({cfg.method.name} on {trainer.info.name}): {err}") from None
         yield trainer, step
 
 
@@ -167,4 +167,4 @@ def evaluate_saved(path: Path, weights: Weights, episodes: int | None = None, se
     n = envs * rounds
     wins = round(evals["eval/win_rate"] * n)
     return SavedEvaluation(str(path), weights, step, n, wins, wilson(wins, n), evals["eval/return"], seed,
-                           trainer.info.name, cfg.mixer.name, time.time() - start, evals)
+                           trainer.info.name, cfg.method.name, time.time() - start, evals)

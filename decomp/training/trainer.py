@@ -189,7 +189,7 @@ class Trainer:
         cfg, runner = self.cfg, self.runner
         self._start, self._steps0 = time.time(), runner.env_steps
         self._bar = tqdm(total=cfg.t_max, initial=runner.env_steps, unit="step", disable=not (cfg.progress and show_bar),
-                         dynamic_ncols=True, file=sys.stderr, desc=f"{self.info.name} {cfg.mixer.name}",
+                         dynamic_ncols=True, file=sys.stderr, desc=f"{self.info.name} {cfg.method.name}",
                          mininterval=0.5 if sys.stderr.isatty() else 15.0)
         self._train_logs: dict[str, float] = {}
         self._evals = {}

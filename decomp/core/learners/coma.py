@@ -43,7 +43,7 @@ class ComaLearner(Learner):
                  critic_coef: float = 1.0, entropy_coef: float = 0.0, critic_per_step: bool = True,
                  mixed_policy: bool = False, *, inputs: AgentInputs = AgentInputs()) -> None:
         if not isinstance(mixer, ComaCritic):
-            raise ValueError(f"ComaLearner needs the COMA critic (mixer=coma), got {type(mixer).__name__}")
+            raise ValueError(f"ComaLearner needs the COMA critic (method=coma), got {type(mixer).__name__}")
         if critic_coef <= 0 or entropy_coef < 0:
             raise ValueError(f"need critic_coef > 0 and entropy_coef >= 0, got {critic_coef}, {entropy_coef}")
         super().__init__(agent, mixer, info, cfg, inputs=inputs)

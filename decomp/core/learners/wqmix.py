@@ -47,7 +47,7 @@ class WQMixLearner(Learner):
                  weighting: str = "ow", alpha: float = 0.1, central_loss: float = 1.0, *,
                  inputs: AgentInputs = AgentInputs()) -> None:
         if not isinstance(mixer, WQMixMixer):
-            raise ValueError(f"WQMixLearner needs a WQMixMixer (mixer=ow_qmix|cw_qmix), got {type(mixer).__name__}")
+            raise ValueError(f"WQMixLearner needs a WQMixMixer (method=ow_qmix|cw_qmix), got {type(mixer).__name__}")
         if weighting not in WEIGHTINGS:
             raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
         if not 0.0 < alpha <= 1.0:
