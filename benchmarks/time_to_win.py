@@ -28,8 +28,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: decomp's own pause detection below
+
+from decomp.analysis.sweep_runs import active_spans  # noqa: E402
 
 
 PRESETS: dict[str, list[str]] = {
@@ -99,16 +103,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def paused_before(folder: Path) -> Callable[[float], float]:
+    """Seconds a run spent killed before wall time t: the gaps between its metrics.csv's active spans
+    (decomp.analysis.sweep_runs.active_spans). A run killed and resumed (``resume=``) is then timed by the
+    minutes it trained, the steps it redid after its last checkpoint included."""
+    spans = active_spans(folder / "metrics.csv")
+    gaps = [(a_end, b_start) for (_, a_end), (b_start, _) in zip(spans, spans[1:])]
+    return lambda t: sum(b - a for a, b in gaps if b <= t)
+
+
 def timed_curve(folder: Path) -> list[tuple[float, int, float]]:
-    """(minutes since launch, env step, greedy win rate) of every evaluation of a run, in one pass over
+    """(minutes trained since launch, env step, greedy win rate) of every evaluation of a run, in one pass over
     metrics.csv (the last row wins where a step was logged twice, as in decomp.analysis.sweep_runs.eval_curve)."""
     launched = json.loads((folder / "launch.json").read_text())["launched"]
+    paused = paused_before(folder)
     evals: dict[int, tuple[float, float]] = {}  # step -> (wall time, win rate)
     with (folder / "metrics.csv").open(newline="") as fh:
         for row in csv.DictReader(fh):
             if row["key"] == "eval/win_rate":
                 evals[int(row["step"])] = (float(row["wall_time"]), float(row["value"]))
-    return [((t - launched) / 60, s, w) for s, (t, w) in sorted(evals.items())]
+    return [((t - launched - paused(t)) / 60, s, w) for s, (t, w) in sorted(evals.items())]
 
 
 def first_at(curve: list[tuple[float, int, float]], threshold: float) -> tuple[float, int] | None:
@@ -116,14 +130,14 @@ def first_at(curve: list[tuple[float, int, float]], threshold: float) -> tuple[f
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    out = Path(args.out)
     runs: dict[str, dict[int, Path]] = {}
-    for folder in sorted(out.glob(f"{args.map}__*__{args.method}__*")):
+    found = (f for out in args.out for f in Path(out).glob(f"{args.map}__*__{args.method}__*"))
+    for folder in sorted(found, key=lambda f: f.name):
         if (folder / "launch.json").exists() and (folder / "metrics.csv").exists():
             _, preset, _, seed = folder.name.split("__")
             runs.setdefault(preset, {})[int(seed)] = folder
     if not runs:
-        raise SystemExit(f"no finished runs of {args.map} {args.method} under {out}")
+        raise SystemExit(f"no finished runs of {args.map} {args.method} under {', '.join(args.out)}")
     medians: dict[str, dict[float, float]] = {}
     print(f"| preset | seed | minutes to ≥ 50 % (steps) | minutes to ≥ 80 % (steps) | env steps run | minutes run "
           f"| final win rate (128 ep.) |\n|---|---|---|---|---|---|---|")
@@ -143,7 +157,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             summary = folder / "summary.json"
             final = f"{json.loads(summary.read_text())['eval_win_rate']:.3f}" if summary.exists() else "— (stopped)"
             print(f"| {preset} | {seed} | {cells[0]} | {cells[1]} | {curve[-1][1]:,} | "
-                  f"{(launch['ended'] - launch['launched']) / 60:.1f} | {final} |")
+                  f"{(launch['ended'] - launch['launched'] - paused_before(folder)(launch['ended'])) / 60:.1f} | {final} |")
         medians[preset] = {t: statistics.median(v) for t, v in per_threshold.items()}
     print()
     def show(minutes: float) -> str:
@@ -180,7 +194,7 @@ def plot(curves: dict[str, list[list[tuple[float, int, float]]]], path: Path, ti
         line, = ax.plot(grid, values.mean(0), label=f"{preset} (mean of {len(runs)} seeds)")
         ax.fill_between(grid, values.min(0), values.max(0), color=line.get_color(), alpha=0.2)
     ax.axhline(0.8, color="grey", lw=0.8, ls="--")
-    ax.set(xlabel="wall-clock minutes since launch (one core, threads=1)", ylabel="greedy win rate (32 battles)", ylim=(0, 1.02),
+    ax.set(xlabel="wall-clock minutes trained (a killed run: its pause left out; one core, threads=1)", ylabel="greedy win rate (32 battles)", ylim=(0, 1.02),
            title=title)
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -204,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("report")
     q.add_argument("--map", default="2s3z")
     q.add_argument("--method", default="qmix")
-    q.add_argument("--out", default="results/time_to_win")
+    q.add_argument("--out", nargs="+", default=["results/time_to_win"], help="run folders' parents (several: one figure)")
     q.add_argument("--fig", default="")
     q.add_argument("--base", default="replay32", help="the preset the others are compared with")
     args = p.parse_args(argv)

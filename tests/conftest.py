@@ -23,7 +23,7 @@ def _seed() -> None:
 
 
 # Tiny SMAX 3m settings for a finished run folder (checkpoints, replay.npz with the model's view).
-BATTLE_RUN = ["env=smac", "env.backend=smax", "env.n_envs=8", "env.eval_envs=8", "t_max=800", "eval_interval=400",
+BATTLE_RUN = ["env=smac", "env.backend=smax", "regime=replay", "env.n_envs=8", "env.eval_envs=8", "t_max=800", "eval_interval=400",
               "save_interval=400", "log_interval=400", "batch_size=8", "buffer_size=100", "final_eval_rounds=1",
               "progress=false", "threads=1"]
 

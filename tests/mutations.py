@@ -232,7 +232,9 @@ METHOD_MUTATIONS += [
              (Patch(L + "base.py", "self.optimizer.zero_grad(set_to_none=True)\n        loss.backward()",
                     "loss.backward()\n        self.optimizer.zero_grad(set_to_none=True)"),), (SLOW_3M,), slow=True),
     Mutation("smac-lr-tenth", "SMAC preset: learning rate 5e-4 → 5e-5 (a learner ~10× slower)",
-             (Patch("decomp/conf/env/smac.yaml", "  lr: 0.0005\n", "  lr: 0.00005\n"),), (SLOW_2S3Z,), slow=True),
+             (Patch("decomp/conf/env/smac.yaml", "  lr: 0.0005\n", "  lr: 0.00005\n"),  # both phases of the
+              Patch("decomp/conf/regime/onpolicy_replay.yaml", "  lr: 0.0005 ", "  lr: 0.00005 ")),  # default regime
+             (SLOW_2S3Z,), slow=True),
     Mutation("coma-pg-sign-flipped", "COMA: the actor ascends −A (policy-gradient sign flipped)",
              (Patch(L + "coma.py", "pg_loss = -masked_mean(log_pi_taken * advantage, mask)",
                     "pg_loss = masked_mean(log_pi_taken * advantage, mask)"),), (SLOW_COMA,), slow=True),

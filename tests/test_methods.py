@@ -174,7 +174,7 @@ def test_schema_docstrings_list_exactly_the_allowed_values() -> None:
 def test_learning_rule_is_one_typed_node_and_old_run_configs_still_load() -> None:
     from decomp.config.schema import LearnerConfig, config_from_dict
 
-    cfg = compose_config(["env=smac", "learner.lr=0.0001"])
+    cfg = compose_config(["env=smac", "regime=replay", "learner.lr=0.0001"])
     assert isinstance(cfg.learner, LearnerConfig) and cfg.learner.lr == 0.0001 and cfg.learner.td_lambda == 0.6
     with pytest.raises(Exception, match="lr"):  # the flat key of older versions is no longer a CLI key
         compose_config(["env=smac", "lr=0.0001"])

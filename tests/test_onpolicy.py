@@ -127,8 +127,12 @@ def test_regime_group_selects_the_onpolicy_preset_for_every_value_method(mixer: 
     assert cfg.buffer_size >= cfg.episodes_per_update
     # PQN's ingredients, measured together (docs/benchmarks.md, "LayerNorm: the on-policy regime")
     assert (cfg.agent, cfg.learner.td_lambda, cfg.learner.lr_schedule, cfg.epsilon_finish) == ("rnn_ln", 0.85, "linear", 0.01)
-    replay = compose_config(["env=smac"])
-    assert (replay.regime, replay.agent, replay.learner.td_lambda) == ("replay", "rnn", 0.6)  # the default is untouched
+    replay = compose_config(["env=smac", "regime=replay"])
+    assert (replay.regime, replay.agent, replay.learner.td_lambda) == ("replay", "rnn", 0.6)  # the other presets stay
+    assert compose_config(["env=smac"]).regime == "onpolicy_replay"  # env=smac's default (env/smac.yaml)
+    assert compose_config(["env=smac", "method=coma"]).regime == "replay"  # COMA's own on-policy updates
+    assert compose_config(["env=smac", "method=qtran"]).regime == "replay"  # measured: no win under onpolicy_replay
+    assert compose_config(["env=matrix"]).regime == "replay"
 
 
 def test_the_onpolicy_preset_trains_smax_with_the_layernorm_agent_acting_in_jax(tmp_path) -> None:
@@ -217,7 +221,7 @@ def test_the_onpolicy_replay_preset_is_the_onpolicy_preset_then_the_smac_replay_
 
     cfg = compose_config(["env=smac", "map=2s3z", "method=qmix", "regime=onpolicy_replay"])
     onp = compose_config(["env=smac", "map=2s3z", "method=qmix", "regime=onpolicy"])
-    replay = compose_config(["env=smac", "map=2s3z", "method=qmix"])
+    replay = compose_config(["env=smac", "map=2s3z", "method=qmix", "regime=replay"])
     validate(cfg)
     assert cfg.regime == "onpolicy_replay"
     same = ("agent", "epochs", "episodes_per_update", "batch_size", "epsilon_finish")
@@ -228,6 +232,25 @@ def test_the_onpolicy_replay_preset_is_the_onpolicy_preset_then_the_smac_replay_
                                  replay.buffer_size)
     assert (cfg.learner.lr_schedule, cfg.handover.lr) == ("linear", replay.learner.lr) and 0 < cfg.handover.at < cfg.t_max
     assert (cfg.handover.td_lambda, cfg.handover.epsilon) == (replay.learner.td_lambda, replay.epsilon_finish)
+
+
+@pytest.mark.parametrize("extra, t_max, at", [(["map=2s3z"], 1_000_000, 500_000), (["map=3m"], 300_000, 150_000),
+                                             (["map=3s5z", "t_max=1000"], 1000, 500),
+                                             (["map=3m", "handover.at=7"], 300_000, 7)])
+def test_the_handover_is_half_the_budget_unless_given(extra: list[str], t_max: int, at: int) -> None:
+    """The preset hands over at half of t_max (measured there on 2s3z and 3m), following a t_max= override."""
+    from decomp.config.compose import compose_config
+
+    cfg = compose_config(["env=smac", "regime=onpolicy_replay", *extra])
+    assert (cfg.t_max, cfg.handover.at) == (t_max, at)
+
+
+def test_a_share_outside_zero_to_one_is_refused() -> None:
+    from decomp.config.compose import share_of
+
+    assert share_of(300_000, 0.5) == 150_000 and share_of(7, 1.0) == 7
+    with pytest.raises(ConfigError, match=r"decomp_share takes a fraction in \[0, 1\] of 1000, got 1.5"):
+        share_of(1000, 1.5)
 
 
 def test_onpolicy_replay_learning_rate_follows_the_schedule_then_the_handover_lr() -> None:

@@ -20,8 +20,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["env=smac", "env.backend=smax", "seed=0,1", "method=qatten,vdn", "map=3m,2s3z",  # map last:
         "t_max=400", "env.n_envs=4", "env.eval_envs=4", "eval_interval=200", "save_interval=200",   # the two workers
-        "log_interval=200", "batch_size=4", "buffer_size=16", "final_eval_rounds=1"]                # compile different maps
-SUFFIX = "__batch_size=4,buffer_size=16,env.backend=smax,env.eval_envs=4,env.n_envs=4,final_eval_rounds=1"
+        "log_interval=200", "batch_size=4", "buffer_size=16", "final_eval_rounds=1",                # compile different maps
+        "episodes_per_update=4", "handover.batch_size=4"]  # env=smac's regime at this size: rounds of 4, then replay
+SUFFIX = ("__batch_size=4,buffer_size=16,env.backend=smax,env.eval_envs=4,env.n_envs=4,episodes_per_update=4,"
+          "final_eval_rounds=1,handover.batch_size=4")
 
 
 def run(module: str, *args: str, cwd: Path, extra_env: dict[str, str] | None = None,

@@ -11,7 +11,7 @@ import pytest
 from decomp.analysis.sweep_runs import load_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
-SWEEP = ROOT / "results" / "smac_table"
+SWEEP = ROOT / "results" / "smac_table_replay"
 
 
 def study_module():
@@ -28,7 +28,7 @@ def test_run_launches_the_study_as_hydra_sweeps_into_one_folder(tmp_path: Path) 
     assert seeds == {"0", "1", "2"}
 
 
-@pytest.mark.skipif(not (SWEEP / "sweep.json").exists(), reason="the committed sweep folder results/smac_table is absent")
+@pytest.mark.skipif(not (SWEEP / "sweep.json").exists(), reason="the committed sweep folder results/smac_table_replay is absent")
 def test_report_reads_the_committed_sweep(tmp_path: Path, capsys) -> None:
     study = study_module()
     assert study.main(["report", "--sweep", str(SWEEP), "--out", str(tmp_path)]) == 0

@@ -95,7 +95,7 @@ def test_no_recompilation_in_the_env_loop(env: SmaxEnv) -> None:
 
 def test_training_on_a_smax_plus_map_never_recompiles_after_the_first_collection(env: SmaxEnv, tmp_path: Path) -> None:
     """The trainer's loop (collection, updates, evaluations, final evaluation) compiles nothing after warm-up."""
-    cfg = compose_config(["env=smac", "env.backend=smax", "map=2s_vs_1sc", f"env.n_envs={N_ENVS}",
+    cfg = compose_config(["env=smac", "env.backend=smax", "regime=replay", "map=2s_vs_1sc", f"env.n_envs={N_ENVS}",
                           f"env.eval_envs={N_ENVS}", "t_max=1200", "eval_interval=400", "log_interval=400",
                           "save_interval=400", "batch_size=4", "buffer_size=16", "final_eval_rounds=1",
                           "progress=false", "threads=1"])

@@ -74,6 +74,31 @@ def test_plan_refuses_a_folder_holding_a_run_with_other_settings(tmp_path: Path)
         plan_job(compose_config(["env=matrix", "method=vdn"]), {}, tmp_path / "job")
 
 
+def test_plan_refuses_a_finished_run_with_other_settings_instead_of_skipping_it(tmp_path: Path) -> None:
+    """A changed default (env=smac's regime) must not leave the old runs in the sweep as if they were its jobs."""
+    old = compose_config(["env=smac", "regime=replay", "t_max=640"])
+    _fake_run(tmp_path / "job", old, steps=640, summary=True)
+    assert plan_job(compose_config(["env=smac", "regime=replay", "t_max=640"]), {}, tmp_path / "job").action == "skip"
+    with pytest.raises(ConfigError, match=r"holds a finished run with other settings \(agent: 'rnn' in the folder vs "
+                                          r"'rnn_ln' now;.*regime: 'replay' in the folder vs 'onpolicy_replay' now"):
+        plan_job(compose_config(["env=smac", "t_max=640"]), {}, tmp_path / "job")
+
+
+def test_plan_compares_only_the_keys_a_saved_config_holds(tmp_path: Path) -> None:
+    """A key added after the run was saved (its file lacks it) is not a difference; one it holds is."""
+    cfg = compose_config(["env=matrix", "method=coma", "t_max=640"])
+    _fake_run(tmp_path / "job", cfg, steps=640, summary=True)
+    saved = OmegaConf.load(tmp_path / "job" / "config.yaml")
+    del saved.method.options["local_inputs"]
+    saved.method.learner.mixed_policy = None
+    OmegaConf.save(saved, tmp_path / "job" / "config.yaml")
+    with pytest.raises(ConfigError, match=r"method.learner.mixed_policy: None in the folder vs False now"):
+        plan_job(compose_config(["env=matrix", "method=coma", "t_max=640"]), {}, tmp_path / "job")
+    del saved.method.learner["mixed_policy"]
+    OmegaConf.save(saved, tmp_path / "job" / "config.yaml")
+    assert plan_job(compose_config(["env=matrix", "method=coma", "t_max=640"]), {}, tmp_path / "job").action == "skip"
+
+
 def test_config_differences_ignore_what_a_relaunch_may_change() -> None:
     a, b = compose_config(["env=matrix", "t_max=10"]), compose_config(["env=matrix", "t_max=20", "seed=1"])
     assert config_differences(a, b, ("t_max",)) == ["seed: 0 in the folder vs 1 now"]
@@ -138,8 +163,9 @@ def test_every_map_preset_composes_and_cites_its_source(map_name: str) -> None:
     assert "docs/benchmarks.md" in text or "pymarl2" in text  # where its settings come from
     preset = OmegaConf.to_container(OmegaConf.load(ROOT / "decomp" / "conf" / "map" / f"{map_name}.yaml"))
     assert isinstance(preset, dict) and preset.pop("env") == {"map_name": map_name} and preset  # the map and a setting
-    cfg = compose_config(["env=smac", f"map={map_name}"])
+    cfg = compose_config(["env=smac", f"map={map_name}", "regime=replay"])  # the regime presets set the buffer after it
     assert cfg.env.map_name == map_name and all(getattr(cfg, k) == v for k, v in preset.items())
+    assert compose_config(["env=smac", f"map={map_name}"]).t_max == preset["t_max"]
 
 
 def test_every_map_decomp_runs_without_sc2_has_a_preset_that_names_it() -> None:
@@ -157,7 +183,8 @@ def test_map_preset_yields_to_the_regime_the_method_and_the_command_line() -> No
     assert compose_config(["env=smac"]).env.map_name == "3m"  # env=smac's default map preset
     assert compose_config(["env=smac", "map=2s3z"]).t_max == 1_000_000
     assert compose_config(["env=smac", "map=2s3z", "t_max=5000"]).t_max == 5000
-    assert compose_config(["env=smac", "map=3s5z_vs_3s6z"]).buffer_size == 2500
+    assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "regime=replay"]).buffer_size == 2500
+    assert compose_config(["env=smac", "map=3s5z_vs_3s6z"]).buffer_size == 5000  # env=smac's regime, onpolicy_replay
     assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "method=coma"]).buffer_size == 32  # on-policy
     assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "regime=onpolicy"]).buffer_size == 512  # holds a round
     coma = compose_config(["env=smac", "map=2s3z", "method=coma", "buffer_size=64"])

@@ -263,7 +263,8 @@ def aggregate_section(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
         "the final win rates over every (seed, map) run with a 95 % stratified-bootstrap interval (seeds "
         "resampled within each map), and P(Qatten > method) averaged over the maps both methods ran. A (map, method) "
         "cell enters once it has as many finished seeds as the fullest cell, so maps still training are left out "
-        "rather than cutting every map down to their seeds. Per-map "
+        "rather than cutting every map down to their seeds, so **an IQM is comparable only with rows over the same "
+        "maps** (the maps column); P(Qatten > method) is always computed on the maps both ran. Per-map "
         "medians of three seeds are noisy; this is the figure to read first.", "",
         *aggregate_table(sweep, methods, reps), "",
         f"For context, published SMAX aggregates ({AGGREGATE_SOURCE}; over their own set of maps and at fixed "

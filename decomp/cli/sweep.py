@@ -24,7 +24,7 @@ from typing import Any, Literal
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from decomp.config.schema import Config, ConfigError, config_from_dict
+from decomp.config.schema import Config, ConfigError, config_from_dict, migrate_saved
 
 # Settings a relaunch may change without making the job another run (= decomp.cli.run_folder.RESUME_OVERRIDABLE,
 # imported lazily there to keep this module light for Hydra's callback), plus where the run lives.
@@ -67,12 +67,24 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def config_differences(saved: Config, wanted: Config, ignore: tuple[str, ...]) -> list[str]:
-    """``"key: saved vs now"`` for every setting that differs, apart from ``ignore`` (dotted keys)."""
+def config_differences(saved: Config, wanted: Config, ignore: tuple[str, ...],
+                       recorded: set[str] | None = None) -> list[str]:
+    """``"key: saved vs now"`` for every setting that differs, apart from ``ignore`` (dotted keys) and, when
+    ``recorded`` is given, keys the saved file does not hold (it was written before they existed)."""
     a = _flat(OmegaConf.to_container(OmegaConf.structured(saved)))  # type: ignore[arg-type]
     b = _flat(OmegaConf.to_container(OmegaConf.structured(wanted)))  # type: ignore[arg-type]
     return [f"{k}: {a.get(k)!r} in the folder vs {b.get(k)!r} now" for k in sorted(set(a) | set(b))
-            if k not in ignore and a.get(k) != b.get(k)]
+            if k not in ignore and a.get(k) != b.get(k) and (recorded is None or k in recorded)]
+
+
+def saved_config(folder: Path) -> tuple[Config, set[str]]:
+    """The run's config.yaml as a Config, and the dotted keys the file itself holds (in today's names)."""
+    path = folder / "config.yaml"
+    if not path.exists():
+        raise ConfigError(f"{folder} has a checkpoint or a summary but no config.yaml; move the folder away to start "
+                          "the job again")
+    raw = OmegaConf.to_container(OmegaConf.load(path))
+    return config_from_dict(raw), set(_flat(migrate_saved(raw)))  # type: ignore[arg-type]
 
 
 def finished_steps(folder: Path) -> int | None:
@@ -97,18 +109,17 @@ def plan_job(cfg: Config, explicit: dict[str, str], folder: Path) -> SweepJob:
             explicit[key] = value
     ckpt = folder / "checkpoints" / "latest.pt"
     done = finished_steps(folder)
+    if done is not None or ckpt.exists():  # the folder's run must be this job's run, finished or not
+        saved, recorded = saved_config(folder)
+        diffs = config_differences(saved, cfg, (*RESUME_OVERRIDABLE, *NOT_COMPARED), recorded)
+        if diffs:
+            raise ConfigError(f"{folder} holds a {'finished' if done is not None else 'killed'} run with other "
+                              f"settings ({'; '.join(diffs)}); relaunching a sweep may only change "
+                              f"{', '.join(RESUME_OVERRIDABLE)}. Use another hydra.sweep.dir= for a different sweep "
+                              "(a changed default, e.g. env=smac's regime, changes the settings too)")
     if done is not None and done >= cfg.t_max:
         return SweepJob(folder, "skip", cfg, explicit, f"finished ({done:,} env steps, summary.json)")
     if ckpt.exists():
-        saved_path = folder / "config.yaml"
-        if not saved_path.exists():
-            raise ConfigError(f"{folder} has a checkpoint but no config.yaml; move the folder away to start the job again")
-        saved = config_from_dict(OmegaConf.to_container(OmegaConf.load(saved_path)))  # type: ignore[arg-type]
-        diffs = config_differences(saved, cfg, (*RESUME_OVERRIDABLE, *NOT_COMPARED))
-        if diffs:
-            raise ConfigError(f"{folder} holds a run with other settings ({'; '.join(diffs)}); relaunching a sweep "
-                              f"may only change {', '.join(RESUME_OVERRIDABLE)}. Use another hydra.sweep.dir= "
-                              "for a different sweep")
         cfg.resume = str(folder)
         keep = {k: explicit.get(k, "") for k in RESUME_OVERRIDABLE if k in explicit or k == "t_max"}
         why = "extending a finished run to t_max" if done is not None else "resuming a killed run"

@@ -32,7 +32,7 @@ SWEEP_NAME_EXCLUDES = ("env", "env.name", "env.game", "env.map_name", "map", "me
                        "log_interval", "threads", "device", "logger", "wandb.project", "wandb.entity", "wandb.group")
 
 # A method's label in sweep job folders where it differs from its name: sweeps launched before the rename
-# (mixer=none) keep finding their IQL jobs (results/smac_table/smac-3m__none__0, ...).
+# (mixer=none) keep finding their IQL jobs (results/smac_table_replay/smac-3m__none__0, ...).
 SWEEP_FOLDER_LABEL = {new: old for old, new in OLD_METHOD_NAMES.items()}
 
 
@@ -47,11 +47,21 @@ def sweep_job_name(env: str, game: str, map_name: str, method: str, seed: int, e
     return f"{name}__{extra}".replace("/", "_") if extra else name
 
 
+def share_of(total: int, fraction: float) -> int:
+    """``${decomp_share:${t_max},0.5}``: a step count that follows the budget, so a preset can say "half of
+    t_max" and ``t_max=`` on the command line moves it too (regime/onpolicy_replay.yaml's handover)."""
+    if not 0.0 <= float(fraction) <= 1.0:
+        raise ConfigError(f"decomp_share takes a fraction in [0, 1] of {total}, got {fraction}")
+    return int(round(int(total) * float(fraction)))
+
+
 def register_configs() -> None:
     """The schema, and a ``method`` node for each registered method without a YAML preset: one defined outside
     decomp (DECOMP_METHODS, docs/extending.md) gets its name and the registry's option defaults."""
     if not OmegaConf.has_resolver("decomp_sweep_job"):
         OmegaConf.register_new_resolver("decomp_sweep_job", sweep_job_name)
+    if not OmegaConf.has_resolver("decomp_share"):
+        OmegaConf.register_new_resolver("decomp_share", share_of)
     store = ConfigStore.instance()
     store.store(name="base", node=Config)
     for method in METHODS.values():
