@@ -131,7 +131,7 @@ def test_regime_group_selects_the_onpolicy_preset_for_every_value_method(mixer: 
     assert (replay.regime, replay.agent, replay.learner.td_lambda) == ("replay", "rnn", 0.6)  # the other presets stay
     assert compose_config(["env=smac"]).regime == "onpolicy_replay"  # env=smac's default (env/smac.yaml)
     assert compose_config(["env=smac", "method=coma"]).regime == "replay"  # COMA's own on-policy updates
-    assert compose_config(["env=smac", "method=qtran"]).regime == "replay"  # measured: no win under onpolicy_replay
+    assert compose_config(["env=smac", "method=qtran"]).regime == "replay"  # measured: no win before 900k under onpolicy_replay
     assert compose_config(["env=matrix"]).regime == "replay"
 
 
