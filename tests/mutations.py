@@ -177,6 +177,17 @@ METHOD_MUTATIONS += [
        EVALUATE),
 ]
 
+# Resume (a killed run continues bit for bit): the env's key and the episodes in progress must travel in the checkpoint.
+RESUME_SMAX = ("tests/test_resume.py::test_a_resumed_smax_run_equals_the_uninterrupted_one_and_compiles_nothing[replay]",)
+RESUME_MATRIX = ("tests/test_resume.py::test_a_resumed_matrix_run_equals_the_uninterrupted_one[replay]",)
+METHOD_MUTATIONS += [
+    _m("resume-env-key-not-saved", "resume: the SMAX env's PRNG key is not restored (it restarts from the seed's)",
+       "decomp/envs/smax.py", "self._key, self._state, self._avail = self._jax.device_put(key), states, avail",
+       "self._state, self._avail = states, avail", RESUME_SMAX),
+    _m("resume-episodes-restart", "resume: the episodes in progress are dropped; new ones start at the resume",
+       "decomp/training/resume.py", 'if p.get("runner") is not None:', "if False:", RESUME_MATRIX),
+]
+
 # The battle view (issue 32): what a replay stores and the explorer shows must be the saved model's λ_i.
 BATTLE_VALUES = ("tests/test_battle.py::test_replay_holds_the_saved_models_q_lambda_and_q_tot",)
 BATTLE_PAGE = ("tests/test_battle.py::test_battle_view_shows_the_saved_mixers_lambda_and_plays",)

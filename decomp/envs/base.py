@@ -68,6 +68,24 @@ class BattleEnv(Protocol):
 
 
 @runtime_checkable
+class ResumableEnv(Protocol):
+    """An env whose whole state (RNG key, battles in progress) can be saved and put back (SMAX, matrix games).
+
+    Why: a resumed run must step the very battles the killed one was stepping, from the same key, or it
+    leaves the uninterrupted run's path at once. SC2 runs a real game and cannot be snapshotted: it does
+    not implement this, and a resumed SC2 run starts new episodes.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        """Host-side (numpy) copies of everything that decides the env's next outputs; small."""
+        ...
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Continue exactly from ``saved`` (the same env kind and ``n_envs``); a mismatch is a ValueError."""
+        ...
+
+
+@runtime_checkable
 class BatchedEnv(Protocol):
     info: EnvInfo
 

@@ -6,6 +6,8 @@ one-hot, so every mixer trains here through the same runner and learner as on SM
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
@@ -79,3 +81,14 @@ class MatrixEnv:
 
     def close(self) -> None:
         pass
+
+    def state_dict(self) -> dict[str, Any]:
+        """The games' current states (the games draw nothing at random): :class:`~decomp.envs.base.ResumableEnv`."""
+        return {"s": self.s.copy()}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        s = np.asarray(saved["s"], dtype=np.int64)
+        if s.shape != self.s.shape or (s < 0).any() or (s >= self.n_states).any():
+            raise ValueError(f"saved matrix-game states {s.tolist()} do not fit {self.info.n_envs} envs with "
+                             f"{self.n_states} states")
+        self.s = s.copy()

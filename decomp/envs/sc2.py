@@ -24,6 +24,10 @@ so the learner bootstraps.
 SC2 crashes: when the game connection breaks, oxwhirl's ``step`` restarts StarCraft II and returns
 ``(0, True, {})`` mid-episode (no ``battle_won`` key, which every real step has). That step is
 reported as ``aborted``: the runner drops the episode instead of storing a false terminal.
+
+Resume: a running StarCraft II game cannot be snapshotted, so this env is not a
+:class:`~decomp.envs.base.ResumableEnv`; a run resumed from a checkpoint starts new episodes (the
+episodes in progress at the checkpoint are lost, everything else resumes as on SMAX).
 """
 
 from __future__ import annotations

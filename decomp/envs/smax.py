@@ -36,7 +36,7 @@ import numpy as np
 from decomp.envs.base import EnvInfo, Observation, StepResult, check_actions
 from decomp.envs.jaxmarl_import import import_jaxmarl
 from decomp.envs.smac_rewards import REWARDS
-from decomp.envs.smax_fns import SmaxFns, build_batched_fns, own_feats
+from decomp.envs.smax_fns import SmaxFns, build_batched_fns, own_feats, states_like
 from decomp.envs.smax_plus import LABEL as PLUS_LABEL, PLUS_MAP_NAMES, is_plus_map, make_env as make_plus_env
 
 _OWN_FEATS_PER_UNIT = 10  # SMAX own_features: health, x, y, cooldown + 6 unit-type bits (SMAX+ maps: + 10 bits)
@@ -169,6 +169,30 @@ class SmaxEnv:
     def restore(self, snap: SmaxSnapshot) -> None:
         """Continue from ``snap`` (e.g. after stepping its states outside this object)."""
         self._key, self._state, self._avail = snap.key, snap.states, snap.avail
+
+    def state_dict(self) -> dict[str, Any]:
+        """Key, battles (``jax.tree.leaves`` of the states) and avail as host arrays
+        (:class:`~decomp.envs.base.ResumableEnv`):
+        a few KB per env, so a checkpoint carries the battles in progress."""
+        jax = self._jax
+        return {"key": np.asarray(jax.device_get(self._key)),
+                "states": None if self._state is None else [np.asarray(x) for x in jax.device_get(
+                    jax.tree.leaves(self._state))],
+                "avail": None if self._avail is None else np.array(self._avail)}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`'s output; arrays are cast to the avals the compiled step expects
+        (a numpy round trip must not cost a recompile)."""
+        key = np.asarray(saved["key"])
+        if key.shape != self._key.shape or key.dtype != self._key.dtype:
+            raise ValueError(f"saved SMAX key is {key.dtype} {key.shape}, this env's PRNG key "
+                             f"{self._key.dtype} {self._key.shape}")
+        states = None if saved["states"] is None else states_like(self.fns.blank_states(), saved["states"])
+        avail = None if saved["avail"] is None else np.asarray(saved["avail"], dtype=bool)
+        if avail is not None and avail.shape != (self.info.n_envs, self.info.n_agents, self.info.n_actions):
+            raise ValueError(f"saved SMAX avail has shape {avail.shape}, this env's is "
+                             f"{(self.info.n_envs, self.info.n_agents, self.info.n_actions)}")
+        self._key, self._state, self._avail = self._jax.device_put(key), states, avail
 
     def battle_stats(self, ob: Observation) -> dict[str, np.ndarray]:
         """Allies alive and enemy health lost, read from the (scaled) world state (module docstring)."""

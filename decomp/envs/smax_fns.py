@@ -36,6 +36,10 @@ class SmaxFns(NamedTuple):
     # one env, unbatched and not jitted: ``(key, state, actions (N,), force_reset) -> (state, out)``, for
     # callers that batch envs of several key streams themselves (decomp.rollout.group)
     step_one: Callable[[Any, Any, Any, Any], tuple[Any, dict[str, Any]]]
+    # ``blank_states()``: zero batched states on the device with the avals (tree, shapes, dtypes, strong types)
+    # ``step`` was first compiled for, the template restored states are cast to (:func:`states_like`); a
+    # function, not the arrays, so SmaxFns stay comparable (runners compare their rollout arguments)
+    blank_states: Callable[[], Any]
 
 
 def canonical(tree: Any) -> Any:
@@ -46,6 +50,25 @@ def canonical(tree: Any) -> Any:
     import jax.numpy as jnp  # noqa: PLC0415
 
     return jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.asarray(x).dtype), tree)
+
+
+def states_like(template: Any, leaves: list[np.ndarray]) -> Any:
+    """Host arrays (a checkpoint's ``jax.tree.leaves`` of batched states) as device states of ``template``'s
+    tree, shapes and dtypes, strongly typed: a restored state never makes the compiled step recompile."""
+    import jax  # noqa: PLC0415
+
+    slots, treedef = jax.tree.flatten(template)
+    if len(leaves) != len(slots):
+        raise ValueError(f"saved SMAX states have {len(leaves)} arrays, this env's have {len(slots)} "
+                         "(another jaxmarl version or map?)")
+    out = []
+    for i, (leaf, slot) in enumerate(zip(leaves, slots)):
+        leaf = np.asarray(leaf)
+        if leaf.shape != slot.shape:
+            raise ValueError(f"saved SMAX state array {i} has shape {leaf.shape}, this env's {slot.shape} "
+                             "(another n_envs or map?)")
+        out.append(jax.device_put(leaf.astype(slot.dtype, copy=False)))
+    return jax.tree.unflatten(treedef, out)
 
 
 def world_scale(env: Any) -> np.ndarray:
@@ -187,4 +210,5 @@ def build_batched_fns(env: Any, n_envs: int, reward_scale: float = 1.0, reward: 
     def step_plain(key: Any, states: Any, actions: Any) -> tuple[Any, Any, dict[str, Any]]:
         return step_batch(key, states, actions, no_reset)
 
-    return SmaxFns(reset=reset_batch, step=step_plain, jitted_step=step_batch, step_one=step_one)
+    return SmaxFns(reset=reset_batch, step=step_plain, jitted_step=step_batch, step_one=step_one,
+                   blank_states=lambda: dummy_states)

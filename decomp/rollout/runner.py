@@ -8,12 +8,14 @@ slowest one and no step of a finished episode is stored as live.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from decomp.core.buffer import ReplayBuffer
-from decomp.envs.base import BatchedEnv, Observation, StepResult
+from decomp.envs.base import BatchedEnv, Observation, ResumableEnv, StepResult
+from decomp.rollout.inflight import observation_dict, observation_of, pack_staging, unpack_staging
 from decomp.rollout.diagnostics import EpisodeDiagnostics, ValueFn
 from decomp.rollout.policy import Policy, PolicyState
 
@@ -65,15 +67,53 @@ class Runner:
         self.current: Observation | None = None
         self.env_steps = 0
         self.episodes = 0
+        self.episode_seed: int | None = None  # reseed the env with this at the next start (None: its own key)
 
     def _start(self) -> None:
         info = self.info
-        self.current = self.env.reset()
+        self.current = self.env.reset(seed=self.episode_seed)
         self.t = np.zeros(info.n_envs, np.int64)
         self.ret = np.zeros(info.n_envs, np.float64)
         self.acting: PolicyState = self.policy.initial_state(info.n_envs, info.n_agents)
         for v in self.staging.values():
             v[...] = 0
+
+    # ---- checkpoints: the episodes in progress (decomp.rollout.inflight) ---------------------------------
+    def state_dict(self) -> dict[str, Any] | None:
+        """The episodes in progress with the env's own state (key, battles), or None where they cannot be
+        resumed: none started yet, or an env that cannot be snapshotted (SC2), whose episodes then restart."""
+        if self.current is None or not isinstance(self.env, ResumableEnv):
+            return None
+        return {"env": self.env.state_dict(), "current": observation_dict(self.current), "t": self.t.copy(),
+                "ret": self.ret.copy(), "staging": pack_staging(self.staging, self.t), "policy": self._policy_memory()}
+
+    def load_state_dict(self, saved: dict[str, Any]) -> None:
+        """Continue the episodes :meth:`state_dict` saved, from the very step they were at."""
+        if not isinstance(self.env, ResumableEnv):
+            raise ValueError(f"{type(self.env).__name__} cannot restore saved episodes (not a ResumableEnv)")
+        e = self.info.n_envs
+        t, ret = np.asarray(saved["t"], np.int64), np.asarray(saved["ret"], np.float64)
+        if t.shape != (e,) or ret.shape != (e,) or (t < 0).any() or (t >= self.info.episode_limit).any():
+            raise ValueError(f"saved episode clocks {t.tolist()} do not fit {e} envs of episode_limit "
+                             f"{self.info.episode_limit}")
+        self.env.load_state_dict(saved["env"])
+        self.current = observation_of(saved["current"], e)
+        self.t, self.ret = t.copy(), ret.copy()
+        unpack_staging(self.staging, self.t, saved["staging"])
+        self._restore_policy_memory(saved["policy"])
+
+    def _policy_memory(self) -> dict[str, np.ndarray]:
+        """The acting policy's memory over the envs (recurrent state, previous actions) as host arrays."""
+        return {"h": self.acting.h.cpu().numpy().copy(), "last": self.acting.last.numpy().copy()}
+
+    def _restore_policy_memory(self, memory: dict[str, np.ndarray]) -> None:
+        h = torch.from_numpy(np.asarray(memory["h"], np.float32).copy())
+        last = torch.from_numpy(np.asarray(memory["last"], np.int64).copy())
+        blank = self.policy.initial_state(self.info.n_envs, self.info.n_agents)
+        if h.shape != blank.h.shape or last.shape != blank.last.shape:
+            raise ValueError(f"saved policy memory h {tuple(h.shape)}, last {tuple(last.shape)} does not fit "
+                             f"this policy's {tuple(blank.h.shape)}, {tuple(blank.last.shape)}")
+        self.acting = PolicyState(h.to(blank.h.device), last)
 
     def _write_obs(self, rows: np.ndarray, t: np.ndarray, ob: Observation, sel: np.ndarray | None = None) -> None:
         src = (lambda a: a) if sel is None else (lambda a: a[sel])

@@ -20,6 +20,7 @@ import numpy as np
 from decomp.core.buffer import ReplayBuffer
 from decomp.envs.base import BatchedEnv, Observation, StepResult
 from decomp.envs.smax import SmaxEnv, SmaxSnapshot
+from decomp.rollout.inflight import FIELDS
 from decomp.rollout.jax_policy import Carry, PackedLayout, get_rollout
 from decomp.rollout.policy import Policy
 from decomp.rollout.runner import EpisodeStats, Runner
@@ -66,16 +67,46 @@ class JaxPolicyRunner(Runner):
         jax, info, cur = self._jax, self.info, self.current
         assert cur is not None
         e, n = info.n_envs, info.n_agents
+        seed = self.seed if self.episode_seed is None else self.episode_seed
+        self._carry = self._carry_from_host({
+            "key": np.asarray(jax.random.fold_in(jax.random.PRNGKey(seed), _POLICY_STREAM)),
+            "h": np.zeros((e, n, self.hidden_dim), np.float32), "last": np.full((e, n), -1, np.int32),
+            "current": {f: getattr(cur, f) for f in FIELDS}})
+
+    def _carry_from_host(self, memory: dict[str, Any]) -> Carry:
+        """The device carry of the env's snapshot and ``self.t`` plus the acting memory (:meth:`_policy_memory`),
+        every leaf with the dtype the compiled rollout was built for (a restored carry must not recompile)."""
+        jax = self._jax
         snap = self.env.snapshot()
-        self._carry = Carry(
+        dtypes = {"obs": np.float32, "state": np.float32, "avail": bool, "feats": np.float32}
+        return Carry(
             env_key=snap.key,
-            policy_key=jax.random.fold_in(jax.random.PRNGKey(self.seed), _POLICY_STREAM),
+            policy_key=jax.device_put(np.asarray(memory["key"], np.uint32)),
             states=snap.states,
-            current=jax.device_put({"obs": cur.obs, "state": cur.state, "avail": cur.avail, "feats": cur.feats}),
-            h=jax.device_put(np.zeros((e, n, self.hidden_dim), np.float32)),  # (E, N, H)
-            last=jax.device_put(np.full((e, n), -1, np.int32)),  # (E, N)
-            t=jax.device_put(np.zeros(e, np.int32)),  # (E,) == self.t
+            current=jax.device_put({f: np.asarray(memory["current"][f], dtypes[f]) for f in FIELDS}),
+            h=jax.device_put(np.asarray(memory["h"], np.float32)),  # (E, N, H)
+            last=jax.device_put(np.asarray(memory["last"], np.int32)),  # (E, N)
+            t=jax.device_put(self.t.astype(np.int32)),  # (E,) == self.t
         )
+
+    def _policy_memory(self) -> dict[str, Any]:
+        """The device carry's acting memory: GRU state, previous actions, ε-greedy key and the observation it acts
+        on next (the carry's own copy: the values the rollout continues from, whatever the host recorded)."""
+        c = self.device_carry()
+        return {"h": np.array(c.h), "last": np.array(c.last), "key": np.array(c.policy_key),
+                "current": {f: np.array(c.current[f]) for f in FIELDS}}
+
+    def _restore_policy_memory(self, memory: dict[str, Any]) -> None:
+        if "key" not in memory or "current" not in memory:
+            raise ValueError("saved policy memory has no ε-greedy key: it was saved by the torch Runner, not by a "
+                             "JaxPolicyRunner")
+        e, n = self.info.n_envs, self.info.n_agents
+        h, last = np.asarray(memory["h"]), np.asarray(memory["last"])
+        if h.shape != (e, n, self.hidden_dim) or last.shape != (e, n):
+            raise ValueError(f"saved policy memory h {h.shape}, last {last.shape} does not fit "
+                             f"{(e, n, self.hidden_dim)}, {(e, n)}")
+        self.acting = self.policy.initial_state(e, n)  # unused by this runner (the carry acts), kept consistent
+        self._carry = self._carry_from_host(memory)
 
     def collect(self, n_steps: int, epsilon: float, buffer: ReplayBuffer | None) -> EpisodeStats:
         """Step every env ``n_steps`` times in chunks of ≤ K; finished episodes go to ``buffer``.

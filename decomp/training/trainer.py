@@ -8,7 +8,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from decomp.training.averaged import AveragedPolicy
 from decomp.training.best import BestPolicy, swapped_in
 from decomp.core.buffer import EpisodeBatch, ReplayBuffer
 from decomp.core.build import build_learner
-from decomp.training.checkpoint import CheckpointError, check_compatible, load_checkpoint, save_checkpoint, write_json
+from decomp.training.checkpoint import check_compatible, load_checkpoint, save_checkpoint, write_json
 from decomp.config.schema import Config, epsilon_at, lr_scale_at, td_lambda_at
 from decomp.config.validation import validate
 from decomp.envs import make_env
@@ -26,6 +26,7 @@ from decomp.envs.base import BatchedEnv
 from decomp.training.metrics import open_logger
 from decomp.training.progress_check import ProgressCheck
 from decomp.training.regimes import next_round
+from decomp.training.resume import restore_training, training_state
 from decomp.training.run_record import Summary, config_dict
 from decomp.training.runtime import resolve_device
 from decomp.core.mixers.base import Mixer
@@ -33,6 +34,9 @@ from decomp.rollout.policy import Policy
 from decomp.rollout.diagnostics import ValueFn
 from decomp.rollout.runner import EpisodeStats
 from decomp.rollout.runner_jax import make_runner
+
+
+EVAL_SEED_OFFSETS = {"eval": 10_007, "ema": 20_011}  # added to cfg.seed: the evaluation envs' seeds
 
 
 class TrainingDiverged(RuntimeError):
@@ -57,8 +61,10 @@ class Trainer:
         self.info = self.env.info
         if payload is not None:
             check_compatible(payload["env_info"], self.info, str(resume_from))
-        self._eval_env: BatchedEnv | None = None
-        self._ema_eval_env: BatchedEnv | None = None  # the average's own episodes: the online evals stay as they are
+        # the greedy evaluations' env and the average's own (so the online evaluations stay as they are), built on
+        # first use; their seeds differ from the training env's
+        self.eval_envs: dict[str, BatchedEnv] = {}
+        self.eval_seeds = {name: cfg.seed + offset for name, offset in EVAL_SEED_OFFSETS.items()}
         self.buffer = ReplayBuffer(self.info, cfg.buffer_size, seed=cfg.seed)
         self.learner = build_learner(cfg, self.info, resolve_device(cfg.device))
         self.policy = Policy.of(self.learner)  # the one acting policy: collection, evaluation, tables, replay
@@ -75,57 +81,23 @@ class Trainer:
         self.average = AveragedPolicy(cfg.ema_decay, self.learner) if cfg.ema_decay > 0 else None
         self.progress_check = ProgressCheck()
         self._evals: dict[str, float] = {}  # the last greedy evaluation (latest_evals)
+        self.train_logs: dict[str, float] = {}  # the last update's losses, logged at the next log step
         if payload is not None:
-            self._restore(payload)
+            restore_training(self, payload, str(resume_from))
         self.logger = open_logger(cfg, run_dir, resume_step=self.runner.env_steps if payload else None)
         self._rng = torch.get_rng_state(), np.random.get_state()  # this trainer's streams (own_rng)
 
     # ---- checkpoints -------------------------------------------------------------------------
-    def _payload(self) -> dict[str, Any]:
-        return {
-            "config": config_dict(self.cfg), "env_info": self.info.as_dict(),
-            "learner": self.learner.state_dict(), "buffer": self.buffer.state_dict(),
-            "env_steps": self.runner.env_steps, "episodes": self.runner.episodes,
-            "pending_episodes": self.pending_episodes, "best": self.best.state_dict(),
-            "average": None if self.average is None else self.average.state_dict(),
-            "progress_check": self.progress_check.state_dict(),
-            "schedule": {"next_log": self.next_log, "next_eval": self.next_eval, "next_save": self.next_save},
-            "rng": {"torch": torch.get_rng_state(), "runner": self.runner.gen.get_state(),
-                    "numpy": np.random.get_state()},
-        }
-
-    def _restore(self, p: dict[str, Any]) -> None:
-        self.learner.load_state_dict(p["learner"])
-        self.buffer.load_state_dict(p["buffer"])
-        self.runner.env_steps, self.runner.episodes = p["env_steps"], p["episodes"]
-        self.pending_episodes = p["pending_episodes"]
-        if "best" in p:
-            self.best.load_state_dict(p["best"])
-        if self.average is not None:
-            if p.get("average") is None:
-                raise CheckpointError("this checkpoint was trained without ema_decay; resume it without ema_decay")
-            self.average.load_state_dict(p["average"])
-        if "progress_check" in p:
-            self.progress_check.load_state_dict(p["progress_check"])
-        s = p["schedule"]
-        self.next_log, self.next_eval, self.next_save = s["next_log"], s["next_eval"], s["next_save"]
-        torch.set_rng_state(p["rng"]["torch"])
-        self.runner.gen.set_state(p["rng"]["runner"])
-        np.random.set_state(p["rng"]["numpy"])
-        self.last_saved_step = p["env_steps"]
-
     def save(self) -> None:
         if self.run_dir is None:
             return
-        save_checkpoint(self.run_dir / "checkpoints" / "latest.pt", self._payload())
+        save_checkpoint(self.run_dir / "checkpoints" / "latest.pt", training_state(self))
         self.last_saved_step = self.runner.env_steps
 
     # ---- evaluation -----------------------------------------------------------------------------
     def evaluate(self, rounds: int = 1, epsilon: float = 0.0) -> dict[str, float]:
         """``rounds`` × eval_envs episodes, greedy unless ``epsilon`` > 0; returns means of every metric."""
-        if self._eval_env is None:
-            self._eval_env = self.make_env(self.cfg.env.eval_envs, self.cfg.seed + 10_007)
-        stats = self._play(self._eval_env, rounds, epsilon, self._value_fn())
+        stats = self._play(self.eval_env("eval"), rounds, epsilon, self._value_fn())
         if epsilon == 0.0:
             self.last_eval_step = self.runner.env_steps
         out = {"eval/win_rate": float(np.mean(stats.wins)), "eval/return": float(np.mean(stats.returns)),
@@ -136,11 +108,15 @@ class Trainer:
     def evaluate_average(self, rounds: int = 1) -> dict[str, float]:
         """The moving-average weights played greedily on their own eval env: ``eval/ema_*``."""
         assert self.average is not None
-        if self._ema_eval_env is None:
-            self._ema_eval_env = self.make_env(self.cfg.env.eval_envs, self.cfg.seed + 20_011)
         with swapped_in(self.learner, self.average.weights):
-            stats = self._play(self._ema_eval_env, rounds, 0.0, None)
+            stats = self._play(self.eval_env("ema"), rounds, 0.0, None)
         return {"eval/ema_win_rate": float(np.mean(stats.wins)), "eval/ema_return": float(np.mean(stats.returns))}
+
+    def eval_env(self, name: str) -> BatchedEnv:
+        """The evaluation env ``name`` (``eval``: greedy evaluations; ``ema``: the average's), built on first use."""
+        if name not in self.eval_envs:
+            self.eval_envs[name] = self.make_env(self.cfg.env.eval_envs, self.eval_seeds[name])
+        return self.eval_envs[name]
 
     def _play(self, env: BatchedEnv, rounds: int, epsilon: float, value_fn: ValueFn | None) -> EpisodeStats:
         """``rounds`` × ``env``'s episodes with the learner's current weights, merged."""
@@ -176,6 +152,10 @@ class Trainer:
         """The last greedy evaluation's metrics (empty before the first)."""
         return self._evals
 
+    @latest_evals.setter
+    def latest_evals(self, evals: dict[str, float]) -> None:
+        self._evals = evals
+
     @property
     def finished(self) -> bool:
         return self.runner.env_steps >= self.cfg.t_max
@@ -191,8 +171,6 @@ class Trainer:
         self._bar = tqdm(total=cfg.t_max, initial=runner.env_steps, unit="step", disable=not (cfg.progress and show_bar),
                          dynamic_ncols=True, file=sys.stderr, desc=f"{self.info.name} {cfg.method.name}",
                          mininterval=0.5 if sys.stderr.isatty() else 15.0)
-        self._train_logs: dict[str, float] = {}
-        self._evals = {}
         if self.progress_check.random_return is None and runner.env_steps == 0 and cfg.data == "egreedy":
             random_evals = self.evaluate(epsilon=1.0)
             self.progress_check.record_random(random_evals)
@@ -210,7 +188,7 @@ class Trainer:
             if due.sync_targets:
                 self.learner.sync_targets()
             for batch in due.batches:
-                self._train_logs = self._update(batch)
+                self.train_logs = self._update(batch)
                 if due.sync_every and self.learner.updates % due.sync_every == 0:
                     self.learner.sync_targets()
         self._bar.update(runner.env_steps - self._bar.n)
@@ -218,7 +196,7 @@ class Trainer:
             self.on_progress(min(1.0, runner.env_steps / cfg.t_max))
         if runner.env_steps >= self.next_log:
             self.next_log += cfg.log_interval
-            self._log_charts(eps, self._train_logs, self._start, self._steps0)
+            self._log_charts(eps, self.train_logs, self._start, self._steps0)
         if runner.env_steps >= self.next_eval:
             self.next_eval += cfg.eval_interval if cfg.eval_interval > 0 else cfg.t_max
             self._evals = self.evaluate()
