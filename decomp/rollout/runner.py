@@ -66,6 +66,11 @@ class Runner:
         self.env_steps = 0
         self.episodes = 0
 
+    def restore_progress(self, env_steps: int, episodes: int, gen_state: torch.Tensor) -> None:
+        """Continue a checkpointed run: its env step and episode counts and ``gen``'s state (``gen.get_state()``)."""
+        self.env_steps, self.episodes = env_steps, episodes
+        self.gen.set_state(gen_state)
+
     def _start(self) -> None:
         info = self.info
         self.current = self.env.reset()

@@ -97,7 +97,7 @@ class Trainer:
     def _restore(self, p: dict[str, Any]) -> None:
         self.learner.load_state_dict(p["learner"])
         self.buffer.load_state_dict(p["buffer"])
-        self.runner.env_steps, self.runner.episodes = p["env_steps"], p["episodes"]
+        self.runner.restore_progress(p["env_steps"], p["episodes"], p["rng"]["runner"])
         self.pending_episodes = p["pending_episodes"]
         if "best" in p:
             self.best.load_state_dict(p["best"])
@@ -110,7 +110,6 @@ class Trainer:
         s = p["schedule"]
         self.next_log, self.next_eval, self.next_save = s["next_log"], s["next_eval"], s["next_save"]
         torch.set_rng_state(p["rng"]["torch"])
-        self.runner.gen.set_state(p["rng"]["runner"])
         np.random.set_state(p["rng"]["numpy"])
         self.last_saved_step = p["env_steps"]
 
