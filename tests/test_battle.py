@@ -59,14 +59,14 @@ def saved_view(run: Path) -> tuple[np.ndarray, ...]:
 
 
 # ---- the values -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("mixer", ["qmix", "qatten"])
-def test_replay_holds_the_saved_models_q_lambda_and_q_tot(runs: dict[str, Path], mixer: str) -> None:
-    battle = read_battle(runs[mixer] / "replay.npz")
+@pytest.mark.parametrize("method", ["qmix", "qatten"])
+def test_replay_holds_the_saved_models_q_lambda_and_q_tot(runs: dict[str, Path], method: str) -> None:
+    battle = read_battle(runs[method] / "replay.npz")
     assert battle is not None and battle.view is not None
     view = battle.view
-    assert view.meta["mixer"] == mixer and view.meta["kind"] == "value" and view.meta["gamma"] == 0.99
+    assert view.meta["method"] == method and view.meta["kind"] == "value" and view.meta["gamma"] == 0.99
     assert battle.steps == view.decisions + 1 >= 2
-    q, lam, q_tot = saved_view(runs[mixer])
+    q, lam, q_tot = saved_view(runs[method])
     np.testing.assert_allclose(view.q, q, atol=TOL)  # the bars: the saved agent's outputs
     np.testing.assert_allclose(view.lam, lam, atol=TOL)  # λ_i = ∂Q_tot/∂Q^i of the saved mixer
     np.testing.assert_allclose(view.q_tot, q_tot, atol=TOL)
@@ -214,6 +214,17 @@ def test_malformed_replays_are_refused_by_name(runs: dict[str, Path], tmp_path: 
     with pytest.raises(BattleFileError, match="meta is not JSON"):
         read_battle(broken)
     assert json.loads(str(arrays["meta"]))["view_version"] == 1
+
+
+def test_a_replay_recorded_before_the_method_key_reads_its_method(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Replays written when the key was ``mixer`` (meta["mixer"]) show their method like new ones."""
+    with np.load(runs["qmix"] / "replay.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    old = {**{k: v for k, v in meta.items() if k != "method"}, "mixer": meta["method"]}
+    np.savez(tmp_path / "replay.npz", **{**arrays, "meta": np.array(json.dumps(old))})
+    view = read_battle(tmp_path / "replay.npz").view  # type: ignore[union-attr]
+    assert view is not None and view.meta["method"] == "qmix" and "mixer" not in view.meta
 
 
 # ---- the explorer ---------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 SEEDS = 2
-TRAIN_TIMEOUT_MS = 400_000  # 2 mixers x 2 seeds x 10k steps: under a minute here, generous for slow CI
+TRAIN_TIMEOUT_MS = 400_000  # 2 methods x 2 seeds x 10k steps: under a minute here, generous for slow CI
 
 pytestmark = [
     pytest.mark.browser,
@@ -83,9 +83,9 @@ def server(tmp_path: Path) -> Iterator[str]:
             proc.wait(timeout=5)
 
 
-def _verdict(text: str, mixer: str) -> tuple[int, int]:
-    m = re.search(rf"{mixer}: optimum found in (\d+) of (\d+) seeds", text)
-    assert m, f"no verdict line for {mixer} in the page text:\n{text[:3000]}"
+def _verdict(text: str, method: str) -> tuple[int, int]:
+    m = re.search(rf"{method}: optimum found in (\d+) of (\d+) seeds", text)
+    assert m, f"no verdict line for {method} in the page text:\n{text[:3000]}"
     return int(m.group(1)), int(m.group(2))
 
 

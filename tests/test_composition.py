@@ -27,7 +27,7 @@ import torch
 import yaml
 
 from decomp.cli.sweep import plan_job
-from decomp.config.compose import compose_config
+from decomp.config.compose import compose_config, in_todays_keys, sweep_job_name
 from decomp.core.methods import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +111,25 @@ def test_every_form_of_the_old_key_names_its_replacement(old: str, new: str) -> 
     with pytest.raises(ValueError, match="the method is chosen with method=") as err:
         compose_config(["env=smac", old])
     assert f"give {new}." in str(err.value) and "method.options.*, method.learner.*" in str(err.value)
+
+
+@pytest.mark.parametrize("old, new", [
+    # a sweep launched before method= and map=: both keys rewritten, the rest kept in order
+    (["-m", "env=smac", "env.map_name=3m,2s3z", "mixer=qatten,none", "seed=0,1", "hydra/launcher=joblib"],
+     ["-m", "env=smac", "map=3m,2s3z", "method=qatten,iql", "seed=0,1", "hydra/launcher=joblib"]),
+    (["env=smac", "map=2s3z", "env.map_name=2s3z"], ["env=smac", "map=2s3z", "env.map_name=2s3z"]),  # map= given
+    (["env=smac", "env.map_name=4m_vs_5m"], ["env=smac", "env.map_name=4m_vs_5m"]),  # no preset: left to check_map
+    (["env=matrix", "mixer.learner.alpha=1"], ["env=matrix", "method.learner.alpha=1"]),
+])
+def test_an_older_command_line_in_todays_keys(old: list[str], new: list[str]) -> None:
+    assert in_todays_keys(old) == new
+
+
+def test_an_older_sweep_command_in_todays_keys_names_the_same_job_folders() -> None:
+    """``env=smac env.map_name=2s3z mixer=none`` made smac-2s3z__none__0; today's form of it makes the same folder."""
+    cfg = compose_config(in_todays_keys(["env=smac", "env.map_name=2s3z", "mixer=none", "seed=0"]))
+    assert (cfg.env.map_name, cfg.method.name) == ("2s3z", "iql")
+    assert sweep_job_name(cfg.env.name, cfg.env.game, cfg.env.map_name, cfg.method.name, cfg.seed) == "smac-2s3z__none__0"
 
 
 # ---- run folders saved before the rename ----------------------------------------------------------

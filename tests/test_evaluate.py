@@ -45,7 +45,7 @@ def test_cli_writes_final_and_best_side_by_side(run: Path, capsys) -> None:
     assert "matrix:qtran · vdn · final weights (trained to env step 1,920): win rate 0.000 (95 % Wilson interval " in out
     assert "0/3 episodes, seed 0" in out and "best weights" in out and f"wrote {run / 'eval.json'}" in out
     saved = json.loads((run / "eval.json").read_text())
-    assert set(saved) == {"final", "best"} and saved["final"]["episodes"] == 3
+    assert set(saved) == {"final", "best"} and saved["final"]["episodes"] == 3 and saved["final"]["method"] == "vdn"
     assert saved["final"]["win_rate_ci95"][0] == 0.0 and 0 < saved["final"]["win_rate_ci95"][1] < 1
 
 

@@ -1,7 +1,7 @@
 """Headless checks of ``apps/explorer.py`` with Streamlit's AppTest (no browser, no server).
 
-The page must render without an exception, train two mixers into heatmaps and a summary table,
-and turn bad input (a non-numeric payoff cell, no mixer, a folder that is not a run) into a visible
+The page must render without an exception, train two methods into heatmaps and a summary table,
+and turn bad input (a non-numeric payoff cell, no method, a folder that is not a run) into a visible
 ``st.error`` instead of a traceback. Everything is small so the file runs in well under a minute.
 """
 
@@ -78,9 +78,9 @@ def test_an_empty_default_runs_folder_is_a_hint_not_an_error(tmp_path: Path, mon
     assert any("is not a run folder" in e for e in _errors(at))
 
 
-def test_train_two_mixers_shows_heatmaps_and_summary() -> None:
+def test_train_two_methods_shows_heatmaps_and_summary() -> None:
     at = _app()
-    at.multiselect(key="mixers").set_value(["vdn", "qtran"])
+    at.multiselect(key="methods").set_value(["vdn", "qtran"])
     at.number_input(key="seeds").set_value(1)
     at.number_input(key="steps").set_value(200)
     at.run()
@@ -93,17 +93,18 @@ def test_train_two_mixers_shows_heatmaps_and_summary() -> None:
     assert any("**vdn** learned Q_tot" in t for t in text) and any("**qtran** learned Q_tot" in t for t in text)
     summary = at.table[0].value
     assert list(summary.index) == ["vdn", "qtran"] and "optimum found" in summary.columns
-    # payoff preview + payoff + (Q_tot, Q^i bars) per mixer + qtran's Σ Q^i + loss curves, then the other tabs
+    assert summary.index.name == "method"  # the lab names what it trains as the CLI does (method=)
+    # payoff preview + payoff + (Q_tot, Q^i bars) per method + qtran's Σ Q^i + loss curves, then the other tabs
     assert len(at.image) >= 7
     # the other tabs now use the trained runs: VDN has a surface and λ_i = 1
     assert any("Largest misfit" in t for t in [m.value for m in at.markdown])
     assert any("λ_i" in str(t.value.columns.tolist()) or "λ_i" in str(t.value.index.tolist()) for t in at.table)
 
-    at.selectbox(key="surf_mixer").set_value("qtran").run()
+    at.selectbox(key="surf_method").set_value("qtran").run()
     from decomp.core.mixers import Kind, describe
 
     assert any(describe(Kind.JOINT).no_lambda in w.value for w in at.warning)  # qtran's Q_jt: no surface
-    at.selectbox(key="theory_mixer").set_value("qtran").run()
+    at.selectbox(key="theory_method").set_value("qtran").run()
     assert any("not defined" in w.value for w in at.warning)
     assert not at.exception
 
@@ -122,9 +123,9 @@ def test_invalid_payoff_cell_shows_error() -> None:
     assert at.button(key="train").disabled
 
 
-def test_empty_mixer_selection_shows_error() -> None:
+def test_empty_method_selection_shows_error() -> None:
     at = _app()
-    at.multiselect(key="mixers").set_value([]).run()
+    at.multiselect(key="methods").set_value([]).run()
     assert not at.exception
     assert "Choose at least one method to train." in _errors(at)
     assert at.button(key="train").disabled

@@ -114,8 +114,7 @@ def test_additive_projection_by_hand() -> None:
 # The same runs with data=egreedy (ε 1 → 0.2), seed 0: 7.37 (37 %), 4.35 (11 %), 15.7 (14 %), 8.27 (41 %).
 VDN_PROJECTION_TOL = 0.06  # × the game's payoff range; what is left is the sampling noise of the data
 VDN_STEPS = 10_000
-# learner.lr_schedule is not one of LEARNER_KEYS, so it is passed by its dotted config key (matrix_config's set_key)
-VDN_OVERRIDES: dict[str, Any] = {"batch_size": 512, "buffer_size": VDN_STEPS, "learner.lr_schedule": "linear"}
+VDN_OVERRIDES: dict[str, Any] = {"batch_size": 512, "buffer_size": VDN_STEPS, "lr_schedule": "linear"}
 
 
 @pytest.mark.parametrize("game", ["qtran", "climbing", "penalty", "qplex3"])

@@ -117,6 +117,21 @@ def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path,
     assert (tmp_path / "docs" / "img" / "smac_2s3z.png").exists()
 
 
+def test_a_launch_from_before_method_and_map_is_shown_in_todays_keys(sweep: Path, tmp_path: Path) -> None:
+    """sweep.json keeps the command as launched; the report shows the one that relaunches it today."""
+    old = "python -m decomp.train -m env=smac env.map_name=2s3z,5m_vs_6m mixer=qatten,qmix,none seed=0,1,2"
+    record = json.loads((sweep / "sweep.json").read_text())
+    record["launches"].append({"command": old, "launcher": "joblib", "started": "w", "seconds": None})
+    (sweep / "sweep.json").write_text(json.dumps(record))
+    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "100"])
+    md = (tmp_path / "docs" / "smac_results.md").read_text()
+    assert ("python -m decomp.train -m env=smac map=2s3z,5m_vs_6m method=qatten,qmix,iql seed=0,1,2    # joblib, "
+            "started w, did not finish") in md
+    assert "mixer=" not in md and "env.map_name=" not in md
+    assert "launches from before `method=` and `map=` shown in today's keys, which find the same runs" in md
+    assert json.loads((sweep / "sweep.json").read_text())["launches"][-1]["command"] == old  # the record is kept
+
+
 def test_a_map_without_finished_runs_says_so(sweep: Path, tmp_path: Path) -> None:
     fake_run(sweep, "3s5z", "qatten", 0, None)  # training: curve, no summary
     main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "500"])

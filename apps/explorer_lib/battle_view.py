@@ -59,7 +59,7 @@ def _battle(battle: Battle, run: Path) -> None:
         st.session_state[STEP_KEY] = st.session_state.get(STEP_KEY, 0) + 1
     frame = int(st.slider("Step", 0, last, key=STEP_KEY)) if last > 0 else 0
     meta = view.meta
-    st.caption(f"{meta.get('mixer', '?')} · {meta.get('weights', '?')} weights (trained to env step "
+    st.caption(f"{meta.get('method', '?')} · {meta.get('weights', '?')} weights (trained to env step "
                f"{int(meta.get('policy_step', 0)):,}) · seed {meta.get('seed', '?')} · "
                + ("won" if meta.get("won") else "not won") + f" in {view.decisions} steps. "
                + (f"Colours and lines: {meta.get('lam_label')}." if view.has_lambda else f"No λ_i: {meta.get('no_lambda')}."))

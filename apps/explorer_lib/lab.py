@@ -1,4 +1,4 @@
-"""Matrix-game lab: train mixers on a payoff (cached on the settings) and summarise the outcome."""
+"""Matrix-game lab: train methods on a payoff (cached on the settings) and summarise the outcome."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class GameSpec:
 class TrainSettings:
     """Everything that changes a training result; it is the cache key."""
 
-    mixers: tuple[str, ...]
+    methods: tuple[str, ...]
     seeds: tuple[int, ...]
     steps: int
     data: str  # "uniform" | "egreedy"
@@ -54,10 +54,10 @@ def _store() -> tuple[dict[tuple[object, ...], MatrixRun], threading.Lock]:
 
 
 def train_one(
-    game: GameSpec, mixer: str, seed: int, s: TrainSettings, progress: Callable[[float], None] | None = None
+    game: GameSpec, method: str, seed: int, s: TrainSettings, progress: Callable[[float], None] | None = None
 ) -> MatrixRun:
-    """Train (or fetch from the cache) one mixer/seed."""
-    key = (*game.key(), mixer, seed, s.steps, s.data, s.epsilon)
+    """Train (or fetch from the cache) one method/seed."""
+    key = (*game.key(), method, seed, s.steps, s.data, s.epsilon)
     cache, lock = _store()
     with lock:
         hit = cache.get(key)
@@ -67,7 +67,7 @@ def train_one(
         return hit
     target: str | Payoff = game.name if game.preset else game.payoff
     run = matrix_lab.train_matrix(
-        target, mixer, seed=seed, steps=s.steps, data=s.data, epsilon=s.epsilon, progress=progress
+        target, method, seed=seed, steps=s.steps, data=s.data, epsilon=s.epsilon, progress=progress
     )
     with lock:
         if len(cache) >= _CACHE_SIZE:
@@ -79,8 +79,8 @@ def train_one(
 def train_all(
     game: GameSpec, s: TrainSettings, on_progress: Callable[[float, str], None] | None = None
 ) -> dict[tuple[str, int], MatrixRun]:
-    """Every (mixer, seed) pair, reporting overall progress in [0, 1] with a label."""
-    jobs = [(m, seed) for m in s.mixers for seed in s.seeds]
+    """Every (method, seed) pair, reporting overall progress in [0, 1] with a label."""
+    jobs = [(m, seed) for m in s.methods for seed in s.seeds]
     runs: dict[tuple[str, int], MatrixRun] = {}
     for j, (m, seed) in enumerate(jobs):
         label = f"training {m}, seed {seed} ({j + 1}/{len(jobs)})"
@@ -101,16 +101,16 @@ def joint_label(action: Sequence[int]) -> str:
     return "(" + ", ".join(action_labels(max(action) + 1)[a] for a in action) + ")"
 
 
-def found_count(runs: dict[tuple[str, int], MatrixRun], mixer: str) -> tuple[int, int]:
+def found_count(runs: dict[tuple[str, int], MatrixRun], method: str) -> tuple[int, int]:
     """(seeds whose greedy joint action is optimal, seeds)."""
-    mine = [r for (m, _), r in runs.items() if m == mixer]
+    mine = [r for (m, _), r in runs.items() if m == method]
     return sum(bool(r.optimal) for r in mine), len(mine)
 
 
-def summary_table(runs: dict[tuple[str, int], MatrixRun], mixers: Sequence[str]) -> pd.DataFrame:
-    """One row per mixer: how often the greedy joint action is optimal, and what it earns."""
+def summary_table(runs: dict[tuple[str, int], MatrixRun], methods: Sequence[str]) -> pd.DataFrame:
+    """One row per method: how often the greedy joint action is optimal, and what it earns."""
     rows = []
-    for m in mixers:
+    for m in methods:
         mine = [r for (mm, _), r in sorted(runs.items()) if mm == m]
         if not mine:
             continue
@@ -118,7 +118,7 @@ def summary_table(runs: dict[tuple[str, int], MatrixRun], mixers: Sequence[str])
         earned = [float(r.payoff[tuple(r.greedy)]) for r in mine]
         rows.append(
             {
-                "mixer": m,
+                "method": m,
                 "optimum found": f"{k} of {n} seeds",
                 "greedy joint actions": ", ".join(joint_label(r.greedy) for r in mine),
                 "payoff at greedy (mean)": f"{np.mean(earned):.3g}",
@@ -126,14 +126,14 @@ def summary_table(runs: dict[tuple[str, int], MatrixRun], mixers: Sequence[str])
                 "final loss (mean)": f"{np.mean([_final_loss(r) for r in mine]):.3g}",
             }
         )
-    return pd.DataFrame(rows).set_index("mixer") if rows else pd.DataFrame()
+    return pd.DataFrame(rows).set_index("method") if rows else pd.DataFrame()
 
 
 def seed_table(runs: dict[tuple[str, int], MatrixRun]) -> pd.DataFrame:
-    """One row per (mixer, seed) for the details expander."""
+    """One row per (method, seed) for the details expander."""
     rows = [
         {
-            "mixer": m,
+            "method": m,
             "seed": seed,
             "greedy": joint_label(r.greedy),
             "payoff at greedy": float(r.payoff[tuple(r.greedy)]),

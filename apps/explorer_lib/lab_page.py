@@ -1,4 +1,4 @@
-"""The matrix-game lab tab: pick a game and mixers, train (cached), compare learned Q_tot with the payoff."""
+"""The matrix-game lab tab: pick a game and methods, train (cached), compare learned Q_tot with the payoff."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from decomp.core.methods import METHODS, kind_of
 from decomp.core.mixers import describe
 from explorer_lib import lab, plots
 from explorer_lib.figures import show
-from explorer_lib.validate import InputError, check_mixers, check_seeds, parse_payoff_grid, payoff_to_grid
+from explorer_lib.validate import InputError, check_methods, check_seeds, parse_payoff_grid, payoff_to_grid
 from games import GAMES, TwoStepGame, make_game
 
 CUSTOM = "custom (edit a 2-agent payoff)"
 RESULT_KEY = "lab_result"
-DEFAULT_MIXERS = ["vdn", "qmix", "qtran"]
+DEFAULT_METHODS = ["vdn", "qmix", "qtran"]
 DATA_LABELS = {"uniform": "uniform (every joint action equally often)", "egreedy": "ε-greedy (anneal ε from 1)"}
 
 
@@ -75,7 +75,7 @@ def _custom_game() -> lab.GameSpec | None:
 
 def pick_settings() -> lab.TrainSettings | None:
     """Methods, data distribution, seeds and budget; None (error shown) when nothing is selected."""
-    mixers = st.multiselect("Methods", list(METHODS), default=DEFAULT_MIXERS, key="mixers",
+    methods = st.multiselect("Methods", list(METHODS), default=DEFAULT_METHODS, key="methods",
                             format_func=lambda m: f"{m}: {METHODS[m].summary}" if m in METHODS else m)
     c1, c2, c3 = st.columns(3)
     data = c1.radio("Data distribution", list(DATA_LABELS), format_func=DATA_LABELS.__getitem__, key="data")
@@ -83,7 +83,7 @@ def pick_settings() -> lab.TrainSettings | None:
     n_seeds = int(c2.number_input("Seeds", 1, 10, 3, key="seeds"))
     steps = int(c3.number_input("Step budget (env steps per run)", 200, 100_000, 10_000, 1000, key="steps"))
     try:
-        chosen = check_mixers(mixers)
+        chosen = check_methods(methods)
         seeds = check_seeds(n_seeds)
     except InputError as err:
         st.error(str(err))
@@ -118,7 +118,7 @@ def render() -> None:
         train(game, picked)
     res = current_result()
     if res is None:
-        st.info("Pick a game and mixers, then press **Train**. Results appear here and feed the other tabs.")
+        st.info("Pick a game and methods, then press **Train**. Results appear here and feed the other tabs.")
         return
     if game is not None and picked is not None and (game.key() != res.game.key() or picked != res.settings):
         st.caption("Settings changed since the last training: press **Train** to update.")
@@ -128,15 +128,15 @@ def render() -> None:
 def render_result(res: LabResult) -> None:
     s = res.settings
     st.subheader(f"Results: {res.game.name}, {len(s.seeds)} seed(s), {s.steps} steps, {s.data} data")
-    for m in s.mixers:
+    for m in s.methods:
         k, n = lab.found_count(res.runs, m)
         color, icon = ("green", "check_circle") if k == n else (("orange", "warning") if k else ("red", "cancel"))
         st.markdown(f":{color}[:material/{icon}:] **{m}**: optimum found in {k} of {n} seeds")
-    st.table(lab.summary_table(res.runs, s.mixers))
+    st.table(lab.summary_table(res.runs, s.methods))
 
     seed = st.columns(4)[0].selectbox("Show seed", list(s.seeds), key="show_seed")
     payoff = res.game.values
-    shown = {m: res.runs[(m, seed)] for m in s.mixers if (m, seed) in res.runs}
+    shown = {m: res.runs[(m, seed)] for m in s.methods if (m, seed) in res.runs}
     tables = [payoff] + [np.asarray(r.q_tot) for r in shown.values()]
     vrange = (float(min(t.min() for t in tables)), float(max(t.max() for t in tables)))
     optima = res.game.payoff.optimal_actions()
@@ -154,7 +154,7 @@ def render_result(res: LabResult) -> None:
             show(plots.agent_q_bars(run.agent_qs, run.greedy, f"{m}: utilities Q^i"))
             if "sum_qi" in run.extra_tables:
                 show(plots.heatmap(run.extra_tables["sum_qi"], f"{m}: Σ_i Q^i", greedy=run.greedy, optima=optima))
-    losses = {m: [res.runs[(m, sd)].losses for sd in s.seeds if (m, sd) in res.runs] for m in s.mixers}
+    losses = {m: [res.runs[(m, sd)].losses for sd in s.seeds if (m, sd) in res.runs] for m in s.methods}
     with st.columns([3, 2])[0]:
         st.markdown("**Training loss** (mean over seeds, band: min–max)")
         show(plots.loss_curves(losses))

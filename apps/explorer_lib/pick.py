@@ -10,7 +10,6 @@ from explorer_lib.lab_page import LabResult
 
 def pick_run(res: LabResult, key: str) -> MatrixRun:
     c1, c2 = st.columns(2)
-    mixers = list(res.settings.mixers)
-    mixer = c1.selectbox("Method", mixers, key=f"{key}_mixer")
+    method = c1.selectbox("Method", list(res.settings.methods), key=f"{key}_method")
     seed = c2.selectbox("Seed", list(res.settings.seeds), key=f"{key}_seed")
-    return res.runs[(mixer, seed)]
+    return res.runs[(method, seed)]

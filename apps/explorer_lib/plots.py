@@ -114,7 +114,7 @@ def smooth(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def loss_curves(losses: Mapping[str, Sequence[np.ndarray]]) -> Figure:
-    """Mean (line) and min–max over seeds (band) of the smoothed training loss, per mixer."""
+    """Mean (line) and min–max over seeds (band) of the smoothed training loss, per method."""
     fig, ax = plt.subplots(figsize=(6.5, 2.8))
     positive = True
     for name, per_seed in losses.items():

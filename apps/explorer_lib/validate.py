@@ -61,8 +61,8 @@ def payoff_to_grid(values: np.ndarray, rows: int, cols: int) -> pd.DataFrame:
     )
 
 
-def check_mixers(selection: Sequence[str]) -> list[str]:
-    """At least one mixer must be chosen; training nothing would leave an empty page."""
+def check_methods(selection: Sequence[str]) -> list[str]:
+    """At least one method must be chosen; training nothing would leave an empty page."""
     if not selection:
         raise InputError("Choose at least one method to train.")
     return list(selection)

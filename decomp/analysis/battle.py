@@ -119,6 +119,8 @@ def _read_view(f: Path, arrays: dict[str, np.ndarray], frames: int, n: int) -> B
         meta = json.loads(str(arrays["meta"]))
     except json.JSONDecodeError as err:
         raise BattleFileError(f"{f}: meta is not JSON ({err}); {regenerate_hint(f.parent)} rewrites it") from None
+    if "mixer" in meta and "method" not in meta:  # recorded before mixer= became method=
+        meta["method"] = meta.pop("mixer")
     _check(f, arrays, VIEW_ARRAYS)
     t, a = frames - 1, arrays["q"].shape[-1]
     expected = {"obs": (t, n, arrays["obs"].shape[-1]), "state": (t, arrays["state"].shape[-1]),

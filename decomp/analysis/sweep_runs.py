@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
+from decomp.config.compose import in_todays_keys
 from decomp.config.schema import migrate_saved
 
 
@@ -48,7 +50,7 @@ class RunRecord:
 class Sweep:
     folder: Path
     runs: tuple[RunRecord, ...]
-    launches: tuple[dict[str, Any], ...]  # sweep.json entries: command, launcher, started, seconds, host …
+    launches: tuple[dict[str, Any], ...]  # sweep.json entries (command in today's keys), launcher, started, seconds …
 
 
 def eval_curve(metrics_csv: Path, key: str = "eval/win_rate") -> tuple[tuple[int, float], ...]:
@@ -136,5 +138,16 @@ def load_sweep(folder: Path, env: str | None = None) -> Sweep:
                              f"{r.folder.name} (a sweep over other settings too?); report them from separate sweep folders")
         seen[key] = r.folder
     record = folder / "sweep.json"
-    launches = tuple(json.loads(record.read_text())["launches"]) if record.exists() else ()
+    launches = tuple(map(in_todays_form, json.loads(record.read_text())["launches"])) if record.exists() else ()
     return Sweep(folder, tuple(sorted(runs, key=lambda r: (r.map_name, r.method, r.seed))), launches)
+
+
+def in_todays_form(launch: dict[str, Any]) -> dict[str, Any]:
+    """A sweep.json launch with its command as it is given today (``mixer=`` -> ``method=``, ``env.map_name=`` ->
+    ``map=``: :func:`decomp.config.compose.in_todays_keys`), so a report shows a command that relaunches the sweep;
+    the command as launched stays under ``recorded_as`` when it differs."""
+    words = shlex.split(launch["command"])
+    head = ["python", "-m", "decomp.train"]
+    if words[:3] != head or (command := shlex.join(head + in_todays_keys(words[3:]))) == launch["command"]:
+        return launch
+    return {**launch, "command": command, "recorded_as": launch["command"]}

@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     wr = result.win_rate
-    print(f"{result.env} · {result.mixer} · {weights} weights (trained to env step {result.policy_step:,}): "
+    print(f"{result.env} · {result.method} · {weights} weights (trained to env step {result.policy_step:,}): "
           f"win rate {wr.value:.3f} (95 % Wilson interval {wr.low:.3f}–{wr.high:.3f}; {result.wins}/{result.episodes} "
           f"episodes, seed {result.seed}), mean return {result.mean_return:.3g}")
     if args.episodes is not None and result.episodes != args.episodes:

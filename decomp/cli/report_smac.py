@@ -99,8 +99,10 @@ def setup_section(sweep: Sweep) -> list[str]:
                  f"{_duration(summed)}" + (f", ≈ {summed / busy:.1f} runs at a time" if busy > 0 else "")
                  + f"; {len(sweep.launches)} launch(es) of the sweep recorded in sweep.json")
     if sweep.launches:
-        lines += ["- **Sweep command** (each launch, in order; relaunching skips finished runs and resumes killed ones):",
-                  "", "```"]
+        renamed = any("recorded_as" in x for x in sweep.launches)  # sweep_runs.in_todays_form
+        lines += ["- **Sweep command** (each launch, in order; relaunching skips finished runs and resumes killed ones"
+                  + ("; launches from before `method=` and `map=` shown in today's keys, which find the same runs"
+                     if renamed else "") + "):", "", "```"]
         lines += [f"{x['command']}    # {x.get('launcher', '?')}, started {x.get('started', '?')}"
                   + (f", {_duration(x['seconds'])}" if x.get("seconds") is not None else ", did not finish")
                   for x in sweep.launches]

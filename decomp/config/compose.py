@@ -73,18 +73,45 @@ def register_configs() -> None:
 register_configs()
 
 
+def map_presets() -> list[str]:
+    """The SMAC maps with a preset (decomp/conf/map/<name>.yaml), sorted."""
+    return sorted(p.stem for p in (CONF / "map").glob("*.yaml"))
+
+
+def renamed_method_key(override: str) -> str:
+    """``mixer=none,qmix`` -> ``method=iql,qmix``, ``+mixer.learner.x=1`` -> ``+method.learner.x=1`` (the key
+    before it became ``method``, OLD_METHOD_NAMES); any other override unchanged."""
+    key, sep, value = override.partition("=")
+    bare = key.lstrip("+~")
+    if bare != "mixer" and not bare.startswith("mixer."):
+        return override
+    if bare == "mixer":
+        value = ",".join(OLD_METHOD_NAMES.get(v, v) for v in value.split(","))
+    return f"{key[:len(key) - len(bare)]}method{bare[len('mixer'):]}" + (f"={value}" if sep else "")
+
+
 def refuse_renamed(overrides: Sequence[str]) -> None:
-    """``mixer=…`` / ``mixer.*=…`` (the key before it became ``method``) -> ConfigError with the override to give."""
+    """``mixer=…`` / ``mixer.*=…`` -> ConfigError with the override to give (:func:`renamed_method_key`)."""
     for override in overrides:
-        key, sep, value = override.partition("=")
-        bare = key.lstrip("+~")
-        if bare != "mixer" and not bare.startswith("mixer."):
-            continue
-        if bare == "mixer":
-            value = ",".join(OLD_METHOD_NAMES.get(v, v) for v in value.split(","))
-        new = f"{key[:len(key) - len(bare)]}method{bare[len('mixer'):]}" + (f"={value}" if sep else "")
-        raise ConfigError(f"{override}: the method is chosen with method= (mixer= was renamed; IQL is method=iql): "
-                          f"give {new}. Its options are method.options.*, method.learner.*, method.init_scale")
+        new = renamed_method_key(override)
+        if new != override:
+            raise ConfigError(f"{override}: the method is chosen with method= (mixer= was renamed; IQL is method=iql): "
+                              f"give {new}. Its options are method.options.*, method.learner.*, method.init_scale")
+
+
+def in_todays_keys(overrides: Sequence[str]) -> list[str]:
+    """A command line of an older decomp as it is given today, finding the same runs and sweep job folders:
+    ``mixer=…`` as ``method=…``, and on env=smac ``env.map_name=<m>`` as ``map=<m>`` where every <m> has a preset
+    (the map once chosen by map_name alone is chosen by its preset, which sets map_name)."""
+    out = [renamed_method_key(o) for o in overrides]
+    if explicit_keys(out).get("env") != "smac" or any(o.lstrip("+~").startswith("map=") for o in out):
+        return out
+    known = set(map_presets())
+    for i, override in enumerate(out):
+        key, _, value = override.partition("=")
+        if key.lstrip("+") == "env.map_name" and set(value.split(",")) <= known:
+            out[i] = f"map={value}"
+    return out
 
 
 def check_map(cfg: Config, choices: Mapping[str, Any], explicit: Mapping[str, str]) -> None:
@@ -98,7 +125,7 @@ def check_map(cfg: Config, choices: Mapping[str, Any], explicit: Mapping[str, st
     given = explicit.get("env.map_name")
     if given is None or given == chosen:
         return
-    known = sorted(p.stem for p in (CONF / "map").glob("*.yaml"))
+    known = map_presets()
     hint = (f"give map={given} instead" if given in known else
             f"decomp has no preset for {given} (maps: {', '.join(known)}); add decomp/conf/map/{given}.yaml "
             f"(`# @package _global_` and `env: {{map_name: {given}}}`) and give map={given}")

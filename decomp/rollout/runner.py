@@ -69,6 +69,11 @@ class Runner:
         self.episodes = 0
         self.episode_seed: int | None = None  # reseed the env with this at the next start (None: its own key)
 
+    def restore_progress(self, env_steps: int, episodes: int, gen_state: torch.Tensor) -> None:
+        """Continue a checkpointed run: its env step and episode counts and ``gen``'s state (``gen.get_state()``)."""
+        self.env_steps, self.episodes = env_steps, episodes
+        self.gen.set_state(gen_state)
+
     def _start(self) -> None:
         info = self.info
         self.current = self.env.reset(seed=self.episode_seed)

@@ -22,7 +22,7 @@ def record_replay(trainer: Any, path: Path, weights: str, policy_step: int) -> i
     from decomp.rollout.replay_export import record_smax_replay
 
     cfg = trainer.cfg
-    meta = {"mixer": cfg.method.name, "weights": weights, "policy_step": int(policy_step), "seed": int(cfg.seed),
+    meta = {"method": cfg.method.name, "weights": weights, "policy_step": int(policy_step), "seed": int(cfg.seed),
             "gamma": float(cfg.learner.gamma), "reward_scale": float(cfg.env.reward_scale), "reward": cfg.env.reward,
             "agent_outputs": "logits" if trainer.policy.kind == "sampled" else "q"}
     return record_smax_replay(cfg.env.map_name, trainer.policy, path, seed=cfg.seed, mixer=trainer.learner.mixer,

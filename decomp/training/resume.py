@@ -56,7 +56,6 @@ def restore_training(tr: Trainer, p: dict[str, Any], where: str) -> None:
     """Put ``tr`` (freshly built from the same config) where the checkpoint ``p`` (read from ``where``) left it."""
     tr.learner.load_state_dict(p["learner"])
     tr.buffer.load_state_dict(p["buffer"])
-    tr.runner.env_steps, tr.runner.episodes = p["env_steps"], p["episodes"]
     tr.pending_episodes = p["pending_episodes"]
     if "best" in p:
         tr.best.load_state_dict(p["best"])
@@ -75,7 +74,7 @@ def restore_training(tr: Trainer, p: dict[str, Any], where: str) -> None:
         tr.train_logs, tr.last_eval_step = dict(loop["train_logs"]), int(loop["last_eval_step"])
         tr.latest_evals = dict(loop["evals"])
     torch.set_rng_state(p["rng"]["torch"])  # last: nothing above may draw from the restored streams
-    tr.runner.gen.set_state(p["rng"]["runner"])
+    tr.runner.restore_progress(p["env_steps"], p["episodes"], p["rng"]["runner"])  # its counts and generator
     np.random.set_state(p["rng"]["numpy"])
     tr.last_saved_step = p["env_steps"]
 

@@ -38,7 +38,7 @@ class SavedEvaluation:
     mean_return: float
     seed: int
     env: str
-    mixer: str
+    method: str
     seconds: float
     metrics: dict[str, float]
 
@@ -46,7 +46,7 @@ class SavedEvaluation:
         return {"checkpoint": self.checkpoint, "weights": self.weights, "policy_step": self.policy_step,
                 "episodes": self.episodes, "wins": self.wins, "win_rate": self.win_rate.value,
                 "win_rate_ci95": [self.win_rate.low, self.win_rate.high], "mean_return": self.mean_return,
-                "seed": self.seed, "env": self.env, "mixer": self.mixer, "seconds": round(self.seconds, 2),
+                "seed": self.seed, "env": self.env, "method": self.method, "seconds": round(self.seconds, 2),
                 "metrics": self.metrics}
 
 
