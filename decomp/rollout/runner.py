@@ -69,6 +69,10 @@ class Runner:
         self.episodes = 0
         self.episode_seed: int | None = None  # reseed the env with this at the next start (None: its own key)
 
+    def restart_episodes(self, seed: int) -> None:
+        """Start the next episodes afresh from ``seed``: a resume whose episodes in progress were not saved."""
+        self.episode_seed = seed
+
     def restore_progress(self, env_steps: int, episodes: int, gen_state: torch.Tensor) -> None:
         """Continue a checkpointed run: its env step and episode counts and ``gen``'s state (``gen.get_state()``)."""
         self.env_steps, self.episodes = env_steps, episodes

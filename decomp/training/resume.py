@@ -86,7 +86,7 @@ def _restore_envs(tr: Trainer, p: dict[str, Any], where: str) -> None:
         if p.get("runner") is not None:
             tr.runner.load_state_dict(p["runner"])
         else:  # an older checkpoint, or an env that cannot be snapshotted (SC2): the episodes restart
-            tr.runner.episode_seed = fresh_seed(tr.cfg.seed, steps)
+            tr.runner.restart_episodes(fresh_seed(tr.cfg.seed, steps))
         if "eval_envs" in p:
             for name, saved in p["eval_envs"].items():
                 tr.eval_env(name).load_state_dict(saved)
