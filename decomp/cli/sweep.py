@@ -24,6 +24,7 @@ from typing import Any, Literal
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from decomp.cli.run_lock import LOCK_NAME
 from decomp.config.schema import Config, ConfigError, config_from_dict, migrate_saved
 
 # Settings a relaunch may change without making the job another run (= decomp.cli.run_folder.RESUME_OVERRIDABLE,
@@ -128,11 +129,19 @@ def plan_job(cfg: Config, explicit: dict[str, str], folder: Path) -> SweepJob:
     return SweepJob(folder, "fresh", cfg, explicit, "new run")
 
 
+def has_files(folder: Path) -> bool:
+    """Whether the folder holds anything besides the training lock (decomp/cli/run_lock.py)."""
+    return any(child.name != LOCK_NAME for child in folder.iterdir())
+
+
 def clear_partial(folder: Path) -> None:
-    """Empty the folder of a job killed before its first checkpoint (nothing in it can be resumed)."""
+    """Empty the folder of a job killed before its first checkpoint (nothing in it can be resumed); the
+    training lock, held by the job that clears, stays."""
     if (folder / "checkpoints" / "latest.pt").exists() or (folder / "summary.json").exists():
         raise RuntimeError(f"refusing to clear {folder}: it holds a checkpoint or a summary")
     for child in folder.iterdir():
+        if child.name == LOCK_NAME:
+            continue
         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 

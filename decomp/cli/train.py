@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import shutil
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from decomp.cli.run_folder import make_run_dir, resolve_resume
+from decomp.cli.run_lock import FolderBusy, hold
 from decomp.cli.run_report import report_run
 from decomp.training.checkpoint import CheckpointError
 from decomp.config.compose import check_map, explicit_keys, refuse_renamed, to_config
@@ -39,7 +41,8 @@ def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None
     from decomp.cli.train_group import is_group, train_group
 
     if cfg.seeds or (cfg.resume and is_group(Path(cfg.resume))):
-        return train_group(cfg, explicit or {})
+        with hold(Path(cfg.resume)) if cfg.resume else nullcontext():
+            return train_group(cfg, explicit or {})
     if cfg.resume:
         cfg, run_dir, ckpt = resolve_resume(cfg, explicit or {})
     else:
@@ -48,24 +51,22 @@ def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None
     fresh = run_dir is None
     run_dir = run_dir or into or make_run_dir(cfg)
     keep_freed_memory()  # the CLI owns the process: trade idle RSS for fewer page faults per update
-    try:
-        trainer = Trainer(cfg, run_dir=run_dir, resume_from=ckpt)
-    except BaseException:
-        if fresh:
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind
-        raise
-    assert run_dir is not None
-    write_config(run_dir, cfg, trainer.info)
-    print(f"[decomp] run folder: {run_dir}", file=sys.stderr)
-    report_run(trainer, trainer.run())
+    with hold(run_dir):  # one trainer per folder: a second launch or resume= is refused while this one lives
+        try:
+            trainer = Trainer(cfg, run_dir=run_dir, resume_from=ckpt)
+        except BaseException:
+            if fresh:
+                shutil.rmtree(run_dir, ignore_errors=True)  # nothing was trained: leave no empty run behind
+            raise
+        write_config(run_dir, cfg, trainer.info)
+        print(f"[decomp] run folder: {run_dir}", file=sys.stderr)
+        report_run(trainer, trainer.run())
     return 0
 
 
 def sweep_job(cfg: Config, explicit: dict[str, str]) -> int:
     """One job of a ``-m`` sweep in its fixed folder: skipped when finished, resumed when killed."""
     from hydra.core.hydra_config import HydraConfig
-
-    from decomp.cli import sweep
 
     if cfg.seeds:
         raise ConfigError(f"seeds={list(cfg.seeds)} trains a group of seeds in one process; a sweep (-m) runs one job "
@@ -75,13 +76,24 @@ def sweep_job(cfg: Config, explicit: dict[str, str]) -> int:
             raise ConfigError(f"{key}= does not apply to a sweep (-m): each job's folder is <hydra.sweep.dir>/"
                               "<env>-<map>__<method>__<seed>, and relaunching the same sweep resumes killed jobs")
     folder = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        with hold(folder):  # before planning: another launch may be training (or about to clear) this folder
+            return _sweep_job_in(folder, cfg, explicit)
+    except FolderBusy as busy:  # the other jobs of the sweep go on
+        print(f"[decomp] sweep job {folder.name}: skipped, {busy}", file=sys.stderr)
+        return 0
+
+
+def _sweep_job_in(folder: Path, cfg: Config, explicit: dict[str, str]) -> int:
+    from decomp.cli import sweep
+
     job = sweep.plan_job(cfg, explicit, folder)
     print(f"[decomp] sweep job {folder.name}: {job.reason}" + (", skipped" if job.action == "skip" else ""),
           file=sys.stderr)
     if job.action == "skip":
         return 0
     sweep.use_shared_compile_cache(folder.parent)
-    if job.action == "fresh" and any(folder.iterdir()):
+    if job.action == "fresh" and sweep.has_files(folder):
         sweep.clear_partial(folder)  # killed before its first checkpoint: nothing to resume
     sweep.write_host_record(folder, job)
     return train(job.cfg, job.explicit, into=folder if job.action == "fresh" else None)

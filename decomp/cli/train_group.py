@@ -16,6 +16,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from decomp.cli.run_lock import hold
 from decomp.cli.sweep import clear_partial, finished_steps
 from decomp.cli.run_folder import RESUME_OVERRIDABLE, fresh_folder, refuse_changes, resolve_resume, run_name
 from decomp.cli.run_report import report_run
@@ -82,6 +83,11 @@ def train_group(cfg: Config, explicit: dict[str, str]) -> int:
         path, todo, finished = *_new_group(cfg), []
     else:
         path, todo, finished = _resumed_group(cfg, explicit)
+    with hold(path):  # re-entered when resuming (train() holds it already); a new group's folder from here on
+        return _train_members(path, todo, finished, fresh)
+
+
+def _train_members(path: Path, todo: list[tuple[Config, Path, Path | None]], finished: list[Path], fresh: bool) -> int:
     keep_freed_memory()
     trainers: list[Trainer] = []
     try:
