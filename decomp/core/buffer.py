@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import weakref
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -58,24 +60,44 @@ def pack_slots(data: dict[str, torch.Tensor], lengths: torch.Tensor) -> dict[str
     return {name: v[obs_live if name in OBS_FIELDS else step_live] for name, v in data.items()}
 
 
+def layout(info: EnvInfo, capacity: int) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """Each EpisodeBatch field's (shape, dtype) in a replay of ``capacity`` padded episodes."""
+    t, n, real = info.episode_limit, info.n_agents, torch.get_default_dtype()
+    return {
+        "obs": ((capacity, t + 1, n, info.obs_dim), real),
+        "state": ((capacity, t + 1, info.state_dim), real),
+        "avail": ((capacity, t + 1, n, info.n_actions), torch.bool),
+        "feats": ((capacity, t + 1, n, info.feat_dim), real),
+        "actions": ((capacity, t, n), torch.long),
+        "reward": ((capacity, t), real),
+        "terminated": ((capacity, t), real),
+        "mask": ((capacity, t), real),
+    }
+
+
+def replay_bytes(info: EnvInfo, capacity: int) -> int:
+    """Bytes a full replay of ``capacity`` episodes holds (pages are touched as episodes arrive)."""
+    return sum(math.prod(shape) * dtype.itemsize for shape, dtype in layout(info, capacity).values())
+
+
+_LIVE: "weakref.WeakSet[ReplayBuffer]" = weakref.WeakSet()  # this process's replays (a seed group holds several)
+
+
+def live_replay_bytes() -> int:
+    """Bytes the replays alive in this process will hold when full."""
+    return sum(replay_bytes(b.info, b.capacity) for b in list(_LIVE))
+
+
 class ReplayBuffer:
     """Ring buffer of ``capacity`` episodes stored as torch tensors (CPU)."""
 
     def __init__(self, info: EnvInfo, capacity: int, seed: int = 0) -> None:
         if capacity < 1:
             raise ValueError(f"buffer capacity must be >= 1 episode, got {capacity}")
-        t, n = info.episode_limit, info.n_agents
         self.capacity, self.info = capacity, info
-        self.data = EpisodeBatch(
-            obs=torch.zeros(capacity, t + 1, n, info.obs_dim),
-            state=torch.zeros(capacity, t + 1, info.state_dim),
-            avail=torch.zeros(capacity, t + 1, n, info.n_actions, dtype=torch.bool),
-            feats=torch.zeros(capacity, t + 1, n, info.feat_dim),
-            actions=torch.zeros(capacity, t, n, dtype=torch.long),
-            reward=torch.zeros(capacity, t),
-            terminated=torch.zeros(capacity, t),
-            mask=torch.zeros(capacity, t),
-        )
+        self.data = EpisodeBatch(**{name: torch.zeros(shape, dtype=dtype)
+                                    for name, (shape, dtype) in layout(info, capacity).items()})
+        _LIVE.add(self)
         self.lengths = torch.zeros(capacity, dtype=torch.long)
         self.pos = 0  # next slot to write
         self.count = 0  # episodes stored

@@ -23,6 +23,7 @@ from decomp.config.schema import Config, epsilon_at, lr_scale_at, td_lambda_at
 from decomp.config.validation import validate
 from decomp.envs import make_env
 from decomp.envs.base import BatchedEnv
+from decomp.training.memory import check_replay_fits
 from decomp.training.metrics import open_logger
 from decomp.training.progress_check import ProgressCheck
 from decomp.training.regimes import next_round
@@ -65,6 +66,7 @@ class Trainer:
         # first use; their seeds differ from the training env's
         self.eval_envs: dict[str, BatchedEnv] = {}
         self.eval_seeds = {name: cfg.seed + offset for name, offset in EVAL_SEED_OFFSETS.items()}
+        check_replay_fits(self.info, cfg.buffer_size)  # now, not by the OOM killer when the replay fills
         self.buffer = ReplayBuffer(self.info, cfg.buffer_size, seed=cfg.seed)
         self.learner = build_learner(cfg, self.info, resolve_device(cfg.device))
         self.policy = Policy.of(self.learner)  # the one acting policy: collection, evaluation, tables, replay
