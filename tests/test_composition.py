@@ -85,7 +85,7 @@ def test_cfg_job_prints_the_config_every_method_runs_with(tmp_path: Path) -> Non
     qtran, coma = written[CASES[-3]], written[CASES[-2]]
     assert qtran["method"]["options"]["hidden_dim"] == 128 and qtran["method"]["learner"]["nopt_weight"] == 0.1
     assert (coma["t_max"], coma["buffer_size"], coma["learner"]["td_lambda"]) == (5_000_000, 32, 0.5)
-    assert written[CASES[-1]]["t_max"] == 1_000_000 and written[CASES[-1]]["buffer_size"] == 512  # map < regime
+    assert written[CASES[-1]]["t_max"] == 1_000_000 and written[CASES[-1]]["buffer_size"] == 512  # the regime's (no map sets it)
 
 
 def test_the_command_prints_what_its_real_run_writes(tmp_path: Path) -> None:

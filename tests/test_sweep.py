@@ -179,14 +179,17 @@ def test_every_map_decomp_runs_without_sc2_has_a_preset_that_names_it() -> None:
         assert OmegaConf.load(path).env.map_name == name and path.read_text().startswith("# @package _global_\n")
 
 
-def test_map_preset_yields_to_the_regime_the_method_and_the_command_line() -> None:
+def test_map_preset_wins_over_the_regime_and_yields_to_the_method_and_the_command_line() -> None:
     assert compose_config(["env=smac"]).env.map_name == "3m"  # env=smac's default map preset
     assert compose_config(["env=smac", "map=2s3z"]).t_max == 1_000_000
     assert compose_config(["env=smac", "map=2s3z", "t_max=5000"]).t_max == 5000
-    assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "regime=replay"]).buffer_size == 2500
-    assert compose_config(["env=smac", "map=3s5z_vs_3s6z"]).buffer_size == 5000  # env=smac's regime, onpolicy_replay
+    assert compose_config(["env=smac", "map=2s3z"]).buffer_size == 5000  # the regime's, where a map sets none
+    assert compose_config(["env=smac", "map=2s3z", "regime=onpolicy"]).buffer_size == 512  # holds a round
+    for regime in ("replay", "onpolicy_replay", "onpolicy"):  # what a map needs holds in every regime
+        assert compose_config(["env=smac", "map=3s5z_vs_3s6z", f"regime={regime}"]).buffer_size == 2500
+        assert compose_config(["env=smac", "map=bane_vs_bane", f"regime={regime}"]).buffer_size == 1400  # memory
+    assert compose_config(["env=smac", "map=3s5z_vs_3s6z"]).buffer_size == 2500
     assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "method=coma"]).buffer_size == 32  # on-policy
-    assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "regime=onpolicy"]).buffer_size == 512  # holds a round
     coma = compose_config(["env=smac", "map=2s3z", "method=coma", "buffer_size=64"])
     assert (coma.t_max, coma.buffer_size, coma.batch_size) == (1_000_000, 64, 32)  # map, command line, method
 

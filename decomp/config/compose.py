@@ -1,7 +1,7 @@
 """Compose a typed :class:`Config` from the packaged YAML presets (the CLI's path).
 
-Composition is Hydra's alone (decomp/conf/config.yaml's defaults list): env preset < its map preset
-(``map=3s5z``; env=smac's default is 3m) < regime < method (``method=qatten``: decomp/conf/method/) < the
+Composition is Hydra's alone (decomp/conf/config.yaml's defaults list): env preset < regime < its map
+preset (``map=3s5z``; env=smac's default is 3m) < method (``method=qatten``: decomp/conf/method/) < the
 method's settings on that env (decomp/conf/method_env/<method>_<env>.yaml) < the command line. The typed
 conversion after it changes nothing, so ``python -m decomp.train … --cfg job --resolve`` prints the
 config.yaml the run writes. Two checks follow it: the old ``mixer=`` key and an ``env.map_name=`` that
