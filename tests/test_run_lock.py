@@ -78,6 +78,18 @@ def test_another_hosts_lock_counts_while_its_heartbeat_is_fresh(tmp_path: Path) 
         assert read_lock(tmp_path)["pid"] == os.getpid()
 
 
+def test_a_requeued_slurm_job_takes_over_its_own_lock_from_another_host(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    _write_lock(tmp_path, host="node-a", pid=1, slurm_job="4242_2")  # a fresh lock of another task
+    with pytest.raises(FolderBusy, match="host node-a"):
+        with hold(tmp_path):
+            pass
+    _write_lock(tmp_path, host="node-a", pid=1, slurm_job="4242_3")  # this task before its requeue
+    with hold(tmp_path):
+        assert read_lock(tmp_path)["slurm_job"] == "4242_3" and read_lock(tmp_path)["pid"] == os.getpid()
+
+
 def test_the_heartbeat_refreshes_the_lock(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(run_lock, "HEARTBEAT_S", 0.05)
     with hold(tmp_path):

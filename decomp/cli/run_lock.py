@@ -4,8 +4,9 @@ Why: a second launch of the same sweep, or ``resume=`` on a folder that is still
 resume (or clear) a folder another process is writing to, and both would overwrite its checkpoints
 and metrics. A lock whose process is gone never blocks a relaunch: on the same host the lock's
 process must still exist (pid and its start time, so a reused pid does not count); a lock written on
-another host (a SLURM requeue lands elsewhere) counts while its heartbeat is fresh. A paused
-(SIGSTOP) trainer on this host keeps its folder: its process exists.
+another host counts while its heartbeat is fresh, unless it names this process's own SLURM job (a job
+requeued after its time limit: SLURM runs one instance of it, so the lock is its killed predecessor's).
+A paused (SIGSTOP) trainer on this host keeps its folder: its process exists.
 """
 
 from __future__ import annotations
@@ -43,9 +44,15 @@ def _start_ticks(pid: int) -> int | None:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+def _slurm_job() -> str | None:
+    """This process's SLURM job (array job and task), the same after a requeue; None outside SLURM."""
+    job = os.environ.get("SLURM_ARRAY_JOB_ID") or os.environ.get("SLURM_JOB_ID")
+    return None if job is None else f"{job}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
+
+
 def _me() -> dict[str, Any]:
     return {"host": platform.node(), "pid": os.getpid(), "start_ticks": _start_ticks(os.getpid()),
-            "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv)}
+            "slurm_job": _slurm_job(), "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv)}
 
 
 def read_lock(folder: Path) -> dict[str, Any] | None:
@@ -61,6 +68,9 @@ def read_lock(folder: Path) -> dict[str, Any] | None:
 
 def holder_alive(record: dict[str, Any]) -> bool:
     """Whether the process a lock names may still be training (see the module docstring)."""
+    if record.get("slurm_job") is not None and record.get("slurm_job") == _slurm_job() \
+            and record.get("pid") != os.getpid():
+        return False  # this job's own run before SLURM requeued it
     if record.get("host") != platform.node():
         return bool(record) and time.time() - record.get("mtime", 0.0) < STALE_AFTER_S
     pid = record.get("pid")
