@@ -131,11 +131,13 @@ def first_at(curve: list[tuple[float, int, float]], threshold: float) -> tuple[f
 
 def cmd_report(args: argparse.Namespace) -> int:
     runs: dict[str, dict[int, Path]] = {}
-    found = (f for out in args.out for f in Path(out).glob(f"{args.map}__*__{args.method}__*"))
-    for folder in sorted(found, key=lambda f: f.name):
-        if (folder / "launch.json").exists() and (folder / "metrics.csv").exists():
-            _, preset, _, seed = folder.name.split("__")
-            runs.setdefault(preset, {})[int(seed)] = folder
+    for out in args.out:  # in the order given: the first folder with a (preset, seed) is the one reported
+        for folder in sorted(Path(out).glob(f"{args.map}__*__{args.method}__*"), key=lambda f: f.name):
+            if (folder / "launch.json").exists() and (folder / "metrics.csv").exists():
+                _, preset, _, seed = folder.name.split("__")
+                kept = runs.setdefault(preset, {}).setdefault(int(seed), folder)
+                if kept != folder:
+                    print(f"(left out {folder}: {kept} comes first)")
     if not runs:
         raise SystemExit(f"no finished runs of {args.map} {args.method} under {', '.join(args.out)}")
     medians: dict[str, dict[float, float]] = {}
@@ -218,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     q = sub.add_parser("report")
     q.add_argument("--map", default="2s3z")
     q.add_argument("--method", default="qmix")
-    q.add_argument("--out", nargs="+", default=["results/time_to_win"], help="run folders' parents (several: one figure)")
+    q.add_argument("--out", nargs="+", default=["results/time_to_win"], help="run folders' parents (several: one figure; where two hold the same preset and seed, the first given wins)")
     q.add_argument("--fig", default="")
     q.add_argument("--base", default="replay32", help="the preset the others are compared with")
     args = p.parse_args(argv)

@@ -152,7 +152,8 @@ def test_report_puts_smax_plus_maps_in_their_own_block(tmp_path: Path) -> None:
 # ---- the five maps through the real entry points (slow: each map compiles its own step) ------------
 TINY = ["env=smac", "env.backend=auto", "method=qmix", "t_max=2000", "env.n_envs=4", "env.eval_envs=4",
         "eval_interval=1000", "save_interval=1000", "log_interval=1000", "batch_size=4", "buffer_size=16",
-        "final_eval_rounds=1", "progress=false", "threads=1"]
+        "final_eval_rounds=1", "progress=false", "threads=1",
+        "episodes_per_update=4", "handover.batch_size=4"]  # env=smac's regime at this size: rounds of 4, then replay
 
 
 def _train(*args: str, cwd: Path) -> subprocess.CompletedProcess:
