@@ -123,6 +123,29 @@ def test_resume_of_a_folder_being_trained_is_refused_and_loses_nothing(tmp_path:
     assert (tmp_path / "r" / "metrics.csv").read_bytes() == before
 
 
+def test_a_seed_group_member_resumed_alone_is_refused_while_its_group_trains(tmp_path: Path) -> None:
+    from decomp.cli.train import train
+    from decomp.cli.train_group import GROUP_RECORD
+
+    group = tmp_path / "g"
+    cfg = compose_config(["env=matrix", "method=vdn", "t_max=640", "save_interval=320", "progress=false",
+                          f"run_dir={group}", "run_name=seed_0"])
+    assert train(cfg) == 0
+    (group / GROUP_RECORD).write_text("{}")  # the member's parent is a seed group's folder
+    with hold(group):  # the group's process
+        res = subprocess.run([sys.executable, "-m", "decomp.train", f"resume={group / 'seed_0'}", "t_max=1280"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=240,
+                             env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 2 and f"{group} is being trained by pid {os.getpid()}" in res.stderr, res.stderr
+
+
+def test_the_lock_names_the_command_as_typed(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["/somewhere/decomp/train.py", "-m", "map=3m,2s3z", "hydra.sweep.dir=a b"])
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", run_lock.__spec__.__class__("decomp.train", None))
+    with hold(tmp_path):
+        assert read_lock(tmp_path)["command"] == "python -m decomp.train -m map=3m,2s3z 'hydra.sweep.dir=a b'"
+
+
 def test_a_sweep_skips_a_job_another_launch_is_training_and_runs_the_rest(tmp_path: Path) -> None:
     held = tmp_path / "sw" / "matrix-qtran__vdn__0"
     held.mkdir(parents=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import sys
 import threading
 import time
@@ -50,9 +51,16 @@ def _slurm_job() -> str | None:
     return None if job is None else f"{job}_{os.environ.get('SLURM_ARRAY_TASK_ID', '')}"
 
 
+def _command() -> str:
+    """This process's command line as typed (``python -m decomp.train …``, not the module file's path)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    program = f"python -m {spec.name}" if spec is not None and spec.name else sys.argv[0]
+    return " ".join([program, shlex.join(sys.argv[1:])]).strip()
+
+
 def _me() -> dict[str, Any]:
     return {"host": platform.node(), "pid": os.getpid(), "start_ticks": _start_ticks(os.getpid()),
-            "slurm_job": _slurm_job(), "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": " ".join(sys.argv)}
+            "slurm_job": _slurm_job(), "since": time.strftime("%Y-%m-%d %H:%M:%S"), "command": _command()}
 
 
 def read_lock(folder: Path) -> dict[str, Any] | None:

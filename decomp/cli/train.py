@@ -51,7 +51,9 @@ def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None
     fresh = run_dir is None
     run_dir = run_dir or into or make_run_dir(cfg)
     keep_freed_memory()  # the CLI owns the process: trade idle RSS for fewer page faults per update
-    with hold(run_dir):  # one trainer per folder: a second launch or resume= is refused while this one lives
+    # one trainer per folder: a second launch or resume= is refused while this one lives; a seed group's member
+    # resumed on its own also holds its group's folder, which the group's process holds while it trains
+    with hold(run_dir.parent) if is_group(run_dir.parent) else nullcontext(), hold(run_dir):
         try:
             trainer = Trainer(cfg, run_dir=run_dir, resume_from=ckpt)
         except BaseException:
