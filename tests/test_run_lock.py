@@ -60,11 +60,20 @@ def test_a_lock_whose_process_is_gone_is_taken_over(tmp_path: Path, why: str, ca
         _write_lock(tmp_path, pid=_dead_pid(), start_ticks=1)
     elif why == "reused pid":  # a live pid that started at another time is another process
         _write_lock(tmp_path, pid=os.getppid(), start_ticks=-1)
-    else:
+    else:  # half-written by a process killed while writing it
         (tmp_path / LOCK_NAME).write_text("{not json")
+        old = time.time() - run_lock.WRITE_GRACE_S - 1
+        os.utime(tmp_path / LOCK_NAME, (old, old))
     with hold(tmp_path):
         assert read_lock(tmp_path)["pid"] == os.getpid()
     assert "taking over a stale lock" in capsys.readouterr().err
+
+
+def test_a_lock_being_written_right_now_counts(tmp_path: Path) -> None:
+    (tmp_path / LOCK_NAME).write_text("")  # another launch created it and has not filled it yet
+    with pytest.raises(FolderBusy, match="is writing its lock"):
+        with hold(tmp_path):
+            pass
 
 
 def test_another_hosts_lock_counts_while_its_heartbeat_is_fresh(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from decomp.config.schema import ConfigError
 LOCK_NAME = ".training.lock"
 HEARTBEAT_S = 60.0     # how often the holder refreshes the lock's mtime
 STALE_AFTER_S = 600.0  # another host's lock without a heartbeat for this long is taken over
+WRITE_GRACE_S = 10.0   # an unreadable lock younger than this is being written
 
 _held: set[Path] = set()  # folders this process holds (re-entering is a no-op: a sweep job, then train())
 
@@ -64,18 +65,24 @@ def _me() -> dict[str, Any]:
 
 
 def read_lock(folder: Path) -> dict[str, Any] | None:
-    """The lock's record, None when the folder has none (an unreadable one reads as empty, i.e. stale)."""
+    """The lock's record, None when the folder has none; an unreadable one gives only its ``mtime`` (and
+    ``unreadable``): being written right now, or left half-written by a killed process."""
     path = folder / LOCK_NAME
     try:
         return {**json.loads(path.read_text()), "mtime": path.stat().st_mtime}
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
-        return {}
+        try:
+            return {"unreadable": True, "mtime": path.stat().st_mtime}
+        except OSError:
+            return None
 
 
 def holder_alive(record: dict[str, Any]) -> bool:
     """Whether the process a lock names may still be training (see the module docstring)."""
+    if record.get("unreadable"):  # its writer is between creating and filling it, or died there
+        return time.time() - record.get("mtime", 0.0) < WRITE_GRACE_S
     if record.get("slurm_job") is not None and record.get("slurm_job") == _slurm_job() \
             and record.get("pid") != os.getpid():
         return False  # this job's own run before SLURM requeued it
@@ -95,6 +102,8 @@ def holder_alive(record: dict[str, Any]) -> bool:
 
 
 def busy_message(folder: Path, record: dict[str, Any]) -> str:
+    if record.get("unreadable"):
+        return f"{folder}: another process is writing its lock {folder / LOCK_NAME} right now; try again in a minute"
     where = "this host" if record.get("host") == platform.node() else f"host {record.get('host')}"
     return (f"{folder} is being trained by pid {record.get('pid')} on {where} since {record.get('since')} "
             f"({record.get('command', '?')}); wait for it or stop it. If that process is gone, delete "
