@@ -87,7 +87,7 @@ def holder_alive(record: dict[str, Any]) -> bool:
             and record.get("pid") != os.getpid():
         return False  # this job's own run before SLURM requeued it
     if record.get("host") != platform.node():
-        return bool(record) and time.time() - record.get("mtime", 0.0) < STALE_AFTER_S
+        return time.time() - record.get("mtime", 0.0) < STALE_AFTER_S
     pid = record.get("pid")
     if not isinstance(pid, int):
         return False

@@ -129,9 +129,13 @@ def plan_job(cfg: Config, explicit: dict[str, str], folder: Path) -> SweepJob:
     return SweepJob(folder, "fresh", cfg, explicit, "new run")
 
 
+def _contents(folder: Path) -> list[Path]:
+    """What the folder holds besides the training lock (decomp/cli/run_lock.py), which its job keeps."""
+    return [child for child in folder.iterdir() if child.name != LOCK_NAME]
+
+
 def has_files(folder: Path) -> bool:
-    """Whether the folder holds anything besides the training lock (decomp/cli/run_lock.py)."""
-    return any(child.name != LOCK_NAME for child in folder.iterdir())
+    return bool(_contents(folder))
 
 
 def clear_partial(folder: Path) -> None:
@@ -139,9 +143,7 @@ def clear_partial(folder: Path) -> None:
     training lock, held by the job that clears, stays."""
     if (folder / "checkpoints" / "latest.pt").exists() or (folder / "summary.json").exists():
         raise RuntimeError(f"refusing to clear {folder}: it holds a checkpoint or a summary")
-    for child in folder.iterdir():
-        if child.name == LOCK_NAME:
-            continue
+    for child in _contents(folder):
         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 

@@ -41,8 +41,7 @@ def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None
     from decomp.cli.train_group import is_group, train_group
 
     if cfg.seeds or (cfg.resume and is_group(Path(cfg.resume))):
-        with hold(Path(cfg.resume)) if cfg.resume else nullcontext():
-            return train_group(cfg, explicit or {})
+        return train_group(cfg, explicit or {})
     if cfg.resume:
         cfg, run_dir, ckpt = resolve_resume(cfg, explicit or {})
     else:

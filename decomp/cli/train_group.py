@@ -81,9 +81,10 @@ def train_group(cfg: Config, explicit: dict[str, str]) -> int:
     fresh = not cfg.resume
     if fresh:
         path, todo, finished = *_new_group(cfg), []
-    else:
+        with hold(path):  # nobody else knows the new folder's name yet
+            return _train_members(path, todo, finished, fresh)
+    with hold(Path(cfg.resume)):  # before _resumed_group, which may clear a member killed before its checkpoint
         path, todo, finished = _resumed_group(cfg, explicit)
-    with hold(path):  # re-entered when resuming (train() holds it already); a new group's folder from here on
         return _train_members(path, todo, finished, fresh)
 
 
