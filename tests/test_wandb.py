@@ -46,6 +46,11 @@ def read_offline_run(run_dir: Path, env: dict[str, str]) -> dict[str, Any]:
     return {"run": run, "history": history, "summary": summary}
 
 
+def csv_rows(run_dir: Path) -> list[tuple[int, str, float]]:
+    with (run_dir / "metrics.csv").open() as fh:
+        return [(int(r["step"]), r["key"], float(r["value"])) for r in csv.DictReader(fh)]
+
+
 def csv_metrics(run_dir: Path) -> dict[tuple[int, str], float]:
     with (run_dir / "metrics.csv").open() as fh:
         return {(int(r["step"]), r["key"]): float(r["value"]) for r in csv.DictReader(fh)}
@@ -115,3 +120,148 @@ def test_logger_csv_writes_no_tensorboard_folder(tmp_path: Path) -> None:
     cfg = compose_config(["env=matrix", "logger=csv", "t_max=64", "progress=false"])
     Trainer(cfg, run_dir=tmp_path).run()
     assert (tmp_path / "metrics.csv").exists() and not (tmp_path / "tb").exists()
+
+
+# ---- resumed runs: W&B's history holds each (env step, key) once, from step 0 ---------------------------------
+class FakeRun:
+    """The part of a wandb Run the sink uses; its history lives in FakeWandb.histories (by run id), so a
+    resumed run appends to the same list, as W&B's server-side history does."""
+
+    offline, url = True, None
+
+    def __init__(self, histories: dict[str, list[dict[str, float]]], run_id: str) -> None:
+        self.history = histories.setdefault(run_id, [])
+        self.summary: dict[str, Any] = {}
+
+    def define_metric(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def log(self, row: dict[str, float]) -> None:
+        self.history.append(dict(row))
+
+    def finish(self) -> None:
+        pass
+
+
+class FakeWandb:
+    def __init__(self) -> None:
+        self.histories: dict[str, list[dict[str, float]]] = {}
+
+    def init(self, *, id: str, **kwargs: Any) -> FakeRun:  # noqa: A002 - wandb's keyword
+        return FakeRun(self.histories, id)
+
+    def logged(self, run_dir: Path) -> list[tuple[int, str, float]]:
+        """(env step, key, value) of every value the folder's W&B run received, in order, repeats included."""
+        rows = self.histories[json.loads((run_dir / "wandb.json").read_text())["id"]]
+        return [(int(r["env_step"]), k, v) for r in rows for k, v in r.items() if k != "env_step"]
+
+
+class Killed(Exception):
+    pass
+
+
+def matrix_run(logger: str) -> Any:
+    from decomp.training.matrix_lab import matrix_config
+
+    cfg = matrix_config("two_step", "qmix", 3, 1280, "egreedy", 0.3)
+    cfg.eval_interval, cfg.log_interval, cfg.save_interval, cfg.logger = 160, 64, 7 * 32, logger
+    return cfg
+
+
+def killed_past_checkpoint(cfg: Any, run: Path) -> tuple[int, int]:
+    """Train in ``run`` until a metrics row lies 2 log intervals past the first checkpoint, then stop as a kill
+    would. -> (checkpoint's env step, last logged env step)."""
+    from decomp.training.trainer import Trainer
+
+    trainer: Trainer
+
+    def on_progress(_frac: float) -> None:
+        saved = trainer.last_saved_step
+        if saved is not None and max(s for seq in trainer.logger.history.values() for s, _ in seq) > saved + 128:
+            raise Killed
+
+    trainer = Trainer(cfg, run_dir=run, on_progress=on_progress)
+    with pytest.raises(Killed):
+        trainer.run()
+    logged = max(s for seq in trainer.logger.history.values() for s, _ in seq)
+    trainer.logger.close()
+    return int(trainer.last_saved_step or 0), logged
+
+
+def assert_rows_of_metrics_csv(got: list[tuple[int, str, float]], run_dir: Path) -> None:
+    """``got`` holds every row of metrics.csv once (the final evaluation repeats t_max's keys in both), with its
+    value; wall-clock rates may differ where a resumed run repeated steps the sink already had."""
+    mine, theirs = sorted(got), sorted(csv_rows(run_dir))
+    assert [(s, k) for s, k, _ in mine] == [(s, k) for s, k, _ in theirs]
+    learned = [i for i, (_, key, _) in enumerate(theirs) if key != "charts/steps_per_sec"]
+    assert [mine[i][2] for i in learned] == pytest.approx([theirs[i][2] for i in learned], rel=1e-5, abs=1e-6)
+
+
+def test_a_killed_run_resumed_from_an_earlier_checkpoint_logs_each_step_to_wandb_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from decomp.training.trainer import Trainer
+
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    saved, logged = killed_past_checkpoint(matrix_run("wandb"), tmp_path)
+    assert logged > saved  # W&B got rows the resumed run will produce again
+    record = json.loads((tmp_path / "wandb.json").read_text())
+    assert record["logged_to"]["step"] == logged
+    Trainer(matrix_run("wandb"), run_dir=tmp_path, resume_from=tmp_path).run()
+    got = fake.logged(tmp_path)
+    # every row of metrics.csv reached W&B once (the final evaluation repeats t_max's keys in both)
+    assert_rows_of_metrics_csv(got, tmp_path)
+    assert [s for s, _, _ in got] == sorted(s for s, _, _ in got)  # W&B's history only grows
+    assert len(fake.histories) == 1  # one W&B run, continued
+
+
+@pytest.mark.parametrize("later", ["wandb", "tensorboard"])
+def test_a_sink_switched_on_at_a_resume_gets_the_run_so_far(later: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from decomp.training.trainer import Trainer
+
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    saved, _ = killed_past_checkpoint(matrix_run("csv"), tmp_path)
+    assert not (tmp_path / "tb").exists() and not (tmp_path / "wandb.json").exists()
+    Trainer(matrix_run(later), run_dir=tmp_path, resume_from=tmp_path).run()
+    assert min(s for s, _, _ in csv_rows(tmp_path)) == 0 < saved
+    if later == "wandb":
+        got = fake.logged(tmp_path)
+    else:
+        events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"scalars": 0})
+        events.Reload()
+        got = [(e.step, key, e.value) for key in events.Tags()["scalars"] for e in events.Scalars(key)]
+    assert_rows_of_metrics_csv(got, tmp_path)
+
+
+def test_a_wandb_record_from_before_logged_to_is_not_sent_the_history_again(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from decomp.training.trainer import Trainer
+
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    saved, _ = killed_past_checkpoint(matrix_run("wandb"), tmp_path)
+    record = json.loads((tmp_path / "wandb.json").read_text())
+    del record["logged_to"]  # as written before it was kept: this W&B run logged from the start
+    (tmp_path / "wandb.json").write_text(json.dumps(record))
+    before = len(fake.logged(tmp_path))
+    Trainer(matrix_run("wandb"), run_dir=tmp_path, resume_from=tmp_path).run()
+    assert min(s for s, _, _ in fake.logged(tmp_path)[before:]) > saved
+
+
+def test_resume_may_switch_the_logger_and_the_wandb_project(tmp_path: Path) -> None:
+    from decomp.cli.run_folder import apply_overrides, refuse_changes
+    from decomp.config.schema import ConfigError
+
+    explicit = {"logger": "wandb", "wandb.project": "mine", "t_max": "640", "resume": "x"}
+    refuse_changes(explicit)
+    saved = compose_config(["env=matrix", "logger=csv"])
+    asked = compose_config(["env=matrix", "logger=wandb", "wandb.project=mine", "t_max=640", "learner.lr=0.5"])
+    apply_overrides(saved, asked, {**explicit, "learner.lr": "0.5"})
+    assert (saved.logger, saved.wandb.project, saved.t_max) == ("wandb", "mine", 640)
+    assert saved.learner.lr != 0.5  # not overridable: refuse_changes names it before this is reached
+    with pytest.raises(ConfigError, match="cannot change learner.lr"):
+        refuse_changes({**explicit, "learner.lr": "0.5"})

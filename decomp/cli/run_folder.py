@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from decomp.config.schema import Config, ConfigError, config_from_dict
+from decomp.config.schema import Config, ConfigError, config_from_dict, get_key, set_key
 from decomp.config.validation import validate
 from decomp.training.checkpoint import load_checkpoint
 
@@ -37,7 +37,10 @@ def make_run_dir(cfg: Config) -> Path:
     return fresh_folder(Path(cfg.run_dir), run_name(cfg))
 
 
-RESUME_OVERRIDABLE = ("t_max", "progress", "save_interval", "eval_interval", "log_interval", "threads", "device")
+# What a resumed run may change: how long and how it trains on this machine, and where its metrics go (a
+# sink switched on at a resume gets the run's history so far: decomp/training/metrics.py).
+RESUME_OVERRIDABLE = ("t_max", "progress", "save_interval", "eval_interval", "log_interval", "threads", "device",
+                      "logger", "wandb.project", "wandb.entity", "wandb.group")
 
 
 def refuse_changes(explicit: dict[str, str]) -> None:
@@ -46,6 +49,13 @@ def refuse_changes(explicit: dict[str, str]) -> None:
     if refused:
         raise ConfigError(f"cannot change {', '.join(refused)} when resuming (the run's config.yaml is kept); "
                           f"allowed with resume=: {', '.join(RESUME_OVERRIDABLE)}")
+
+
+def apply_overrides(saved: Config, asked: Config, explicit: dict[str, str]) -> None:
+    """Copy the RESUME_OVERRIDABLE keys given on the command line from ``asked`` onto the saved config."""
+    for key in explicit:
+        if key in RESUME_OVERRIDABLE:
+            set_key(saved, key, get_key(asked, key))
 
 
 def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path, Path]:
@@ -60,9 +70,7 @@ def resolve_resume(cfg: Config, explicit: dict[str, str]) -> tuple[Config, Path,
     payload = load_checkpoint(ckpt)
     saved = config_from_dict(payload["config"])
     refuse_changes(explicit)
-    for key in explicit:
-        if key in RESUME_OVERRIDABLE:
-            setattr(saved, key, getattr(cfg, key))
+    apply_overrides(saved, cfg, explicit)
     saved.resume = str(target)
     validate(saved)
     if payload["env_steps"] >= saved.t_max:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from decomp.cli.run_lock import hold
 from decomp.cli.sweep import clear_partial, finished_steps
-from decomp.cli.run_folder import RESUME_OVERRIDABLE, fresh_folder, refuse_changes, resolve_resume, run_name
+from decomp.cli.run_folder import apply_overrides, fresh_folder, refuse_changes, resolve_resume, run_name
 from decomp.cli.run_report import report_run
 from decomp.config.schema import Config, config_from_dict
 from decomp.config.validation import validate
@@ -56,9 +56,7 @@ def _resumed_group(cfg: Config, explicit: dict[str, str]) -> tuple[Path, list[tu
     path = Path(cfg.resume)
     record = json.loads((path / GROUP_RECORD).read_text())
     base = config_from_dict(record["config"])
-    for key in explicit:
-        if key in RESUME_OVERRIDABLE:
-            setattr(base, key, getattr(cfg, key))
+    apply_overrides(base, cfg, explicit)
     todo, finished = [], []
     for seed in record["seeds"]:
         folder = path / f"seed_{seed}"

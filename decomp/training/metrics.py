@@ -26,6 +26,7 @@ class MetricLogger:
         if run_dir is None:
             return
         path = run_dir / "metrics.csv"
+        kept: list[list[str]] = []
         if resume_step is not None and path.exists():
             with path.open() as fh:
                 rows = [r for r in csv.reader(fh)][1:]
@@ -42,7 +43,14 @@ class MetricLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
+            tb_new = not (run_dir / "tb").exists()
             self._tb = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
+            if tb_new:  # switched on at this resume: the run so far, as metrics.csv holds it
+                for r in kept:
+                    self._tb.add_scalar(r[2], float(r[3]), int(r[0]))
+        if wandb is not None and wandb.wants_history:  # the sink skips what its W&B run already holds
+            for step, values in rows_by_step(kept):
+                wandb.log(step, values)
 
     def log(self, step: int, values: dict[str, float]) -> None:
         now = time.time()
@@ -72,6 +80,14 @@ class MetricLogger:
             self._csv.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def rows_by_step(rows: list[list[str]]) -> list[tuple[int, dict[str, float]]]:
+    """metrics.csv rows (step, wall_time, key, value) -> one ``(step, {key: value})`` per step, in order."""
+    grouped: dict[int, dict[str, float]] = {}
+    for step, _, key, value in rows:
+        grouped.setdefault(int(step), {})[key] = float(value)
+    return list(grouped.items())
 
 
 def open_logger(cfg: Config, run_dir: Path | None, resume_step: int | None = None) -> MetricLogger:

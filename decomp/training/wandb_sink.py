@@ -4,6 +4,12 @@ wandb is optional (``pip install 'decomp[wandb]'``), so it is imported only here
 W&B's own environment variables apply: ``WANDB_MODE=offline`` writes the run under ``<run folder>/wandb/``
 for a later ``wandb sync``. The W&B run id is kept in ``<run folder>/wandb.json``, so ``resume=`` continues
 the same W&B run; the x-axis of every chart is ``env_step`` (the step column of metrics.csv).
+
+W&B's history only grows, so a killed run resumed from an earlier checkpoint must not log its replayed
+steps twice: wandb.json also records the last env step handed to W&B and the keys logged at it, and
+those are skipped on the way back up (a resumed run repeats them exactly, wall-clock rates aside). A W&B run started on an
+existing run folder (``logger=wandb`` given at a resume, or a new project) gets the rows of metrics.csv
+it has not seen (decomp/training/metrics.py), so its charts start at step 0 like the CSV.
 """
 
 from __future__ import annotations
@@ -47,8 +53,16 @@ class WandbSink:
 
     def __init__(self, run_dir: Path, config: dict[str, Any], settings: WandbConfig) -> None:
         wandb = require_wandb()
-        record_path = run_dir / RUN_RECORD
-        record = json.loads(record_path.read_text()) if record_path.exists() else {"id": uuid.uuid4().hex[:12]}
+        self._record_path = record_path = run_dir / RUN_RECORD
+        record = json.loads(record_path.read_text()) if record_path.exists() else {}
+        if (record.get("project"), record.get("entity")) != (settings.project, settings.entity):
+            record = {"id": uuid.uuid4().hex[:12]}  # first W&B run of this folder, or another project: a new run
+        # A record from before logged_to was kept belongs to a W&B run that logged from the start: it is not
+        # sent metrics.csv's history again.
+        self.wants_history = "logged_to" in record or "project" not in record
+        logged = record.get("logged_to") or {}
+        # (env step, keys) W&B already holds at the top of its history; rows at or below are not sent again
+        self._seen: tuple[int, set[str]] | None = (int(logged["step"]), set(logged["keys"])) if logged else None
         group = group_of(run_dir, settings.group)
         try:
             self.run = wandb.init(project=settings.project, entity=settings.entity or None, group=group,
@@ -63,9 +77,23 @@ class WandbSink:
         record.update(project=settings.project, entity=settings.entity, group=group,
                       url=None if self.run.offline else self.run.url)
         write_json(record_path, record)
+        self._record = record
+
+    @property
+    def logged_to(self) -> int | None:
+        """The env step of the last row W&B holds from an earlier process, None when it holds none."""
+        return None if self._seen is None else self._seen[0]
 
     def log(self, step: int, values: dict[str, float]) -> None:
+        if self._seen is not None and step <= self._seen[0]:
+            values = {k: v for k, v in values.items() if step == self._seen[0] and k not in self._seen[1]}
+            if not values:
+                return
         self.run.log({**values, STEP_KEY: step})
+        top = self._record.get("logged_to")
+        keys = set(top["keys"]) if top and top["step"] == step else set()
+        self._record["logged_to"] = {"step": step, "keys": sorted(keys | set(values))}
+        write_json(self._record_path, self._record)
 
     def summarise(self, values: dict[str, Any]) -> None:
         self.run.summary.update(values)
