@@ -251,12 +251,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref-src", type=Path, metavar="DIR", help="a checkout of an older commit to time side by side")
     ap.add_argument("--batch", choices=SIZES, default="3m")
-    ap.add_argument("--mixers", nargs="+", default=list(MIXERS), choices=MIXERS)
+    ap.add_argument("--methods", "--mixers", dest="methods", nargs="+", default=list(MIXERS), choices=MIXERS,
+                    help="methods to time (--mixers: its name before method= replaced mixer=, in older commands)")
     ap.add_argument("--rounds", type=int, default=8, help="subprocess rounds per side and mixer (sides alternate)")
     ap.add_argument("--updates", type=int, default=40, help="timed updates per round")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--profile", action="store_true", help="profile the current tree's update instead (first mixer)")
+    ap.add_argument("--profile", action="store_true", help="profile the current tree's update instead (first method)")
     ap.add_argument("--floor", action="store_true",
                     help="also time the current tree's matrix products and gate nonlinearities alone, and the "
                          "speed-up over --ref-src they leave room for")
@@ -269,7 +270,7 @@ def main() -> None:
         worker(size, args.worker, args.weights, args.updates, args.warmup)
         return
     if args.profile:
-        profile(size, args.mixers[0], args.updates)
+        profile(size, args.methods[0], args.updates)
         return
 
     sides = {"current": ROOT} | ({"ref": args.ref_src.resolve()} if args.ref_src else {})
@@ -277,14 +278,14 @@ def main() -> None:
         rev = subprocess.run(["git", "-C", str(src), "log", "-1", "--format=%h %s"], capture_output=True, text=True)
         print(f"{name:8s} {src} @ {rev.stdout.strip()[:72] or '(not a git checkout)'}")
     keys = ("sample", "train", "sample_cpu", "train_cpu")
-    times: dict[tuple[str, str, str], list[float]] = {(s, m, k): [] for s in sides for m in args.mixers for k in keys}
+    times: dict[tuple[str, str, str], list[float]] = {(s, m, k): [] for s in sides for m in args.methods for k in keys}
     firsts: dict[tuple[str, str], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         weights = Path(tmp) / "init.pt"
         initial_weights(size, weights)
         for r in range(args.rounds):
             order = list(sides) if r % 2 == 0 else list(sides)[::-1]
-            for mixer in args.mixers:
+            for mixer in args.methods:
                 for side in order:
                     out = run_worker(sides[side], mixer, weights, args)
                     for k in keys:
@@ -298,10 +299,10 @@ def main() -> None:
     med = {key: statistics.median(v) for key, v in times.items()}
     for kind in ("", "_cpu"):  # an update's total, sample + train
         for s in sides:
-            for m in args.mixers:
+            for m in args.methods:
                 med[s, m, "update" + kind] = statistics.median(
                     [a + b for a, b in zip(times[s, m, "sample" + kind], times[s, m, "train" + kind])])
-    for mixer in args.mixers:
+    for mixer in args.methods:
         for side in sides:
             first = firsts[side, mixer]
             cell = lambda k: f"{med[side, mixer, k]:6.2f} [{med[side, mixer, k + '_cpu']:6.2f}]"  # noqa: E731
@@ -312,7 +313,7 @@ def main() -> None:
             print(f"{mixer:7s} ref / current: update {ratio('update'):.2f}× [{ratio('update_cpu'):.2f}×], "
                   f"train {ratio('train'):.2f}× [{ratio('train_cpu'):.2f}×]")
     if args.floor:
-        for mixer in args.mixers:
+        for mixer in args.methods:
             fl = floor(size, mixer, repeats=max(args.updates, 20))
             line = (f"{mixer:7s} arithmetic floor {fl.wall_ms:.2f} [{fl.cpu_ms:.2f}] ms ({fl.ops(2)}; "
                     f"inside a profiled update {fl.in_situ_ms:.2f})")
