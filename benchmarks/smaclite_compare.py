@@ -15,6 +15,12 @@ range, else walk towards the closest enemy; a medivac heals the most damaged all
 towards it; a baneling attacks (detonates on) the closest enemy in range, else runs at it. The enemies
 are SMAClite's own AI (attack-move towards the allies' start). Printed: win rate, mean episode length
 (env steps of 8 game frames), the enemies' health removed (as a share), and seconds per env step.
+
+``--targets own-range`` plays SMAClite under SMAX's targeting rule instead of SMAC's: an attack action is
+available only for a target inside the unit's own attack range, where SMAC (and SMAClite) offer every
+enemy within 6 and the attack command walks the unit up to it. A zergling (melee) then has to be next
+to an enemy before it can choose to attack it, as in SMAX and SMAX+ — the rule that separates the two
+engines' random players on bane_vs_bane (docs/smax_plus.md).
 """
 
 from __future__ import annotations
@@ -72,10 +78,20 @@ def random_actions(env, rng: np.random.Generator) -> list[int]:  # noqa: ANN001
     return [int(rng.choice(np.flatnonzero(row))) for row in avail]
 
 
-def play(map_name: str, player: str, episodes: int, seed: int, limit: int) -> dict[str, float]:
+def own_range_targets(env) -> None:  # noqa: ANN001 (SMAClite's env)
+    """Make SMAClite offer an attack (a heal) only on a target inside the unit's own attack range (SMAX's rule)."""
+    def can_target(unit, target, distance=None) -> int:  # noqa: ANN001, ARG001 (SMAClite's private hook)
+        return int(target.hp > 0 and unit.hp > 0 and unit.has_within_attack_range(target))
+
+    env._SMACliteEnv__can_target = can_target  # the name-mangled method get_avail_actions calls
+
+
+def play(map_name: str, player: str, episodes: int, seed: int, limit: int, targets: str = "smac") -> dict[str, float]:
     import gymnasium as gym
 
     env = gym.make(f"smaclite/{map_name}-v0", use_cpp_rvo2=False).unwrapped
+    if targets == "own-range":
+        own_range_targets(env)
     rng = np.random.default_rng(seed)
     wins, lengths, removed, seconds, steps = 0, [], [], 0.0, 0
     for ep in range(episodes):
@@ -104,6 +120,9 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=100, help="env steps per episode (SMAX+'s limit: 100)")
+    ap.add_argument("--targets", choices=["smac", "own-range"], default="smac",
+                    help="which targets an attack action may name: SMAC's (any enemy within 6; the unit walks up "
+                         "to it) or SMAX's (only those inside the unit's own attack range)")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(args.smaclite_src).resolve()))
     import smaclite  # noqa: F401  (registers smaclite/<map>-v0)
@@ -112,7 +131,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for map_name in args.maps:
         for player in args.players:
-            r = play(map_name, player, args.episodes, args.seed, args.limit)
+            r = play(map_name, player, args.episodes, args.seed, args.limit, args.targets)
             print(f"| `{map_name}` | {player} | {r['win_rate']:.3f} | {r['length']:.1f} | {r['removed']:.2f} | "
                   f"{r['s_per_step']:.3f} |", flush=True)
 

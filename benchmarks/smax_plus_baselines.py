@@ -6,7 +6,9 @@ Why: a learned policy on an SMAX+ map should be read against what acting at rand
 scripted player (decomp/envs/smax_plus/heuristic.py, the enemies' own rules) achieve from the allies'
 side. Episodes run inside one jitted scan per map and player (no auto-reset), scored as decomp scores
 SMAX battles (decomp/envs/smax.py): an episode ends when a side is wiped out or at ``max_steps``, and it
-is won when every enemy is dead and an ally is alive. Return = SMAX's native reward summed (≤ 2).
+is won when every enemy is dead and an ally is alive. Return = SMAX's native reward summed (≤ 2). The
+other endings are counted too: lost (every ally dead, an enemy alive), drawn (both sides dead in the same
+step) and timed out (both alive at ``max_steps``).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def play(env: Any, player: str, episodes: int, seed: int) -> dict[str, float]:
         obs_n = jnp.stack([obs[a] for a in agents])  # (N, obs)
         return heuristic(jax.random.split(key, n), brain, obs_n, places)
 
-    def episode(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    def episode(key: jax.Array) -> tuple[jax.Array, ...]:
         key, k0 = jax.random.split(key)
         obs, state = env.reset(k0)
         brain = jax.tree.map(lambda *x: jnp.stack(x), *([get_heuristic_policy_initial_state()] * n))
@@ -62,12 +64,15 @@ def play(env: Any, player: str, episodes: int, seed: int) -> dict[str, float]:
             return (key, obs, state, brain, over | end, won, ret, length), None
 
         init = (key, obs, state, brain, jnp.bool_(False), jnp.bool_(False), jnp.float32(0.0), jnp.int32(0))
-        (_, _, _, _, _, won, ret, length), _ = jax.lax.scan(step, init, None, length=limit)
-        return won, ret, length
+        (_, _, state, _, _, won, ret, length), _ = jax.lax.scan(step, init, None, length=limit)
+        alive = state.state.unit_alive
+        return won, ret, length, jnp.any(alive[:n]), jnp.any(alive[n:])
 
     run = jax.jit(jax.vmap(episode))
-    won, ret, length = jax.device_get(run(jax.random.split(jax.random.PRNGKey(seed), episodes)))
-    return {"win_rate": float(np.mean(won)), "return": float(np.mean(ret)), "length": float(np.mean(length))}
+    won, ret, length, allies, enemies = jax.device_get(run(jax.random.split(jax.random.PRNGKey(seed), episodes)))
+    return {"win_rate": float(np.mean(won)), "return": float(np.mean(ret)), "length": float(np.mean(length)),
+            "lost": float(np.mean(~allies & enemies)), "drawn": float(np.mean(~allies & ~enemies)),
+            "timed_out": float(np.mean(allies & enemies))}
 
 
 def main() -> None:
@@ -80,15 +85,16 @@ def main() -> None:
     import_jaxmarl()
     from decomp.envs.smax_plus import make_env
 
-    print("| map | player | win rate | 95 % Wilson | return | steps | seconds |")
-    print("|---|---|---|---|---|---|---|")
+    print("| map | player | win rate | 95 % Wilson | lost / drawn / timed out | return | steps | seconds |")
+    print("|---|---|---|---|---|---|---|---|")
     for map_name in args.maps:
         env = make_env(map_name)
         for player in args.players:
             start = time.time()
             r = play(env, player, args.episodes, args.seed)
             ci = wilson(int(round(r["win_rate"] * args.episodes)), args.episodes)
-            print(f"| {map_name} | {player} | {r['win_rate']:.3f} | {ci.low:.2f}–{ci.high:.2f} | {r['return']:.2f} | "
+            ends = f"{r['lost']:.3f} / {r['drawn']:.3f} / {r['timed_out']:.3f}"
+            print(f"| {map_name} | {player} | {r['win_rate']:.3f} | {ci.low:.2f}–{ci.high:.2f} | {ends} | {r['return']:.2f} | "
                   f"{r['length']:.1f} | {time.time() - start:.0f} |", flush=True)
 
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from smaclite_compare import scripted_actions  # noqa: E402
+from smaclite_compare import own_range_targets, scripted_actions  # noqa: E402
 
 
 def _unit(x: float, y: float, hp: float = 10, max_hp: float = 10, healer: bool = False) -> SimpleNamespace:
@@ -35,3 +35,19 @@ def test_a_medivac_heals_the_most_damaged_ally_in_reach_never_itself_and_dead_ag
              [1, 0, 0, 0, 0, 0, 0, 0, 0]]
     actions = scripted_actions(_env(agents, {0: _unit(9, 9)}, avail))
     assert actions[0] == 6 + 2 and actions[3] == 0
+
+
+def test_own_range_targets_offers_only_what_the_unit_can_hit_from_where_it_stands() -> None:
+    """SMAX's rule in SMAClite's hook: inside the unit's own attack range (edge to edge), alive, else not."""
+    def unit(x: float, reach: float, hp: float = 10) -> SimpleNamespace:
+        me = SimpleNamespace(pos=np.array([x, 0.0]), hp=hp, radius=0.375)
+        me.has_within_attack_range = lambda t: bool(np.linalg.norm(t.pos - me.pos) <= reach + me.radius + t.radius)
+        return me
+
+    env = SimpleNamespace()
+    own_range_targets(env)
+    can = env._SMACliteEnv__can_target
+    zergling = unit(0.0, 0.1)
+    assert can(zergling, unit(0.8, 0.1)) == 1 and can(zergling, unit(0.9, 0.1)) == 0  # SMAC's rule: both (≤ 6)
+    assert can(zergling, unit(0.5, 0.1, hp=0)) == 0 and can(unit(0.0, 0.1, hp=0), unit(0.5, 0.1)) == 0
+    assert can(zergling, unit(5.0, 0.1), distance=0.1) == 0  # the distance SMAClite passes is not used
