@@ -9,6 +9,9 @@ collisions, cooldowns, the heuristic's targeting — is jaxmarl's code, so its u
   effects (decomp/envs/smax_plus/mechanics.py) are applied on top, all from the same pre-step state;
 * ``_push_units_away``: SMAX's collision push, with rooted units put back where they stood;
 * ``get_avail_actions``: a rooted unit cannot move; a medivac's target slots point at teammates.
+
+On a map with terrain (decomp/envs/smax_plus/terrain.py) the world step, the collision push and the
+start layout keep every unit on cells it may enter, and moves into other cells are not available.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from jaxmarl.environments.smax.smax_env import SMAX, Scenario
 
 import decomp.envs.smax_plus.mechanics as mech
 from decomp.envs.smax_plus.maps import PlusMap
+from decomp.envs.smax_plus.terrain import TerrainRules, terrain
 from decomp.envs.smax_plus.units import BANELING_SPLASH, HEAL_PER_SECOND, UnitTable, build_table
 
 TABLE = build_table()
@@ -52,6 +56,12 @@ class SmaxPlus(SMAX):
         self._is = {n: jnp.asarray(types == i) for n, i in ids.items()}  # name -> (U,) bool
         self._rooted = jnp.asarray(np.asarray(table.columns["unit_type_velocities"])[types] == 0.0)  # (U,)
         self._heal_amount = HEAL_PER_SECOND * float(self.time_per_step)
+        self.terrain: TerrainRules | None = None
+        if plus.terrain is not None:
+            if np.any(types == ids["medivac"]):
+                raise ValueError(f"{plus.name}: terrain with air units (medivac) is not modelled")
+            walkers = np.array([n == "colossus" for n in table.names])  # SC2's Cliff Walk
+            self.terrain = TerrainRules(terrain(plus.terrain), walkers)
 
     # -- start layout -------------------------------------------------------------------------------
     @partial(jax.jit, static_argnums=(0,))
@@ -59,10 +69,18 @@ class SmaxPlus(SMAX):
         key, pos_key = jax.random.split(key)
         _, state = super().reset(key)
         noise = jax.random.uniform(pos_key, self._start_centres.shape, minval=-1.0, maxval=1.0)  # (U, 2)
-        state = self._push_units_away(state.replace(unit_positions=self._start_centres + noise * self._start_spread))
+        start = self._start_centres + noise * self._start_spread  # (U, 2)
+        if self.terrain is not None:  # a start on a cell the unit may not enter moves to its group's centre
+            start = self.terrain.settle(self._start_centres, start, state.unit_types)
+        state = self._push_units_away(state.replace(unit_positions=start))
         obs = self.get_obs(state)
         obs["world_state"] = jax.lax.stop_gradient(self.get_world_state(state))
         return obs, state
+
+    def start_centre(self, team: int) -> jax.Array:
+        """(2,) the mean of one team's start centres (where SMAC's scripted enemies attack-move to)."""
+        n = self.num_allies
+        return jnp.mean(self._start_centres[:n] if team == 0 else self._start_centres[n:], axis=0)
 
     # -- mechanics ----------------------------------------------------------------------------------
     @partial(jax.jit, static_argnums=(0,))
@@ -71,7 +89,14 @@ class SmaxPlus(SMAX):
         movement = jnp.where(self._rooted[:, None], 0.0, movement)
         no_shot = self._is["medivac"] | self._is["baneling"]  # their target actions are not SMAX attacks
         after = super()._world_step(key, state, (movement, jnp.where(no_shot, 0, attack)))
-        return self._apply_effects(state, after, attack)
+        return self._apply_effects(state, self._on_terrain(state, after), attack)
+
+    def _on_terrain(self, before: Any, after: Any) -> Any:
+        """``after`` with each unit's move undone on the axes that would put it where it may not stand."""
+        if self.terrain is None:
+            return after
+        return after.replace(unit_positions=self.terrain.settle(before.unit_positions, after.unit_positions,
+                                                                before.unit_types))
 
     def _apply_effects(self, before: Any, after: Any, attack: jax.Array) -> Any:
         """Heals, detonations and beam splash read ``before`` (as SMAX's attacks do) and change ``after``."""
@@ -89,7 +114,7 @@ class SmaxPlus(SMAX):
     def _push_units_away(self, state: Any, firmness: float = 1.0) -> Any:
         pushed = super()._push_units_away(state, firmness)
         keep = jnp.where(self._rooted[:, None], state.unit_positions, pushed.unit_positions)  # (U, 2)
-        return pushed.replace(unit_positions=keep)
+        return self._on_terrain(state, pushed.replace(unit_positions=keep))
 
     # -- action masks -------------------------------------------------------------------------------
     @partial(jax.jit, static_argnums=(0,))
@@ -115,6 +140,9 @@ class SmaxPlus(SMAX):
         heal_ok = heal_ok & (gap < self.unit_type_attack_ranges[state.unit_types[idx]][:, None])  # (K, S)
         targets = jnp.where(self._is["medivac"][idx][:, None], heal_ok.astype(masks.dtype), masks[:, n_move:])
         moves = jnp.where(self._rooted[idx][:, None], 0, masks[:, : n_move - 1]).astype(masks.dtype)
+        if self.terrain is not None:
+            ahead = self.terrain.move_mask(state.unit_positions[idx], state.unit_types[idx])  # (K, 4)
+            moves = jnp.where(ahead, moves, 0).astype(masks.dtype)
         return jnp.concatenate([moves, masks[:, n_move - 1 : n_move], targets], axis=1)
 
 

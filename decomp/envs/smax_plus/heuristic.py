@@ -8,7 +8,12 @@ unit's own observation, as jaxmarl's does:
   and stop once in reach (it never attacks);
 * baneling: detonate when jaxmarl's rule would attack, else run at the nearest visible enemy (jaxmarl
   walks towards a random visible one);
-* spine crawler: attack what is in range, else stop (it cannot move).
+* spine crawler: attack what is in range, else stop (it cannot move);
+* on a map with terrain, a unit that walks goes by the shortest grid path (terrain.py) towards the
+  closest enemy it sees, else towards where the other team started (SMAC's and SMAClite's scripted
+  enemies attack-move there). jaxmarl walks straight at a random visible enemy, which would press
+  zerglings against the ravine's wall, and else to its own start turned about the map's centre, which
+  on the ravine lies in the void.
 
 Observation layout (jaxmarl's ``unit_list``): the other units' blocks of ``len(unit_features)``
 features — own team first, then the other team — then the unit's own features; a block is
@@ -47,6 +52,8 @@ def plus_heuristic(env: Any, team: int, shoot: bool = True, attack_mode: str = "
     n_foes = env.num_enemies if team == 0 else env.num_allies
     ids, healable = env.type_ids, env.healable
     stop = n_move - 1
+    n_own = len(env.own_features)
+    scale = jnp.array([env.map_width, env.map_height], dtype=jnp.float32)
 
     def medivac(obs: jax.Array, sight: jax.Array, reach: jax.Array, place: jax.Array) -> jax.Array:
         if n_mates == 0:  # a team of one: nobody to heal
@@ -61,10 +68,24 @@ def plus_heuristic(env: Any, team: int, shoot: bool = True, attack_mode: str = "
         move = jnp.where(care[go] & (dist[go] > reach * 0.5), _toward(mates[go, 1:3]), stop)
         return jnp.where(jnp.any(need), heal, move)
 
-    def baneling_move(obs: jax.Array) -> jax.Array:
+    def closest_foe(obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """(whether a foe is seen, its offset (2,) in sight-range units) of the closest visible foe."""
         foes = obs[n_mates * f : (n_mates + n_foes) * f].reshape(n_foes, f)  # (M, F)
         dist = jnp.where(foes[:, 0] > 0, jnp.linalg.norm(foes[:, 1:3], axis=-1), jnp.inf)  # (M,)
-        return jnp.where(jnp.isfinite(dist.min()), _toward(foes[jnp.argmin(dist), 1:3]), stop)
+        return jnp.isfinite(dist.min()), foes[jnp.argmin(dist), 1:3]
+
+    def baneling_move(obs: jax.Array) -> jax.Array:
+        seen, offset = closest_foe(obs)
+        return jnp.where(seen, _toward(offset), stop)
+
+    their_start = env.start_centre(1 - team)  # (2,)
+
+    def path_move(obs: jax.Array, kind: jax.Array, sight: jax.Array) -> jax.Array:
+        """The move one grid step along the shortest path to the closest seen foe, else to the foes' start."""
+        own = obs[-n_own + 1 : -n_own + 3] * scale  # (2,) own position (SMAX observes it over the map size)
+        seen, offset = closest_foe(obs)
+        target = jnp.where(seen, own + offset * sight, their_start)  # (2,)
+        return env.terrain.path_move(own, target, kind)
 
     def act(key: jax.Array, state: Any, obs: jax.Array, place: jax.Array) -> tuple[jax.Array, Any]:
         action, state = base(key, state, obs)
@@ -74,6 +95,9 @@ def plus_heuristic(env: Any, team: int, shoot: bool = True, attack_mode: str = "
         action = jnp.where(kind == ids["medivac"], medivac(obs, sight, reach, place), action)
         action = jnp.where((kind == ids["baneling"]) & ~attacks, baneling_move(obs), action)
         action = jnp.where((kind == ids["spine_crawler"]) & ~attacks, stop, action)
+        if env.terrain is not None:  # a map with terrain: walking units go by the grid path
+            walks = action < stop
+            action = jnp.where(walks, path_move(obs, kind, sight), action)
         return action.astype(jnp.int32), state
 
     return act

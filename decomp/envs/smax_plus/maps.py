@@ -4,9 +4,9 @@ Unit counts follow SMAC (oxwhirl/smac ``smac_maps.py``), and so does the allies'
 agents by unit type id, and numbers its map types' units colossus < stalker < zealot, marauder <
 marine < medivac, baneling < zergling (``StarCraft2Env._init_ally_unit_types``). The layouts follow
 the group positions of SMAClite's map files (uoe-agents/smaclite, ``smaclite/env/maps/smaclite_maps/``)
-on SMAX's open 32 x 32 square: no cliffs, ramps or walls (SMAClite's 2c_vs_64zg has a wall between the
-colossi and the zerglings, its RAVINE terrain, that the zerglings must go round; here the ground is flat,
-see docs/smax_plus.md). Each unit starts at its group's centre plus uniform noise of ``± spread`` per
+on SMAX's 32 x 32 square, open except on 2c_vs_64zg, which has SMAClite's RAVINE terrain: a wall between
+the colossi and the zerglings that the zerglings must go round and the colossi walk over
+(decomp/envs/smax_plus/terrain.py, docs/smax_plus.md). Each unit starts at its group's centre plus uniform noise of ``± spread`` per
 axis, as SMAX scatters its own (± 2).
 """
 
@@ -37,6 +37,7 @@ class PlusMap:
     name: str
     groups: tuple[Group, ...]
     summary: str
+    terrain: str | None = None  # a name in decomp/envs/smax_plus/terrain.py's TERRAINS; None = SMAX's open square
 
     @property
     def n_allies(self) -> int:
@@ -76,9 +77,9 @@ PLUS_MAPS: dict[str, PlusMap] = {m.name: m for m in (
         Group(1, "zergling", 20, (16.0, 21.0), 3.0),
     ), "20 Zerglings + 4 Banelings on each side"),
     PlusMap("2c_vs_64zg", (
-        Group(0, "colossus", 2, (16.0, 20.0), 1.5),
-        Group(1, "zergling", 64, (16.0, 8.0), 3.5),
-    ), "2 Colossi vs 64 Zerglings"),
+        Group(0, "colossus", 2, (16.0, 16.0), 1.5),  # above the ravine (terrain.py), as in SMAClite's map
+        Group(1, "zergling", 64, (16.0, 9.0), 2.5),  # below it: ~7 away, the colossi's range
+    ), "2 Colossi vs 64 Zerglings", terrain="ravine"),
     PlusMap("MMM2", (
         Group(0, "marauder", 2, (9.0, 16.0)),
         Group(0, "marine", 7, (9.0, 16.0)),
