@@ -102,6 +102,29 @@ def test_the_drawn_bars_are_the_agents_outputs(runs: dict[str, Path]) -> None:
     plt.close(battle_figure(battle, battle.steps - 1))  # the end frame draws (no decision there)
 
 
+def test_the_map_shows_terrain_where_the_replays_map_has_it(runs: dict[str, Path]) -> None:
+    """SMAX+'s 2c_vs_64zg: its cliff and void under the units; SMAX's 3m: nothing drawn under them."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from decomp.analysis.battle_plot import draw_map
+    from decomp.envs.smax_plus.terrain import CLIFF, terrain
+
+    battle = read_battle(runs["qmix"] / "replay.npz")
+    assert battle is not None and battle.view is not None
+    for name, drawn in (("3m", False), ("2c_vs_64zg", True)):
+        view = dataclasses.replace(battle.view, meta={**battle.view.meta, "map_name": name})
+        fig, ax = plt.subplots()
+        draw_map(ax, dataclasses.replace(battle, view=view), 0, None)
+        assert bool(ax.images) == drawn, name
+        if drawn:
+            rgba = np.asarray(ax.images[0].get_array())  # (H, W, 4)
+            cliff = terrain("ravine").cells == CLIFF
+            assert (rgba[cliff, 3] > 0).all() and (rgba[~cliff & (terrain("ravine").cells == 0), 3] == 0).all()
+        plt.close(fig)
+
+
 @pytest.mark.parametrize("name", ["iql", "vdn", "qmix", "qatten", "ow_qmix", "qplex", "qtran", "coma"])
 def test_model_view_gives_each_kind_its_own_lambda(name: str) -> None:
     """VDN λ ≡ 1; QMIX, Qatten, OW-QMIX: ∂Q_tot/∂Q^i by autograd; QPLEX: its λ_i(s, u); QTRAN, COMA: Q_jt and no λ;

@@ -24,6 +24,7 @@ from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from decomp.analysis.battle import Battle, BattleView  # noqa: E402
+from decomp.envs.smax_plus.terrain import CLIFF, VOID, map_terrain  # noqa: E402
 
 LAMBDA_CMAP = "viridis"
 CHOSEN, AVAILABLE, ENEMY, ALLY = "#1f3fff", "#9a9a9a", "#d62728", "#1f77b4"
@@ -45,8 +46,27 @@ def square(bounds: tuple[float, float, float, float]) -> tuple[float, float, flo
     return cx - half, cx + half, cy - half, cy + half
 
 
+TERRAIN_COLORS = {CLIFF: (0.55, 0.42, 0.30, 0.55), VOID: (0.35, 0.35, 0.35, 0.45)}  # ground: not drawn
+
+
+def draw_terrain(ax: Axes, battle: Battle) -> None:
+    """The map's cliffs and void under the units, where the replay's map has terrain (SMAX+'s 2c_vs_64zg)."""
+    name = battle.view.meta.get("map_name") if battle.view is not None else None
+    ground = map_terrain(str(name)) if name else None
+    if ground is None:
+        return
+    rgba = np.zeros((*ground.shape, 4))  # (H, W, 4) transparent ground
+    for kind, color in TERRAIN_COLORS.items():
+        rgba[ground.cells == kind] = color
+    h, w = ground.shape
+    ax.imshow(rgba, origin="lower", extent=(0, w, 0, h), interpolation="nearest", zorder=0)
+    ax.text(0.01, 0.01, "brown: cliff (colossi walk it) · grey: no unit", transform=ax.transAxes, fontsize=7,
+            alpha=0.8)
+
+
 def draw_map(ax: Axes, battle: Battle, frame: int, norm: Normalize | None) -> None:
     """Units at ``frame``: allies coloured by λ_i(s_t) (when defined), every unit sized by its health."""
+    draw_terrain(ax, battle)
     view, full = battle.view, battle.full_health()
     decision = frame if view is not None and frame < view.decisions else None
     lam = view.lam[decision] if view is not None and decision is not None and norm is not None else None

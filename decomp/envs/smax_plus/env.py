@@ -27,7 +27,8 @@ from jaxmarl.environments.smax.smax_env import SMAX, Scenario
 
 import decomp.envs.smax_plus.mechanics as mech
 from decomp.envs.smax_plus.maps import PlusMap
-from decomp.envs.smax_plus.terrain import TerrainRules, terrain
+from decomp.envs.smax_plus.terrain import terrain
+from decomp.envs.smax_plus.terrain_rules import TerrainRules
 from decomp.envs.smax_plus.units import BANELING_SPLASH, HEAL_PER_SECOND, UnitTable, build_table
 
 TABLE = build_table()

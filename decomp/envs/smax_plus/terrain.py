@@ -14,6 +14,8 @@ What terrain does, and only that:
   instead of straight at its target, so zerglings go round the ravine as SC2's path-finding does.
 
 Sight and attacks are not blocked (SC2's high ground hides units from below; not modelled).
+
+This module is the grid (numpy: a battle plot draws it without jax); terrain_rules.py applies it in JAX.
 """
 
 from __future__ import annotations
@@ -21,13 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 GROUND, CLIFF, VOID = 0, 1, 2
 _CHARS = {".": GROUND, "C": CLIFF, "X": VOID}
-_MOVES = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]])  # SMAX's move actions 0-3: N, E, S, W (cells)
+MOVES = np.array([[0, 1], [1, 0], [0, -1], [-1, 0]])  # SMAX's move actions 0-3: N, E, S, W (cells)
 _FAR = np.int16(10_000)  # "unreachable" in the distance tables
 
 # The ravine of 2c_vs_64zg, after SMAClite's RAVINE terrain (uoe-agents/smaclite,
@@ -95,7 +95,7 @@ class Terrain:
         n = h * w
         ys, xs = np.nonzero(ok)
         src, dst = [], []
-        for dx, dy in _MOVES:  # edges between 4-neighbours that may both be entered
+        for dx, dy in MOVES:  # edges between 4-neighbours that may both be entered
             nx, ny = xs + dx, ys + dy
             inside = (nx >= 0) & (nx < w) & (ny >= 0) & (ny < h)
             keep = inside & ok[np.clip(ny, 0, h - 1), np.clip(nx, 0, w - 1)]
@@ -123,54 +123,9 @@ def terrain(name: str) -> Terrain:
     return Terrain.parse(name, TERRAINS[name])
 
 
-class TerrainRules:
-    """The terrain's three rules (module docstring) as vectorised JAX functions of the units' arrays."""
+def map_terrain(map_name: str) -> Terrain | None:
+    """The terrain of a SMAX+ map by name; None for an open map or a map that is not SMAX+'s."""
+    from decomp.envs.smax_plus.maps import PLUS_MAPS  # noqa: PLC0415
 
-    def __init__(self, ground: Terrain, cliff_walker_types: np.ndarray) -> None:
-        self.terrain = ground
-        h, w = ground.shape
-        self._hw = (h, w)
-        self._ok = jnp.asarray(np.stack([ground.enterable(False), ground.enterable(True)]))  # (2, H, W)
-        self._walker = jnp.asarray(cliff_walker_types)  # (T,) bool: which unit types walk cliffs
-        self._dist = jnp.asarray(ground.distances)  # (2, H*W, H*W) int16
-        self._moves = jnp.asarray(_MOVES, jnp.float32)  # (4, 2)
-
-    def _cell(self, pos: jax.Array) -> tuple[jax.Array, jax.Array]:
-        h, w = self._hw
-        x = jnp.clip(jnp.floor(pos[..., 0]), 0, w - 1).astype(jnp.int32)
-        y = jnp.clip(jnp.floor(pos[..., 1]), 0, h - 1).astype(jnp.int32)
-        return x, y
-
-    def may_stand(self, pos: jax.Array, types: jax.Array) -> jax.Array:
-        """(...,) bool: whether a unit of ``types`` (...,) may stand at ``pos`` (..., 2)."""
-        h, w = self._hw
-        x, y = self._cell(pos)
-        inside = (pos[..., 0] >= 0) & (pos[..., 0] < w) & (pos[..., 1] >= 0) & (pos[..., 1] < h)
-        return inside & self._ok[self._walker[types].astype(jnp.int32), y, x]
-
-    def settle(self, before: jax.Array, after: jax.Array, types: jax.Array) -> jax.Array:
-        """(U, 2) positions after a move from ``before`` to ``after`` (U, 2): blocked axes undone."""
-        slide_x = jnp.stack([after[:, 0], before[:, 1]], axis=-1)  # (U, 2) keep the x part of the move
-        slide_y = jnp.stack([before[:, 0], after[:, 1]], axis=-1)  # (U, 2) keep the y part
-        ok = lambda p: self.may_stand(p, types)[:, None]  # noqa: E731
-        return jnp.where(ok(after), after, jnp.where(ok(slide_x), slide_x, jnp.where(ok(slide_y), slide_y, before)))
-
-    def move_mask(self, pos: jax.Array, types: jax.Array) -> jax.Array:
-        """(U, 4) bool: the moves N, E, S, W whose cell one unit ahead may be entered."""
-        ahead = pos[:, None, :] + self._moves[None]  # (U, 4, 2)
-        return self.may_stand(ahead, types[:, None])
-
-    def path_move(self, pos: jax.Array, target: jax.Array, unit_type: jax.Array) -> jax.Array:
-        """The move action (0-3) one grid step along the shortest path from ``pos`` (2,) to ``target`` (2,)."""
-        h, w = self._hw
-        x, y = self._cell(pos)
-        tx, ty = self._cell(target)
-        table = self._dist[self._walker[unit_type].astype(jnp.int32), ty * w + tx]  # (H*W,) steps to the target
-        nx = jnp.clip(x + _MOVES[:, 0], 0, w - 1)
-        ny = jnp.clip(y + _MOVES[:, 1], 0, h - 1)
-        steps = table[ny * w + nx].astype(jnp.float32)  # (4,)
-        # among equally short ways, the one most in line with the target: a unit moves ~2 cells per env step,
-        # and a fixed order of ties would zig-zag it (N, S, N, ...) across a diagonal
-        aim = target - pos
-        cos = self._moves @ aim / jnp.maximum(jnp.linalg.norm(aim), 1e-6)  # (4,) in [-1, 1]
-        return jnp.argmin(steps - 0.5 * cos).astype(jnp.int32)
+    plus = PLUS_MAPS.get(map_name)
+    return terrain(plus.terrain) if plus is not None and plus.terrain is not None else None
