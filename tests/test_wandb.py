@@ -85,6 +85,28 @@ def test_a_sweep_writes_grouped_offline_runs_with_config_metrics_and_summary(tmp
             assert got["summary"][key] == pytest.approx(summary[key]), key
 
 
+@needs_wandb
+def test_logger_wandb_given_at_a_resume_gets_the_whole_history_offline(tmp_path: Path) -> None:
+    """Real wandb, offline: a csv run resumed with logger=wandb holds every row of metrics.csv, the first too."""
+    env = wandb_env(tmp_path)
+    train = [sys.executable, "-m", "decomp.train", "progress=false"]
+    first = subprocess.run([*train, "env=matrix", "method=vdn", "log_interval=320", "t_max=640", "logger=csv",
+                            f"run_dir={tmp_path / 'runs'}"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    more = subprocess.run([*train, f"resume={run}", "t_max=1280", "logger=wandb", "wandb.project=decomp-test"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert more.returncode == 0, more.stderr[-3000:]
+    got = read_offline_run(run, env)
+    logged = [(int(row["env_step"]), key, value) for row in got["history"] for key, value in row.items()
+              if not key.startswith("_") and key != "env_step"]
+    steps = {step for step, _, _ in logged}
+    assert min(steps) <= 320 and max(steps) == 1280  # the csv phase's rows too, then the resumed run's
+    assert_rows_of_metrics_csv(logged, run)
+    assert got["run"]["project"] == "decomp-test"
+
+
 def test_group_is_the_sweep_or_seed_group_folder_unless_given(tmp_path: Path) -> None:
     lone = tmp_path / "runs" / "matrix-qtran__qmix__0__20261206-101500"
     assert group_of(lone, "") is None
@@ -265,3 +287,22 @@ def test_resume_may_switch_the_logger_and_the_wandb_project(tmp_path: Path) -> N
     assert saved.learner.lr != 0.5  # not overridable: refuse_changes names it before this is reached
     with pytest.raises(ConfigError, match="cannot change learner.lr"):
         refuse_changes({**explicit, "learner.lr": "0.5"})
+
+
+def test_a_key_logged_twice_at_the_top_step_is_skipped_only_as_often_as_wandb_has_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed between t_max's evaluation and the final one (both log eval/* at t_max): the second still goes."""
+    from decomp.config.schema import WandbConfig
+    from decomp.training.wandb_sink import WandbSink
+
+    fake = FakeWandb()
+    monkeypatch.setitem(sys.modules, "wandb", fake)
+    first = WandbSink(tmp_path, {}, WandbConfig())
+    first.log(64, {"a": 1.0})
+    first.log(128, {"eval/win_rate": 0.5, "b": 2.0})  # then killed; the checkpoint is at 64
+    again = WandbSink(tmp_path, {}, WandbConfig())
+    again.log(128, {"eval/win_rate": 0.5, "b": 2.0})  # repeated: W&B has it
+    again.log(128, {"eval/win_rate": 0.75})  # the final evaluation: new
+    again.log(192, {"a": 3.0})
+    assert fake.logged(tmp_path) == [(64, "a", 1.0), (128, "eval/win_rate", 0.5), (128, "b", 2.0),
+                                     (128, "eval/win_rate", 0.75), (192, "a", 3.0)]

@@ -83,11 +83,14 @@ class MetricLogger:
 
 
 def rows_by_step(rows: list[list[str]]) -> list[tuple[int, dict[str, float]]]:
-    """metrics.csv rows (step, wall_time, key, value) -> one ``(step, {key: value})`` per step, in order."""
-    grouped: dict[int, dict[str, float]] = {}
+    """metrics.csv rows (step, wall_time, key, value) -> ``(step, {key: value})`` in order, one per run of
+    rows at one step, a new one when a key repeats (a run's final evaluation repeats t_max's keys)."""
+    out: list[tuple[int, dict[str, float]]] = []
     for step, _, key, value in rows:
-        grouped.setdefault(int(step), {})[key] = float(value)
-    return list(grouped.items())
+        if not out or out[-1][0] != int(step) or key in out[-1][1]:
+            out.append((int(step), {}))
+        out[-1][1][key] = float(value)
+    return out
 
 
 def open_logger(cfg: Config, run_dir: Path | None, resume_step: int | None = None) -> MetricLogger:

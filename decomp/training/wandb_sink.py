@@ -6,9 +6,9 @@ for a later ``wandb sync``. The W&B run id is kept in ``<run folder>/wandb.json`
 the same W&B run; the x-axis of every chart is ``env_step`` (the step column of metrics.csv).
 
 W&B's history only grows, so a killed run resumed from an earlier checkpoint must not log its replayed
-steps twice: wandb.json also records the last env step handed to W&B and the keys logged at it, and
-those are skipped on the way back up (a resumed run repeats them exactly, wall-clock rates aside). A W&B run started on an
-existing run folder (``logger=wandb`` given at a resume, or a new project) gets the rows of metrics.csv
+steps twice: wandb.json also records the last env step handed to W&B and how often each key was logged
+at it, and those are skipped on the way back up (a resumed run repeats them exactly, wall-clock rates
+aside). A W&B run started on an existing run folder (``logger=wandb`` given at a resume, or a new project) gets the rows of metrics.csv
 it has not seen (decomp/training/metrics.py), so its charts start at step 0 like the CSV.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -61,8 +62,10 @@ class WandbSink:
         # sent metrics.csv's history again.
         self.wants_history = "logged_to" in record or "project" not in record
         logged = record.get("logged_to") or {}
-        # (env step, keys) W&B already holds at the top of its history; rows at or below are not sent again
-        self._seen: tuple[int, set[str]] | None = (int(logged["step"]), set(logged["keys"])) if logged else None
+        # the env step at the top of W&B's history and how often each key was logged at it: rows below it,
+        # and that many of each key at it, are already there and not sent again
+        self._top: int | None = int(logged["step"]) if logged else None
+        self._owed = Counter({k: int(n) for k, n in logged.get("keys", {}).items()})
         group = group_of(run_dir, settings.group)
         try:
             self.run = wandb.init(project=settings.project, entity=settings.entity or None, group=group,
@@ -79,20 +82,24 @@ class WandbSink:
         write_json(record_path, record)
         self._record = record
 
-    @property
-    def logged_to(self) -> int | None:
-        """The env step of the last row W&B holds from an earlier process, None when it holds none."""
-        return None if self._seen is None else self._seen[0]
-
     def log(self, step: int, values: dict[str, float]) -> None:
-        if self._seen is not None and step <= self._seen[0]:
-            values = {k: v for k, v in values.items() if step == self._seen[0] and k not in self._seen[1]}
-            if not values:
+        if self._top is not None and step <= self._top:
+            if step < self._top:
                 return
+            fresh = {}
+            for key, value in values.items():
+                if self._owed[key] > 0:
+                    self._owed[key] -= 1
+                else:
+                    fresh[key] = value
+            if not fresh:
+                return
+            values = fresh
         self.run.log({**values, STEP_KEY: step})
         top = self._record.get("logged_to")
-        keys = set(top["keys"]) if top and top["step"] == step else set()
-        self._record["logged_to"] = {"step": step, "keys": sorted(keys | set(values))}
+        counts = Counter(top["keys"]) if top and top["step"] == step else Counter()
+        counts.update(values.keys())
+        self._record["logged_to"] = {"step": step, "keys": dict(counts)}
         write_json(self._record_path, self._record)
 
     def summarise(self, values: dict[str, Any]) -> None:
