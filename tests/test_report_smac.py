@@ -128,8 +128,20 @@ def test_a_launch_from_before_method_and_map_is_shown_in_todays_keys(sweep: Path
     assert ("python -m decomp.train -m env=smac map=2s3z,5m_vs_6m method=qatten,qmix,iql seed=0,1,2    # joblib, "
             "started w, did not finish") in md
     assert "mixer=" not in md and "env.map_name=" not in md
-    assert "launches from before `method=` and `map=` shown in today's keys, which find the same runs" in md
+    assert "launches shown as they are given today, which find the same runs: today's keys" in md
     assert json.loads((sweep / "sweep.json").read_text())["launches"][-1]["command"] == old  # the record is kept
+
+
+def test_a_launch_into_a_folder_since_moved_names_the_folder_reported(sweep: Path, tmp_path: Path) -> None:
+    """A sweep launched as /work/main/results/smac_table and moved since: its command relaunches where it is now."""
+    old = "python -m decomp.train -m env=smac map=3m seed=0 hydra.sweep.dir=/work/main/results/old_name"
+    record = json.loads((sweep / "sweep.json").read_text())
+    record["launches"].append({"command": old, "launcher": "joblib", "started": "w", "seconds": None})
+    (sweep / "sweep.json").write_text(json.dumps(record))
+    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "100"])
+    md = (tmp_path / "docs" / "smac_results.md").read_text()
+    assert f"python -m decomp.train -m env=smac map=3m seed=0 hydra.sweep.dir={sweep}    # joblib" in md
+    assert "old_name" not in md
 
 
 def test_a_map_without_finished_runs_says_so(sweep: Path, tmp_path: Path) -> None:

@@ -138,16 +138,22 @@ def load_sweep(folder: Path, env: str | None = None) -> Sweep:
                              f"{r.folder.name} (a sweep over other settings too?); report them from separate sweep folders")
         seen[key] = r.folder
     record = folder / "sweep.json"
-    launches = tuple(map(in_todays_form, json.loads(record.read_text())["launches"])) if record.exists() else ()
+    launches = tuple(in_todays_form(x, folder) for x in json.loads(record.read_text())["launches"]) if record.exists() else ()
     return Sweep(folder, tuple(sorted(runs, key=lambda r: (r.map_name, r.method, r.seed))), launches)
 
 
-def in_todays_form(launch: dict[str, Any]) -> dict[str, Any]:
+def in_todays_form(launch: dict[str, Any], folder: Path | None = None) -> dict[str, Any]:
     """A sweep.json launch with its command as it is given today (``mixer=`` -> ``method=``, ``env.map_name=`` ->
-    ``map=``: :func:`decomp.config.compose.in_todays_keys`), so a report shows a command that relaunches the sweep;
-    the command as launched stays under ``recorded_as`` when it differs."""
+    ``map=``: :func:`decomp.config.compose.in_todays_keys`) and, when ``folder`` is given, with
+    ``hydra.sweep.dir=`` naming that folder as the caller named it (a sweep folder moved since, or launched with
+    this machine's absolute path), so a report shows a command that relaunches *this* sweep; the command as
+    launched stays under ``recorded_as`` when it differs."""
     words = shlex.split(launch["command"])
     head = ["python", "-m", "decomp.train"]
-    if words[:3] != head or (command := shlex.join(head + in_todays_keys(words[3:]))) == launch["command"]:
+    if words[:3] != head:
         return launch
-    return {**launch, "command": command, "recorded_as": launch["command"]}
+    args = in_todays_keys(words[3:])
+    if folder is not None:
+        args = [f"hydra.sweep.dir={folder}" if a.startswith("hydra.sweep.dir=") else a for a in args]
+    command = shlex.join(head + args)
+    return launch if command == launch["command"] else {**launch, "command": command, "recorded_as": launch["command"]}

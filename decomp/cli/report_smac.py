@@ -101,8 +101,9 @@ def setup_section(sweep: Sweep) -> list[str]:
     if sweep.launches:
         renamed = any("recorded_as" in x for x in sweep.launches)  # sweep_runs.in_todays_form
         lines += ["- **Sweep command** (each launch, in order; relaunching skips finished runs and resumes killed ones"
-                  + ("; launches from before `method=` and `map=` shown in today's keys, which find the same runs"
-                     if renamed else "") + "):", "", "```"]
+                  + ("; launches shown as they are given today, which find the same runs: today's keys for those "
+                     "from before `method=` and `map=`, and `hydra.sweep.dir=` naming this folder" if renamed else "")
+                  + "):", "", "```"]
         lines += [f"{x['command']}    # {x.get('launcher', '?')}, started {x.get('started', '?')}"
                   + (f", {_duration(x['seconds'])}" if x.get("seconds") is not None else ", did not finish")
                   for x in sweep.launches]
