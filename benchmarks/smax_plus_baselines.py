@@ -1,6 +1,7 @@
 """Win rates of the two reference players on the SMAX+ maps: uniform random (ε = 1) and the heuristic.
 
     python benchmarks/smax_plus_baselines.py [--maps MMM2 ...] [--episodes 128] [--seed 0]
+    python benchmarks/smax_plus_baselines.py --layouts docs/img/smax_plus_layouts.png   # the maps' start layouts
 
 Why: a learned policy on an SMAX+ map should be read against what acting at random and what the
 scripted player (decomp/envs/smax_plus/heuristic.py, the enemies' own rules) achieve from the allies'
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,14 +77,54 @@ def play(env: Any, player: str, episodes: int, seed: int) -> dict[str, float]:
             "timed_out": float(np.mean(allies & enemies))}
 
 
+def draw_layouts(maps: list[str], out: Path, seed: int = 0) -> None:
+    """One panel per map: a start layout (one reset) with each unit's type letter, and the map's terrain."""
+    import jax
+    import matplotlib.pyplot as plt
+
+    from decomp.analysis.battle_plot import ALLY, ENEMY, draw_ground
+    from decomp.envs.smax_plus import make_env
+    from decomp.envs.smax_plus.terrain import map_terrain
+
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.4 * len(maps), 3.6), squeeze=False)
+    for ax, map_name in zip(axes[0], maps):
+        env = make_env(map_name)
+        _, state = env.reset(jax.random.PRNGKey(seed))
+        pos = np.asarray(state.state.unit_positions)  # (U, 2)
+        letters = [env.engine.table.columns["unit_type_shorthands"][t] for t in np.asarray(state.state.unit_types)]
+        ground = map_terrain(map_name)
+        if ground is not None:
+            draw_ground(ax, ground)
+        n = env.num_allies
+        for side, sl, color in (("allies", slice(0, n), ALLY), ("enemies", slice(n, None), ENEMY)):
+            ax.scatter(pos[sl, 0], pos[sl, 1], s=60, c=color, alpha=0.35, label=side)
+            for (x, y), letter in zip(pos[sl], letters[sl]):
+                ax.text(x, y, letter, fontsize=6, ha="center", va="center")
+        ax.set_xlim(0, 32)
+        ax.set_ylim(0, 32)
+        ax.set_aspect("equal")
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"{map_name} (SMAX+)", fontsize=9)
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    print(f"wrote {out}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--maps", nargs="+", default=list(PLUS_MAP_NAMES), choices=PLUS_MAP_NAMES)
     p.add_argument("--players", nargs="+", default=["random", "heuristic"], choices=["random", "heuristic"])
     p.add_argument("--episodes", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layouts", type=Path, metavar="PNG", help="draw the maps' start layouts to PNG instead")
     args = p.parse_args()
     import_jaxmarl()
+    if args.layouts is not None:
+        draw_layouts(args.maps, args.layouts, args.seed)
+        return
     from decomp.envs.smax_plus import make_env
 
     print("| map | player | win rate | 95 % Wilson | lost / drawn / timed out | return | steps | seconds |")

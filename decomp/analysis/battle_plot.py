@@ -24,7 +24,7 @@ from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from decomp.analysis.battle import Battle, BattleView  # noqa: E402
-from decomp.envs.smax_plus.terrain import CLIFF, VOID, map_terrain  # noqa: E402
+from decomp.envs.smax_plus.terrain import CLIFF, VOID, Terrain, map_terrain  # noqa: E402
 
 LAMBDA_CMAP = "viridis"
 CHOSEN, AVAILABLE, ENEMY, ALLY = "#1f3fff", "#9a9a9a", "#d62728", "#1f77b4"
@@ -53,8 +53,12 @@ def draw_terrain(ax: Axes, battle: Battle) -> None:
     """The map's cliffs and void under the units, where the replay's map has terrain (SMAX+'s 2c_vs_64zg)."""
     name = battle.view.meta.get("map_name") if battle.view is not None else None
     ground = map_terrain(str(name)) if name else None
-    if ground is None:
-        return
+    if ground is not None:
+        draw_ground(ax, ground)
+
+
+def draw_ground(ax: Axes, ground: Terrain) -> None:
+    """A terrain's cliff and void cells, under whatever is drawn next (ground stays transparent)."""
     rgba = np.zeros((*ground.shape, 4))  # (H, W, 4) transparent ground
     for kind, color in TERRAIN_COLORS.items():
         rgba[ground.cells == kind] = color
