@@ -81,6 +81,21 @@ def test_env_protocol_label_feats_and_a_rooted_spine_crawler(env: SmaxEnv) -> No
 
 
 def test_no_recompilation_in_the_env_loop(env: SmaxEnv) -> None:
+    assert_env_loop_compiles_once(env)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("map_name", [m for m in PLUS_MAP_NAMES if m != "2s_vs_1sc"])  # that one: the fast test
+def test_no_recompilation_in_the_env_loop_of_every_map(map_name: str) -> None:
+    """Every map, 2c_vs_64zg's terrain included: steps, auto-resets and a reset compile nothing new."""
+    e = SmaxEnv(map_name, 2, seed=0)
+    try:
+        assert_env_loop_compiles_once(e)
+    finally:
+        e.close()
+
+
+def assert_env_loop_compiles_once(env: SmaxEnv) -> None:
     rng = np.random.default_rng(2)
     o = env.reset(seed=4)
     o = env.step(random_valid(rng, o.avail)).restart
