@@ -40,6 +40,39 @@ def _toward(delta: jax.Array) -> jax.Array:
 Act = Callable[[jax.Array, Any, jax.Array, jax.Array], tuple[jax.Array, Any]]  # (key, state, obs, place)
 
 
+Foe = Callable[[jax.Array], tuple[jax.Array, jax.Array]]  # obs -> (a foe is seen, its offset (2,) / sight range)
+
+
+def _closest_foe(env: Any, team: int) -> Foe:
+    """``obs -> (seen, offset)`` of the closest visible foe, read from a ``team`` unit's observation blocks."""
+    f = len(env.unit_features)
+    n_mates = (env.num_allies if team == 0 else env.num_enemies) - 1
+    n_foes = env.num_enemies if team == 0 else env.num_allies
+
+    def closest(obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        foes = obs[n_mates * f : (n_mates + n_foes) * f].reshape(n_foes, f)  # (M, F)
+        dist = jnp.where(foes[:, 0] > 0, jnp.linalg.norm(foes[:, 1:3], axis=-1), jnp.inf)  # (M,)
+        return jnp.isfinite(dist.min()), foes[jnp.argmin(dist), 1:3]
+
+    return closest
+
+
+def _path_move(env: Any, team: int, closest_foe: Foe) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
+    """``(obs, unit type, sight) -> move``: one grid step along the shortest path (terrain_rules.py) to the
+    closest seen foe, else to where the foes started; only called on a map with terrain."""
+    n_own = len(env.own_features)
+    scale = jnp.array([env.map_width, env.map_height], dtype=jnp.float32)
+    their_start = env.start_centre(1 - team)  # (2,)
+
+    def move(obs: jax.Array, kind: jax.Array, sight: jax.Array) -> jax.Array:
+        own = obs[-n_own + 1 : -n_own + 3] * scale  # (2,) own position (SMAX observes it over the map size)
+        seen, offset = closest_foe(obs)
+        target = jnp.where(seen, own + offset * sight, their_start)  # (2,)
+        return env.terrain.path_move(own, target, kind)
+
+    return move
+
+
 def plus_heuristic(env: Any, team: int, shoot: bool = True, attack_mode: str = "closest") -> Act:
     """``act(key, policy_state, obs, place) -> (action, policy_state)`` for one unit of ``team``.
 
@@ -52,8 +85,8 @@ def plus_heuristic(env: Any, team: int, shoot: bool = True, attack_mode: str = "
     n_foes = env.num_enemies if team == 0 else env.num_allies
     ids, healable = env.type_ids, env.healable
     stop = n_move - 1
-    n_own = len(env.own_features)
-    scale = jnp.array([env.map_width, env.map_height], dtype=jnp.float32)
+    closest_foe = _closest_foe(env, team)
+    path_move = _path_move(env, team, closest_foe)
 
     def medivac(obs: jax.Array, sight: jax.Array, reach: jax.Array, place: jax.Array) -> jax.Array:
         if n_mates == 0:  # a team of one: nobody to heal
@@ -68,24 +101,9 @@ def plus_heuristic(env: Any, team: int, shoot: bool = True, attack_mode: str = "
         move = jnp.where(care[go] & (dist[go] > reach * 0.5), _toward(mates[go, 1:3]), stop)
         return jnp.where(jnp.any(need), heal, move)
 
-    def closest_foe(obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """(whether a foe is seen, its offset (2,) in sight-range units) of the closest visible foe."""
-        foes = obs[n_mates * f : (n_mates + n_foes) * f].reshape(n_foes, f)  # (M, F)
-        dist = jnp.where(foes[:, 0] > 0, jnp.linalg.norm(foes[:, 1:3], axis=-1), jnp.inf)  # (M,)
-        return jnp.isfinite(dist.min()), foes[jnp.argmin(dist), 1:3]
-
     def baneling_move(obs: jax.Array) -> jax.Array:
         seen, offset = closest_foe(obs)
         return jnp.where(seen, _toward(offset), stop)
-
-    their_start = env.start_centre(1 - team)  # (2,)
-
-    def path_move(obs: jax.Array, kind: jax.Array, sight: jax.Array) -> jax.Array:
-        """The move one grid step along the shortest path to the closest seen foe, else to the foes' start."""
-        own = obs[-n_own + 1 : -n_own + 3] * scale  # (2,) own position (SMAX observes it over the map size)
-        seen, offset = closest_foe(obs)
-        target = jnp.where(seen, own + offset * sight, their_start)  # (2,)
-        return env.terrain.path_move(own, target, kind)
 
     def act(key: jax.Array, state: Any, obs: jax.Array, place: jax.Array) -> tuple[jax.Array, Any]:
         action, state = base(key, state, obs)
