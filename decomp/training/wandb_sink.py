@@ -8,8 +8,9 @@ the same W&B run; the x-axis of every chart is ``env_step`` (the step column of 
 W&B's history only grows, so a killed run resumed from an earlier checkpoint must not log its replayed
 steps twice: wandb.json also records the last env step handed to W&B and how often each key was logged
 at it, and those are skipped on the way back up (a resumed run repeats them exactly, wall-clock rates
-aside). A W&B run started on an existing run folder (``logger=wandb`` given at a resume, or a new project) gets the rows of metrics.csv
-it has not seen (decomp/training/metrics.py), so its charts start at step 0 like the CSV.
+aside). A W&B run started on an existing run folder (``logger=wandb`` given at a resume, or a new
+project) gets the rows of metrics.csv it has not seen (decomp/training/metrics.py), so its charts start
+where the CSV does.
 """
 
 from __future__ import annotations

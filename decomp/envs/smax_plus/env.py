@@ -71,7 +71,7 @@ class SmaxPlus(SMAX):
         _, state = super().reset(key)
         noise = jax.random.uniform(pos_key, self._start_centres.shape, minval=-1.0, maxval=1.0)  # (U, 2)
         start = self._start_centres + noise * self._start_spread  # (U, 2)
-        if self.terrain is not None:  # a start on a cell the unit may not enter moves to its group's centre
+        if self.terrain is not None:  # settled from the group's centre: noise kept only on axes it may take
             start = self.terrain.settle(self._start_centres, start, state.unit_types)
         state = self._push_units_away(state.replace(unit_positions=start))
         obs = self.get_obs(state)

@@ -6,8 +6,8 @@ marine < medivac, baneling < zergling (``StarCraft2Env._init_ally_unit_types``).
 the group positions of SMAClite's map files (uoe-agents/smaclite, ``smaclite/env/maps/smaclite_maps/``)
 on SMAX's 32 x 32 square, open except on 2c_vs_64zg, which has SMAClite's RAVINE terrain: a wall between
 the colossi and the zerglings that the zerglings must go round and the colossi walk over
-(decomp/envs/smax_plus/terrain.py, docs/smax_plus.md). Each unit starts at its group's centre plus uniform noise of ``± spread`` per
-axis, as SMAX scatters its own (± 2).
+(decomp/envs/smax_plus/terrain.py, docs/smax_plus.md). Each unit starts at its group's centre plus
+uniform noise of ``± spread`` per axis, as SMAX scatters its own (± 2).
 """
 
 from __future__ import annotations

@@ -76,10 +76,6 @@ class Terrain:
         """(H, W) bool: the cells a unit of this kind may stand in."""
         return self.cells == GROUND if not cliff_walker else self.cells != VOID
 
-    def may_stand(self, x: float, y: float, cliff_walker: bool) -> bool:
-        h, w = self.shape
-        return 0 <= x < w and 0 <= y < h and bool(self.enterable(cliff_walker)[int(y), int(x)])
-
     @cached_property
     def distances(self) -> np.ndarray:
         """(2, H*W, H*W) int16: grid steps from cell c to cell t, [cliff_walker, t, c], for a unit that may
