@@ -136,8 +136,8 @@ def main() -> None:
             r = play(env, player, args.episodes, args.seed)
             ci = wilson(int(round(r["win_rate"] * args.episodes)), args.episodes)
             ends = f"{r['lost']:.3f} / {r['drawn']:.3f} / {r['timed_out']:.3f}"
-            print(f"| {map_name} | {player} | {r['win_rate']:.3f} | {ci.low:.2f}–{ci.high:.2f} | {ends} | {r['return']:.2f} | "
-                  f"{r['length']:.1f} | {time.time() - start:.0f} |", flush=True)
+            print(f"| {map_name} | {player} | {r['win_rate']:.3f} | {ci.low:.2f}–{ci.high:.2f} | {ends} | "
+                  f"{r['return']:.2f} | {r['length']:.1f} | {time.time() - start:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

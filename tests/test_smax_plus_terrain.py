@@ -42,7 +42,8 @@ def test_the_ravine_is_a_band_split_by_a_cliff_with_two_ground_gaps() -> None:
     t = terrain("ravine")
     assert t.shape == (32, 32)
     assert (t.cells[:6] == VOID).all() and (t.cells[20:] == VOID).all()
-    assert (t.cells[12, 4:28] == CLIFF).all() and (t.cells[12, :4] == GROUND).all() and (t.cells[12, 28:] == GROUND).all()
+    assert (t.cells[12, 4:28] == CLIFF).all()
+    assert (t.cells[12, :4] == GROUND).all() and (t.cells[12, 28:] == GROUND).all()
     assert (t.cells[9:17, :] != VOID).all()
     dist = t.distances
     c = lambda x, y: y * 32 + x  # noqa: E731

@@ -64,7 +64,8 @@ def test_plan_skips_finished_resumes_killed_and_starts_new_jobs(tmp_path: Path) 
     assert job.action == "resume" and job.cfg.resume == str(tmp_path / "killed") and "t_max" in job.explicit
     longer = plan_job(compose_config(["env=matrix", "method=vdn", "t_max=960"]), {"t_max": "960"}, tmp_path / "done")
     assert longer.action == "resume" and "extending" in longer.reason
-    wandb = ["env=matrix", "method=vdn", "t_max=640", "logger=wandb", "wandb.project=p"]  # where metrics go: not another run
+    # where its metrics go: not another run
+    wandb = ["env=matrix", "method=vdn", "t_max=640", "logger=wandb", "wandb.project=p"]
     relaunched = plan_job(compose_config(wandb), {"logger": "wandb", "wandb.project": "p"}, tmp_path / "killed")
     assert relaunched.action == "resume" and relaunched.explicit["logger"] == "wandb"
     fresh = plan_job(compose_config(["env=matrix", "method=vdn"]), {}, tmp_path / "new")

@@ -138,7 +138,8 @@ def load_sweep(folder: Path, env: str | None = None) -> Sweep:
                              f"{r.folder.name} (a sweep over other settings too?); report them from separate sweep folders")
         seen[key] = r.folder
     record = folder / "sweep.json"
-    launches = tuple(in_todays_form(x, folder) for x in json.loads(record.read_text())["launches"]) if record.exists() else ()
+    recorded = json.loads(record.read_text())["launches"] if record.exists() else []
+    launches = tuple(in_todays_form(x, folder) for x in recorded)
     return Sweep(folder, tuple(sorted(runs, key=lambda r: (r.map_name, r.method, r.seed))), launches)
 
 
