@@ -30,7 +30,8 @@ def fake_run(sweep: Path, map_name: str, method: str, seed: int, win: float | No
     OmegaConf.save(OmegaConf.structured(cfg), folder / "config.yaml")
     start = 200.0 * seed  # each run trains 220 s from 200 s × its seed: consecutive seeds overlap by 20 s
     rows = ["step,wall_time,key,value", f"0,{start},eval/random_return,1.5"] + [
-        f"{s},{start + 220 * s / 3000},eval/win_rate,{(win or 0) * s / 3000}" for s in (1000, 2000, 3000)]
+        f"{s},{start + 220 * s / 3000},{key},{scale * (win or 0) * s / 3000}" for s in (1000, 2000, 3000)
+        for key, scale in (("eval/win_rate", 1), ("eval/return", 10))]
     (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
     if win is not None:
         (folder / "summary.json").write_text(json.dumps({"env_steps": 3000, "eval_win_rate": win, "eval_return": 10 * win,

@@ -159,9 +159,30 @@ def test_report_puts_smax_plus_maps_in_their_own_block(tmp_path: Path) -> None:
     assert "| `MMM2` | 3k | **50** <sub>n=2</sub> (61) |" in plus_block  # median of 0.25, 0.75; paper's SC2 61
     assert "| `2s_vs_1sc` | 3k | **100** <sub>n=2</sub> (100) |" in plus_block
     assert "### `MMM2` (SMAX+)" in md and "### `2s3z`\n" in md
+    # the return against the random policy's (fake runs: final 10 × win, random 1.5): MMM2's 2.5 and 7.5
+    assert "| `MMM2` (SMAX+) | QMIX | 2 | 5.00 (2.50–7.50) | 1.50 | 2 of 2 |" in plus_block
+    assert "| `2s_vs_1sc` (SMAX+) | QMIX | 2 | 10.00 (10.00–10.00) | 1.50 | 2 of 2 |" in plus_block
+    assert "smac_MMM2_return.png" in md and "smac_2s3z_return.png" not in md
+    assert (tmp_path / "docs" / "img" / "smac_MMM2_return.png").exists()
     assert "Across the maps SMAX shares with the paper" in md  # the aggregate: over SMAX maps only
     aggregate = md.split("## Across the maps SMAX shares with the paper")[1].split("\n## ")[0]
     assert "| QMIX | 2s3z (2) |" in aggregate
+
+
+def test_the_return_table_counts_only_seeds_above_their_own_random_return(tmp_path: Path) -> None:
+    from decomp.analysis.sweep_runs import load_sweep
+    from decomp.cli.report_smac import return_table
+    from tests.test_report_smac import fake_run
+
+    sweep = tmp_path / "sweep"
+    fake_run(sweep, "MMM2", "qmix", 0, 0.1)  # final return 1.0 < its random policy's 1.5
+    fake_run(sweep, "MMM2", "qmix", 1, 0.75)  # 7.5 > 1.5
+    quiet = fake_run(sweep, "MMM2", "vdn", 0, 0.5)
+    rows = (quiet / "metrics.csv").read_text().splitlines()
+    (quiet / "metrics.csv").write_text("\n".join(r for r in rows if "random_return" not in r) + "\n")  # not logged
+    table = return_table(load_sweep(sweep, env="smac"), ["MMM2"], ["qmix", "vdn"])
+    assert "| `MMM2` (SMAX+) | QMIX | 2 | 4.25 (1.00–7.50) | 1.50 | 1 of 2 |" in table
+    assert "| `MMM2` (SMAX+) | VDN | 1 | 5.00 | — (not logged) | 0 of 1 |" in table
 
 
 # ---- the five maps through the real entry points (slow: each map compiles its own step) ------------

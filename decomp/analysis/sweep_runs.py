@@ -44,6 +44,8 @@ class RunRecord:
     curve: tuple[tuple[int, float], ...] = ()  # (env step, greedy win rate) of every evaluation
     host: dict[str, Any] = field(default_factory=dict)
     spans: tuple[tuple[float, float], ...] = ()  # (start, end) wall-clock seconds when it was training (active_spans)
+    return_curve: tuple[tuple[int, float], ...] = ()  # (env step, greedy return) of every evaluation
+    random_return: float | None = None  # the ε = 1 policy's return, measured before training (SMAX runs)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,9 @@ def read_run(folder: Path) -> RunRecord:
         win_rate=None if summary is None else float(summary["eval_win_rate"]),
         mean_return=None if summary is None else float(summary["eval_return"]),
         seconds=None if summary is None else float(summary["seconds"]),
-        curve=eval_curve(folder / "metrics.csv"), host=host, spans=active_spans(folder / "metrics.csv"))
+        curve=eval_curve(folder / "metrics.csv"), host=host, spans=active_spans(folder / "metrics.csv"),
+        return_curve=eval_curve(folder / "metrics.csv", "eval/return"),
+        random_return=next((v for _, v in eval_curve(folder / "metrics.csv", "eval/random_return")), None))
 
 
 def load_sweep(folder: Path, env: str | None = None) -> Sweep:

@@ -243,6 +243,43 @@ def curve_figure(sweep: Sweep, mp: str, methods: list[str], path: Path) -> bool:
     return True
 
 
+def return_figure(sweep: Sweep, mp: str, methods: list[str], path: Path) -> bool:
+    """Greedy return vs env steps per method on one map (mean over seeds, band = range), with the random
+    policy's return (the mean of the runs' own measurements) as a dashed line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    drawn = False
+    for m in methods:
+        runs = [r for r in sweep.runs if r.map_name == mp and r.method == m and r.return_curve]
+        curves = [dict(r.return_curve) for r in runs]
+        steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+        if not steps:
+            continue
+        table = np.array([[c[s] for s in steps] for c in curves])  # (seeds, points)
+        (line,) = ax.plot(steps, table.mean(axis=0), label=f"{paper_label(m)} (n={len(curves)})", marker="o", ms=2.5)
+        ax.fill_between(steps, table.min(axis=0), table.max(axis=0), color=line.get_color(), alpha=0.2)
+        randoms = [r.random_return for r in runs if r.random_return is not None]
+        if randoms:
+            ax.axhline(float(np.mean(randoms)), color=line.get_color(), linestyle="--", linewidth=1,
+                       label=f"{paper_label(m)} runs' random policy (ε = 1)")
+        drawn = True
+    if not drawn:
+        plt.close(fig)
+        return False
+    ax.set(xlabel="env steps", ylabel="greedy return", title=f"{PLUS_LABEL if is_plus_map(mp) else 'SMAX'} {mp}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
 def run_links(sweep: Sweep, mp: str, methods: list[str], out: Path) -> list[str]:
     lines = []
     for m in methods:
@@ -293,7 +330,33 @@ def smax_and_plus_tables(sweep: Sweep, maps: list[str], methods: list[str]) -> l
     lines = paper_table(sweep, smax_maps, methods) if smax_maps else ["*No SMAX map in this sweep.*"]
     if plus_maps:
         lines += ["", f"## {PLUS_LABEL} maps: approximations, not SMAC", "", PLUS_NOTE, "",
-                  *paper_table(sweep, plus_maps, methods)]
+                  *paper_table(sweep, plus_maps, methods), "", *return_table(sweep, plus_maps, methods)]
+    return lines
+
+
+def return_table(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
+    """Final greedy return against the random policy's, per (map, method): where win rates stay near 0 (most
+    SMAX+ maps), the return says whether a method learned anything."""
+    lines = ["Greedy return against the random policy's, where the win rate alone says little: the final "
+             "policy's mean return (the run's own reward scale) and, measured by each run before it trained, "
+             "the return of the ε = 1 policy; *above random* counts the seeds whose final return beats their "
+             "own run's random return.", "",
+             "| map | method | seeds | final greedy return: median (range) | random policy: median | above random |",
+             "|---|---|---|---|---|---|"]
+    for mp in maps:
+        for m in methods:
+            runs = [r for r in sweep.runs if r.map_name == mp and r.method == m and r.finished]
+            if not runs:
+                continue
+            finals = [float(r.mean_return) for r in runs if r.mean_return is not None]
+            randoms = [r.random_return for r in runs if r.random_return is not None]
+            beat = sum(1 for r in runs if r.mean_return is not None and r.random_return is not None
+                       and r.mean_return > r.random_return)
+            spread = f" ({min(finals):.2f}–{max(finals):.2f})" if len(finals) > 1 else ""
+            final = f"{statistics.median(finals):.2f}{spread}" if finals else "—"
+            random = f"{statistics.median(randoms):.2f}" if randoms else "— (not logged)"
+            lines.append(f"| {map_heading(mp)} | {paper_label(m)} | {len(runs)} | {final} | {random} | "
+                         f"{beat} of {len(runs)} |")
     return lines
 
 
@@ -342,6 +405,11 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
             parts += [f"![{mp} learning curves](img/{fig.name})", "",
                       "Greedy win rate at each periodic evaluation (32 battles): mean over seeds, band = the range "
                       "of the seeds (min to max).", ""]
+        ret = out / "img" / f"smac_{mp}_return.png"
+        if is_plus_map(mp) and return_figure(sweep, mp, methods, ret):
+            parts += [f"![{mp} greedy return](img/{ret.name})", "",
+                      "Greedy return at each periodic evaluation, same runs, against the random policy's return "
+                      "(dashed).", ""]
         parts += ["Run folders:", "", *run_links(sweep, mp, methods, out), ""]
     md = out / "smac_results.md"
     atomic_write_text(md, "\n".join(parts).rstrip("\n") + "\n")
