@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from decomp.analysis.paper_smac import PAPER_METHODS, paper_label, paper_win_rate
+from decomp.analysis.smac_figures import curve_figure, return_figure
 from decomp.analysis.published_smax import (AGGREGATE_SOURCE, MAP_SOURCE, aggregate_reference_lines,
                                             published_smax_cell)
 from decomp.analysis.stats import iqm_interval, poi_interval
@@ -206,78 +207,6 @@ def reading_block(previous: Path) -> list[str]:
         body = ("*Not written yet.* Write the reading between these markers in the generated file; "
                 "`python -m decomp.report smac` keeps it when it regenerates the tables.")
     return [READING_START, body, READING_END]
-
-
-def curve_figure(sweep: Sweep, mp: str, methods: list[str], path: Path) -> bool:
-    """Greedy win rate vs env steps per method on one map: mean over seeds, band = range (min to max) of the seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    drawn = False
-    for m in methods:
-        curves = [dict(r.curve) for r in sweep.runs if r.map_name == mp and r.method == m and r.curve]
-        if not curves:
-            continue
-        steps = sorted(set.intersection(*(set(c) for c in curves)))  # evaluation steps every seed reached
-        if not steps:
-            continue
-        table = np.array([[c[s] for s in steps] for c in curves])  # (seeds, points)
-        mean, low, high = table.mean(axis=0), table.min(axis=0), table.max(axis=0)
-        (line,) = ax.plot(steps, mean, label=f"{paper_label(m)} (n={len(curves)})", marker="o", ms=2.5)
-        ax.fill_between(steps, low, high, color=line.get_color(), alpha=0.2)
-        drawn = True
-    if not drawn:
-        plt.close(fig)
-        return False
-    where = PLUS_LABEL if is_plus_map(mp) else "SMAX"
-    ax.set(xlabel="env steps", ylabel="greedy win rate", ylim=(-0.02, 1.02), title=f"{where} {mp}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return True
-
-
-def return_figure(sweep: Sweep, mp: str, methods: list[str], path: Path) -> bool:
-    """Greedy return vs env steps per method on one map (mean over seeds, band = range), with the random
-    policy's return (the mean of the runs' own measurements) as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    drawn = False
-    for m in methods:
-        runs = [r for r in sweep.runs if r.map_name == mp and r.method == m and r.return_curve]
-        curves = [dict(r.return_curve) for r in runs]
-        steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
-        if not steps:
-            continue
-        table = np.array([[c[s] for s in steps] for c in curves])  # (seeds, points)
-        (line,) = ax.plot(steps, table.mean(axis=0), label=f"{paper_label(m)} (n={len(curves)})", marker="o", ms=2.5)
-        ax.fill_between(steps, table.min(axis=0), table.max(axis=0), color=line.get_color(), alpha=0.2)
-        randoms = [r.random_return for r in runs if r.random_return is not None]
-        if randoms:
-            ax.axhline(float(np.mean(randoms)), color=line.get_color(), linestyle="--", linewidth=1,
-                       label=f"{paper_label(m)} runs' random policy (ε = 1)")
-        drawn = True
-    if not drawn:
-        plt.close(fig)
-        return False
-    ax.set(xlabel="env steps", ylabel="greedy return", title=f"{PLUS_LABEL if is_plus_map(mp) else 'SMAX'} {mp}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return True
 
 
 def run_links(sweep: Sweep, mp: str, methods: list[str], out: Path) -> list[str]:
