@@ -118,14 +118,19 @@ def test_report_tables_hold_the_exact_medians_iqms_and_improvements(sweep: Path,
     assert (tmp_path / "docs" / "img" / "smac_2s3z.png").exists()
 
 
+def report_with_launch(sweep: Path, tmp_path: Path, command: str) -> str:
+    """The report's text after ``command`` is appended to the sweep's sweep.json as an unfinished launch."""
+    record = json.loads((sweep / "sweep.json").read_text())
+    record["launches"].append({"command": command, "launcher": "joblib", "started": "w", "seconds": None})
+    (sweep / "sweep.json").write_text(json.dumps(record))
+    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "100"])
+    return (tmp_path / "docs" / "smac_results.md").read_text()
+
+
 def test_a_launch_from_before_method_and_map_is_shown_in_todays_keys(sweep: Path, tmp_path: Path) -> None:
     """sweep.json keeps the command as launched; the report shows the one that relaunches it today."""
     old = "python -m decomp.train -m env=smac env.map_name=2s3z,5m_vs_6m mixer=qatten,qmix,none seed=0,1,2"
-    record = json.loads((sweep / "sweep.json").read_text())
-    record["launches"].append({"command": old, "launcher": "joblib", "started": "w", "seconds": None})
-    (sweep / "sweep.json").write_text(json.dumps(record))
-    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "100"])
-    md = (tmp_path / "docs" / "smac_results.md").read_text()
+    md = report_with_launch(sweep, tmp_path, old)
     assert ("python -m decomp.train -m env=smac map=2s3z,5m_vs_6m method=qatten,qmix,iql seed=0,1,2    # joblib, "
             "started w, did not finish") in md
     assert "mixer=" not in md and "env.map_name=" not in md
@@ -136,11 +141,7 @@ def test_a_launch_from_before_method_and_map_is_shown_in_todays_keys(sweep: Path
 def test_a_launch_into_a_folder_since_moved_names_the_folder_reported(sweep: Path, tmp_path: Path) -> None:
     """A sweep launched as /work/main/results/smac_table and moved since: its command relaunches where it is now."""
     old = "python -m decomp.train -m env=smac map=3m seed=0 hydra.sweep.dir=/work/main/results/old_name"
-    record = json.loads((sweep / "sweep.json").read_text())
-    record["launches"].append({"command": old, "launcher": "joblib", "started": "w", "seconds": None})
-    (sweep / "sweep.json").write_text(json.dumps(record))
-    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "100"])
-    md = (tmp_path / "docs" / "smac_results.md").read_text()
+    md = report_with_launch(sweep, tmp_path, old)
     assert f"python -m decomp.train -m env=smac map=3m seed=0 hydra.sweep.dir={sweep}    # joblib" in md
     assert "old_name" not in md
 
