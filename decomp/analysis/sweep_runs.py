@@ -57,14 +57,18 @@ class Sweep:
 
 def eval_curve(metrics_csv: Path, key: str = "eval/win_rate") -> tuple[tuple[int, float], ...]:
     """``key`` per env step from a run's metrics.csv (the last value where a step was logged twice)."""
-    if not metrics_csv.exists():
-        return ()
-    points: dict[int, float] = {}
-    with metrics_csv.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("key") == key:
-                points[int(row["step"])] = float(row["value"])
-    return tuple(sorted(points.items()))
+    return eval_curves(metrics_csv, (key,))[key]
+
+
+def eval_curves(metrics_csv: Path, keys: tuple[str, ...]) -> dict[str, tuple[tuple[int, float], ...]]:
+    """:func:`eval_curve` for several keys in one pass over metrics.csv."""
+    points: dict[str, dict[int, float]] = {k: {} for k in keys}
+    if metrics_csv.exists():
+        with metrics_csv.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("key") in points:
+                    points[row["key"]][int(row["step"])] = float(row["value"])
+    return {k: tuple(sorted(p.items())) for k, p in points.items()}
 
 
 PAUSE_SECONDS = 300.0  # a longer silence in a run's metrics.csv: it was killed and resumed later
@@ -109,6 +113,7 @@ def read_run(folder: Path) -> RunRecord:
     host_path = folder / "host.json"
     host = json.loads(host_path.read_text()) if host_path.exists() else {}
     where = env.get("map_name", "") if env["name"] != "matrix" else env.get("game", "")
+    curves = eval_curves(folder / "metrics.csv", ("eval/win_rate", "eval/return", "eval/random_return"))
     if summary is not None and int(summary["env_steps"]) < int(cfg["t_max"]):
         summary = None  # an older summary of a run being extended to a larger t_max: not finished yet
     return RunRecord(
@@ -119,9 +124,8 @@ def read_run(folder: Path) -> RunRecord:
         win_rate=None if summary is None else float(summary["eval_win_rate"]),
         mean_return=None if summary is None else float(summary["eval_return"]),
         seconds=None if summary is None else float(summary["seconds"]),
-        curve=eval_curve(folder / "metrics.csv"), host=host, spans=active_spans(folder / "metrics.csv"),
-        return_curve=eval_curve(folder / "metrics.csv", "eval/return"),
-        random_return=next((v for _, v in eval_curve(folder / "metrics.csv", "eval/random_return")), None))
+        curve=curves["eval/win_rate"], host=host, spans=active_spans(folder / "metrics.csv"),
+        return_curve=curves["eval/return"], random_return=next((v for _, v in curves["eval/random_return"]), None))
 
 
 def load_sweep(folder: Path, env: str | None = None) -> Sweep:
