@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 torch.set_num_threads(1)
 os.environ.setdefault("MPLBACKEND", "Agg")
+# One JAX compilation cache for the whole session, set before anything imports jax: the CLI tests'
+# subprocesses and the tests' many envs compile the same SMAX programs; all but the first are loaded
+# from disk (a set-up user cache is kept). The sweep tests drop it to test the sweep's own cache.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _JAX_CACHE = tempfile.mkdtemp(prefix="decomp-tests-jax-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _JAX_CACHE
+    atexit.register(shutil.rmtree, _JAX_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
