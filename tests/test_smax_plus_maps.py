@@ -169,9 +169,33 @@ def test_report_puts_smax_plus_maps_in_their_own_block(tmp_path: Path) -> None:
     assert "| QMIX | 2s3z (2) |" in aggregate
 
 
+def test_a_sweep_of_smax_plus_maps_only_gets_its_own_document(tmp_path: Path) -> None:
+    from decomp.cli.report import main
+    from tests.test_report_smac import fake_run
+
+    sweep = tmp_path / "sweep"
+    for map_name in ("MMM2", "2s_vs_1sc"):
+        fake_run(sweep, map_name, "qmix", 0, 0.5)
+    out = tmp_path / "docs"
+    main(["smac", "--sweep", str(sweep), "--out", str(out), "--reps", "200"])
+    md = (out / "smac_results.md").read_text()
+    assert md.startswith("# SMAX+ maps: approximations of SMAC\n") and "**SMAX+ is neither SC2 nor SMAX.**" in md
+    # no SMAX table, no published-SMAX column, no claim about the seed's ordering on the paper's SMAX maps
+    for absent in ("SMAX is not SC2", "No SMAX map", "published SMAX", "seed's ordering", "Across the maps"):
+        assert absent not in md, absent
+    assert "| map | budget | QMIX |\n" in md and "| `MMM2` | 3k | **50** <sub>n=1</sub> (61) |" in md
+    assert "| `MMM2` (SMAX+) | QMIX | 1 | 5.00 | 1.50 | 1 of 1 |" in md
+    assert "## What the runs say" in md and "### `2s_vs_1sc` (SMAX+)" in md
+    assert (out / "img" / "smac_2s_vs_1sc_return.png").exists()
+    # the hand-written reading survives a regeneration, as in the SMAX report
+    (out / "smac_results.md").write_text(md.replace("*Not written yet.*", "QMIX beats random on both."))
+    main(["smac", "--sweep", str(sweep), "--out", str(out), "--reps", "200"])
+    assert "QMIX beats random on both." in (out / "smac_results.md").read_text()
+
+
 def test_the_return_table_counts_only_seeds_above_their_own_random_return(tmp_path: Path) -> None:
     from decomp.analysis.sweep_runs import load_sweep
-    from decomp.cli.report_smac import return_table
+    from decomp.cli.report_smax_plus import return_table
     from tests.test_report_smac import fake_run
 
     sweep = tmp_path / "sweep"

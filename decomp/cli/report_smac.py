@@ -9,7 +9,8 @@ and writes ``smac_results.md`` plus one learning-curve figure per map under ``im
   improves on each other method (decomp/analysis/stats.py);
 - a second reference column, published SMAX curves (decomp/analysis/published_smax.py), and an aggregate over
   the maps SMAX shares with the paper: IQM per method with its bootstrap interval, P(Qatten > method);
-- SMAX+ maps (decomp's approximations of the maps SMAX lacks, decomp/envs/smax_plus/) in a table of their own;
+- SMAX+ maps (decomp's approximations of the maps SMAX lacks, decomp/envs/smax_plus/) in a table of their own
+  (decomp/cli/report_smax_plus.py), or, for a sweep of SMAX+ maps only, a document of their own;
 - learning curves (mean and range over seeds) and a link to every run folder;
 - at the top: budget per run, seeds, machine, total wall time and the exact sweep command(s);
 - a hand-written reading of the table, kept from the previous ``smac_results.md`` when regenerated.
@@ -30,6 +31,8 @@ from decomp.analysis.published_smax import (AGGREGATE_SOURCE, MAP_SOURCE, aggreg
                                             published_smax_cell)
 from decomp.analysis.stats import iqm_interval, poi_interval
 from decomp.analysis.sweep_runs import PAUSE_SECONDS, RunRecord, Sweep, load_sweep, union_seconds
+from decomp.cli.report_smax_plus import (PLUS_NOTE, plus_heading, plus_only_head, plus_only_table_intro,
+                                         return_table, split_plus)
 from decomp.envs.smax_plus import LABEL as PLUS_LABEL, is_plus_map
 
 # Rows in this order first (the issue's map presets), then any other map alphabetically.
@@ -112,10 +115,10 @@ def setup_section(sweep: Sweep) -> list[str]:
     return lines
 
 
-def paper_table(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
+def paper_table(sweep: Sweep, maps: list[str], methods: list[str], published: bool = True) -> list[str]:
     """Maps × methods: median over seeds of the final greedy win rate (%), the paper's SC2 number in brackets;
-    each map's budget first and the published SMAX curves (IPPO / MAPPO) last."""
-    head = ["map", "budget"] + [f"{paper_label(m)}" for m in methods] + ["published SMAX, IPPO / MAPPO %"]
+    each map's budget first and the published SMAX curves (IPPO / MAPPO) last (unless ``published`` is off)."""
+    head = ["map", "budget"] + [f"{paper_label(m)}" for m in methods] + ["published SMAX, IPPO / MAPPO %"] * published
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for mp in maps:
         row = [f"`{mp}`", _steps_text([r.t_max for r in sweep.runs if r.map_name == mp])]
@@ -125,7 +128,7 @@ def paper_table(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
             paper = paper_win_rate(mp, m)
             n = f" <sub>n={len(mine)}</sub>" if mine else ""
             row.append(f"**{ours}**{n} ({paper if paper is not None else '—'})")
-        row.append(published_smax_cell(mp) or "—")
+        row += [published_smax_cell(mp) or "—"] * published
         lines.append("| " + " | ".join(row) + " |")
     return lines
 
@@ -241,18 +244,6 @@ def aggregate_section(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
     ]
 
 
-# ---- SMAX+ maps: decomp's approximations (decomp/envs/smax_plus/), never rows of the SMAX table ------
-PLUS_NOTE = (f"**{PLUS_LABEL} is neither SC2 nor SMAX.** These maps need unit types SMAX lacks (colossus, medivac, "
-             f"baneling, spine crawler); without StarCraft II decomp runs them on {PLUS_LABEL}, its own extension of "
-             "SMAX (docs/smax_plus.md says what differs from SC2). Read their cells as approximations; the paper's "
-             "SC2 number in brackets is a reference only.")
-
-
-def split_plus(maps: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(SMAX maps, SMAX+ maps), each in the given order."""
-    return [m for m in maps if not is_plus_map(m)], [m for m in maps if is_plus_map(m)]
-
-
 def smax_and_plus_tables(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
     """The paper table over the SMAX maps, then the SMAX+ maps in a block of their own (when the sweep has any)."""
     smax_maps, plus_maps = split_plus(maps)
@@ -263,34 +254,8 @@ def smax_and_plus_tables(sweep: Sweep, maps: list[str], methods: list[str]) -> l
     return lines
 
 
-def return_table(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
-    """Final greedy return against the random policy's, per (map, method): where win rates stay near 0 (most
-    SMAX+ maps), the return says whether a method learned anything."""
-    lines = ["Greedy return against the random policy's, where the win rate alone says little: the final "
-             "policy's mean return (the run's own reward scale) and, measured by each run before it trained, "
-             "the return of the ε = 1 policy; *above random* counts the seeds whose final return beats their "
-             "own run's random return.", "",
-             "| map | method | seeds | final greedy return: median (range) | random policy: median | above random |",
-             "|---|---|---|---|---|---|"]
-    for mp in maps:
-        for m in methods:
-            runs = [r for r in sweep.runs if r.map_name == mp and r.method == m and r.finished]
-            if not runs:
-                continue
-            finals = [float(r.mean_return) for r in runs if r.mean_return is not None]
-            randoms = [r.random_return for r in runs if r.random_return is not None]
-            beat = sum(1 for r in runs if r.mean_return is not None and r.random_return is not None
-                       and r.mean_return > r.random_return)
-            spread = f" ({min(finals):.2f}–{max(finals):.2f})" if len(finals) > 1 else ""
-            final = f"{statistics.median(finals):.2f}{spread}" if finals else "—"
-            random = f"{statistics.median(randoms):.2f}" if randoms else "— (not logged)"
-            lines.append(f"| {map_heading(mp)} | {paper_label(m)} | {len(runs)} | {final} | {random} | "
-                         f"{beat} of {len(runs)} |")
-    return lines
-
-
 def map_heading(mp: str) -> str:
-    return f"`{mp}` ({PLUS_LABEL})" if is_plus_map(mp) else f"`{mp}`"
+    return plus_heading(mp) if is_plus_map(mp) else f"`{mp}`"
 
 
 # ---- the document --------------------------------------------------------------------------------
@@ -301,25 +266,30 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
     sweep = load_sweep(sweep_dir, env="smac")
     maps, methods = ordered_maps(sweep.runs), ordered_methods(sweep.runs)
     episodes = _one_or_list([r.eval_episodes for r in sweep.runs])
-    parts = [
-        "# SMAC table on SMAX", "",
-        "Generated by (do not edit by hand):", "", f"```\n{command}\n```", "",
-        "**SMAX is not SC2.** These runs use JaxMARL's SMAX re-implementation of the SMAC maps (same names and "
-        "unit types, simpler dynamics and a heuristic enemy), not StarCraft II; the paper's numbers are from real "
-        "SC2 with the paper's own budget, so they are a reference point, not a target these runs should match.", "",
-        *setup_section(sweep), "",
-        "## Median win rate (the paper's format)", "",
-        f"Each cell: median over seeds of the final policy's greedy win rate in % (each run evaluated over {episodes} "
-        f"episodes at the end of training; `n` = seeds), in brackets the Qatten paper's median SC2 win rate "
-        "(Yang et al. 2020, arXiv:2002.03939; — where it has none). IQL is `method=iql` (`none` in sweep folder "
-        "names). *Budget*: the runs' "
-        f"env steps. *Published SMAX*: {MAP_SOURCE}; at the budgets named — compare a cell with the column "
-        "entry at its own budget.", "",
-        *smax_and_plus_tables(sweep, maps, methods), "",
-        *aggregate_section(sweep, methods, reps),
-        "## What the table says about the seed's ordering", "",
-        "The seed claims Qatten ≥ QMIX ≥ VDN ≫ IQL, QTRAN, COMA, with the gap widest on the hard maps.", "",
-        *reading_block(out / "smac_results.md"), "",
+    command_lines = ["Generated by (do not edit by hand):", "", f"```\n{command}\n```", ""]
+    if maps and not split_plus(maps)[0]:  # SMAX+ maps only: their own document, no SMAX table or ordering claim
+        parts = [*plus_only_head(), *command_lines, *setup_section(sweep), "", *plus_only_table_intro(episodes),
+                 *paper_table(sweep, maps, methods, published=False), "", *return_table(sweep, maps, methods), "",
+                 "## What the runs say", "", *reading_block(out / "smac_results.md"), ""]
+    else:
+        parts = [
+            "# SMAC table on SMAX", "", *command_lines,
+            "**SMAX is not SC2.** These runs use JaxMARL's SMAX re-implementation of the SMAC maps (same names and "
+            "unit types, simpler dynamics and a heuristic enemy), not StarCraft II; the paper's numbers are from real "
+            "SC2 with the paper's own budget, so they are a reference point, not a target these runs should match.", "",
+            *setup_section(sweep), "",
+            "## Median win rate (the paper's format)", "",
+            f"Each cell: median over seeds of the final policy's greedy win rate in % (each run evaluated over "
+            f"{episodes} episodes at the end of training; `n` = seeds), in brackets the Qatten paper's median SC2 win "
+            "rate (Yang et al. 2020, arXiv:2002.03939; — where it has none). IQL is `method=iql` (`none` in sweep "
+            f"folder names). *Budget*: the runs' env steps. *Published SMAX*: {MAP_SOURCE}; at the budgets named — "
+            "compare a cell with the column entry at its own budget.", "",
+            *smax_and_plus_tables(sweep, maps, methods), "",
+            *aggregate_section(sweep, methods, reps),
+            "## What the table says about the seed's ordering", "",
+            "The seed claims Qatten ≥ QMIX ≥ VDN ≫ IQL, QTRAN, COMA, with the gap widest on the hard maps.", "",
+            *reading_block(out / "smac_results.md"), ""]
+    parts += [
         "## Per map: IQM and probability of improvement", "",
         f"IQM = interquartile mean over seeds (25 % trimmed); intervals are 95 % percentile intervals of a "
         f"stratified bootstrap over seeds ({reps} resamples), as in rliable (Agarwal et al. 2021); "
