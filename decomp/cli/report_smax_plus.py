@@ -54,12 +54,13 @@ def plus_heading(mp: str) -> str:
 
 
 def plus_only_head() -> list[str]:
-    """Title, warning and table heading of a report whose sweep holds SMAX+ maps only: no SMAX table and no
-    ordering claim, since these maps are not the paper's SMAX comparison."""
+    """Title and warning of a report whose sweep holds SMAX+ maps only (no SMAX table, no ordering claim:
+    these maps are not the paper's SMAX comparison)."""
     return [f"# {PLUS_LABEL} maps: approximations of SMAC", "", PLUS_NOTE, ""]
 
 
 def plus_only_table_intro(episodes: str) -> list[str]:
+    """The win-rate table's heading in that document: the paper's SC2 number is for the real map."""
     return ["## Win rate and return", "",
             f"Each cell: median over seeds of the final policy's greedy win rate in % (each run evaluated over "
             f"{episodes} episodes at the end of training; `n` = seeds), in brackets the Qatten paper's median SC2 "
