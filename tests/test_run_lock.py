@@ -170,3 +170,44 @@ def test_a_sweep_skips_a_job_another_launch_is_training_and_runs_the_rest(tmp_pa
     assert (held / "metrics.csv").read_text() == "step,wall_time,key,value\n", "the busy folder was touched"
     assert (tmp_path / "sw" / "matrix-qtran__qmix__0" / "summary.json").exists()
     assert not (tmp_path / "sw" / "matrix-qtran__qmix__0" / LOCK_NAME).exists()
+
+
+def _terminate_once_training(cmd: list[str], cwd: Path, folder: Path) -> subprocess.CompletedProcess:
+    """Start ``cmd``, send SIGTERM once ``folder`` holds a lock and a config.yaml (it is training), wait for it."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.time() + 180
+        while not ((folder / LOCK_NAME).exists() and (folder / "config.yaml").exists()):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.time() < deadline, "the run never started training"
+            time.sleep(0.2)
+        proc.terminate()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def test_sigterm_stops_a_run_cleanly_releasing_its_lock(tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    res = _terminate_once_training([sys.executable, "-m", "decomp.train", "env=matrix", "method=vdn",
+                                    "t_max=50000000", "progress=false", f"run_dir={tmp_path}", "run_name=r"],
+                                   tmp_path, run)
+    assert res.returncode == 143, res.stderr
+    assert "terminated (SIGTERM): resume with `python -m decomp.train resume=<run folder>`" in res.stderr
+    assert not (run / LOCK_NAME).exists(), "SIGTERM left the run's lock behind"
+    assert (run / "config.yaml").exists(), "the killed run's folder must stay, to be resumed"
+
+
+def test_sigterm_stops_the_whole_sweep_not_just_its_current_job(tmp_path: Path) -> None:
+    sweep = tmp_path / "sw"
+    first, second = sweep / "matrix-qtran__vdn__0", sweep / "matrix-qtran__vdn__1"
+    res = _terminate_once_training([sys.executable, "-m", "decomp.train", "-m", "env=matrix", "env.game=qtran",
+                                    "method=vdn", "seed=0,1", "t_max=50000000", "progress=false",
+                                    "hydra/launcher=joblib", "hydra.launcher.n_jobs=1", f"hydra.sweep.dir={sweep}"],
+                                   tmp_path, first)
+    assert res.returncode == 143, res.stderr
+    assert "or launch the same sweep again" in res.stderr
+    assert not (first / LOCK_NAME).exists()
+    assert not (second / "metrics.csv").exists(), "the sweep went on to its next job after SIGTERM"

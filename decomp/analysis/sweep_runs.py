@@ -62,13 +62,25 @@ def eval_curve(metrics_csv: Path, key: str = "eval/win_rate") -> tuple[tuple[int
 
 def eval_curves(metrics_csv: Path, keys: tuple[str, ...]) -> dict[str, tuple[tuple[int, float], ...]]:
     """:func:`eval_curve` for several keys in one pass over metrics.csv."""
+    return scan_metrics(metrics_csv, keys)[0]
+
+
+def scan_metrics(metrics_csv: Path, keys: tuple[str, ...]
+                 ) -> tuple[dict[str, tuple[tuple[int, float], ...]], tuple[float, ...]]:
+    """``keys``' (step, value) curves and every row's ``wall_time`` stamp (sorted), in one pass.
+
+    Why one pass: a long run's metrics.csv has ~10^5 rows, and a report reads every run of a sweep.
+    """
     points: dict[str, dict[int, float]] = {k: {} for k in keys}
+    stamps: list[float] = []
     if metrics_csv.exists():
         with metrics_csv.open(newline="") as fh:
             for row in csv.DictReader(fh):
                 if row.get("key") in points:
                     points[row["key"]][int(row["step"])] = float(row["value"])
-    return {k: tuple(sorted(p.items())) for k, p in points.items()}
+                if row.get("wall_time"):
+                    stamps.append(float(row["wall_time"]))
+    return {k: tuple(sorted(p.items())) for k, p in points.items()}, tuple(sorted(stamps))
 
 
 PAUSE_SECONDS = 300.0  # a longer silence in a run's metrics.csv: it was killed and resumed later
@@ -80,10 +92,11 @@ def active_spans(metrics_csv: Path, pause: float = PAUSE_SECONDS) -> tuple[tuple
     A run logs every few seconds while it trains, so a long gap is a kill (and a later resume); this
     counts every session a run trained in, where ``summary.json`` has only its last launch's time.
     """
-    if not metrics_csv.exists():
-        return ()
-    with metrics_csv.open(newline="") as fh:
-        stamps = sorted(float(row["wall_time"]) for row in csv.DictReader(fh) if row.get("wall_time"))
+    return spans_of(scan_metrics(metrics_csv, ())[1], pause)
+
+
+def spans_of(stamps: tuple[float, ...], pause: float = PAUSE_SECONDS) -> tuple[tuple[float, float], ...]:
+    """Sorted time stamps -> (start, end) spans, split where consecutive stamps are more than ``pause`` s apart."""
     spans: list[tuple[float, float]] = []
     for t in stamps:
         if spans and t - spans[-1][1] <= pause:
@@ -113,7 +126,7 @@ def read_run(folder: Path) -> RunRecord:
     host_path = folder / "host.json"
     host = json.loads(host_path.read_text()) if host_path.exists() else {}
     where = env.get("map_name", "") if env["name"] != "matrix" else env.get("game", "")
-    curves = eval_curves(folder / "metrics.csv", ("eval/win_rate", "eval/return", "eval/random_return"))
+    curves, stamps = scan_metrics(folder / "metrics.csv", ("eval/win_rate", "eval/return", "eval/random_return"))
     if summary is not None and int(summary["env_steps"]) < int(cfg["t_max"]):
         summary = None  # an older summary of a run being extended to a larger t_max: not finished yet
     return RunRecord(
@@ -124,7 +137,7 @@ def read_run(folder: Path) -> RunRecord:
         win_rate=None if summary is None else float(summary["eval_win_rate"]),
         mean_return=None if summary is None else float(summary["eval_return"]),
         seconds=None if summary is None else float(summary["seconds"]),
-        curve=curves["eval/win_rate"], host=host, spans=active_spans(folder / "metrics.csv"),
+        curve=curves["eval/win_rate"], host=host, spans=spans_of(stamps),
         return_curve=curves["eval/return"], random_return=next((v for _, v in curves["eval/random_return"]), None))
 
 

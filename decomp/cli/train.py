@@ -15,7 +15,9 @@ finished jobs and resumes killed ones (decomp/cli/sweep.py).
 from __future__ import annotations
 
 import shutil
+import signal
 import sys
+import threading
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -33,6 +35,24 @@ from decomp.envs.smac_select import BackendUnavailable
 from decomp.training.run_record import write_config
 from decomp.training.trainer import Trainer, TrainingDiverged
 from decomp.training.runtime import keep_freed_memory
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM as an exception, so ``finally`` blocks run: the run folder's lock is released and the logger closed.
+
+    Why: Python's default SIGTERM ends the process where it stands, leaving ``.training.lock`` behind (taken
+    over as stale by the next launch, after a confusing message) and a sweep launch killed mid-job.
+    """
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def stop_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated`, unless someone (a launcher such as submitit) handles it already."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_terminated)
 
 
 def train(cfg: Config, explicit: dict[str, str] | None = None, into: Path | None = None) -> int:
@@ -115,9 +135,12 @@ def _hydra_main(dcfg: DictConfig) -> None:
     except (ConfigError, CheckpointError, TrainingDiverged, BackendUnavailable, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         code = 2
-    except KeyboardInterrupt:
-        print("\ninterrupted: resume with `python -m decomp.train resume=<run folder>`"
-              + (" or launch the same sweep again" if multirun else ""), file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        print(f"\n{'terminated (SIGTERM)' if terminated else 'interrupted'}: resume with `python -m decomp.train "
+              "resume=<run folder>`" + (" or launch the same sweep again" if multirun else ""), file=sys.stderr)
+        if terminated:
+            sys.exit(143)  # a SystemExit passes Hydra's per-job handling: the whole sweep stops, as asked
         code = 130
     if code and multirun:
         raise SweepJobFailed(f"{HydraConfig.get().runtime.output_dir}: exit code {code} (its error is printed above)")
@@ -133,4 +156,5 @@ def main() -> None:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    stop_cleanly_on_sigterm()
     _hydra_main()
