@@ -156,7 +156,8 @@ def test_report_puts_smax_plus_maps_in_their_own_block(tmp_path: Path) -> None:
     plus_block = rest.split("\n## ", 1)[0]
     assert "| `2s3z` |" in main_table and "`MMM2`" not in main_table and "`2s_vs_1sc`" not in main_table
     assert "**SMAX+ is neither SC2 nor SMAX.**" in plus_block and "`2s3z`" not in plus_block
-    assert "| `MMM2` | 3k | **50** <sub>n=2</sub> (61) |" in plus_block  # median of 0.25, 0.75; paper's SC2 61
+    assert "| `MMM2` | 3k | **50** <sub>n=2</sub> (61) |\n" in plus_block  # median of 0.25, 0.75; paper's SC2 61
+    assert "published SMAX" in main_table and "published SMAX" not in plus_block  # SMAX+ maps have none
     assert "| `2s_vs_1sc` | 3k | **100** <sub>n=2</sub> (100) |" in plus_block
     assert "### `MMM2` (SMAX+)" in md and "### `2s3z`\n" in md
     # the return against the random policy's (fake runs: final 10 × win, random 1.5): MMM2's 2.5 and 7.5

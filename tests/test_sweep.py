@@ -191,7 +191,7 @@ def test_map_preset_wins_over_the_regime_and_yields_to_the_method_and_the_comman
     assert compose_config(["env=smac", "map=2s3z", "regime=onpolicy"]).buffer_size == 512  # holds a round
     for regime in ("replay", "onpolicy_replay", "onpolicy"):  # what a map needs holds in every regime
         assert compose_config(["env=smac", "map=3s5z_vs_3s6z", f"regime={regime}"]).buffer_size == 2500
-        assert compose_config(["env=smac", "map=bane_vs_bane", f"regime={regime}"]).buffer_size == 1400  # memory
+        assert compose_config(["env=smac", "map=bane_vs_bane", f"regime={regime}"]).buffer_size == 800  # memory
     assert compose_config(["env=smac", "map=3s5z_vs_3s6z"]).buffer_size == 2500
     assert compose_config(["env=smac", "map=3s5z_vs_3s6z", "method=coma"]).buffer_size == 32  # on-policy
     coma = compose_config(["env=smac", "map=2s3z", "method=coma", "buffer_size=64"])

@@ -245,12 +245,15 @@ def aggregate_section(sweep: Sweep, methods: list[str], reps: int) -> list[str]:
 
 
 def smax_and_plus_tables(sweep: Sweep, maps: list[str], methods: list[str]) -> list[str]:
-    """The paper table over the SMAX maps, then the SMAX+ maps in a block of their own (when the sweep has any)."""
+    """The paper table over the SMAX maps, then the SMAX+ maps in a block of their own (when the sweep has any;
+    without the published-SMAX column, which SMAX+ maps never have). A sweep of SMAX+ maps only gets its own
+    document (:func:`write_report`), so ``maps`` holds at least one SMAX map here."""
     smax_maps, plus_maps = split_plus(maps)
-    lines = paper_table(sweep, smax_maps, methods) if smax_maps else ["*No SMAX map in this sweep.*"]
+    lines = paper_table(sweep, smax_maps, methods)
     if plus_maps:
         lines += ["", f"## {PLUS_LABEL} maps: approximations, not SMAC", "", PLUS_NOTE, "",
-                  *paper_table(sweep, plus_maps, methods), "", *return_table(sweep, plus_maps, methods)]
+                  *paper_table(sweep, plus_maps, methods, published=False), "",
+                  *return_table(sweep, plus_maps, methods)]
     return lines
 
 
