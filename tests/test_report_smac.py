@@ -211,3 +211,21 @@ def test_bad_sweep_folders_are_usage_errors(sweep: Path, tmp_path: Path, capsys)
     fake_run(tmp_path / "dup", "2s3z", "qatten", 0, 0.5)
     with pytest.raises(SweepError, match="two runs of 2s3z / qatten / seed 0"):
         load_sweep(tmp_path / "dup", env="smac")
+
+
+def test_a_curve_is_drawn_from_the_finished_seeds_unless_none_has_finished(tmp_path: Path) -> None:
+    """A seed still training would cut the mean (taken at the steps every seed reached) short at its step."""
+    from decomp.analysis.smac_figures import band_runs
+    from decomp.analysis.sweep_runs import load_sweep
+
+    root = tmp_path / "sweep"
+    fake_run(root, "3s5z", "vdn", 0, 0.99)
+    short = fake_run(root, "3s5z", "vdn", 1, None)  # killed at 1000 steps
+    (short / "metrics.csv").write_text("step,wall_time,key,value\n1000,1.0,eval/win_rate,0.1\n")
+    fake_run(root, "3s5z", "qmix", 0, None)
+    sweep = load_sweep(root)
+    runs, finished = band_runs(sweep, "3s5z", "vdn", lambda r: r.curve)
+    assert finished and [r.seed for r in runs] == [0] and runs[0].curve[-1][0] == 3000
+    runs, finished = band_runs(sweep, "3s5z", "qmix", lambda r: r.curve)
+    assert not finished and [r.seed for r in runs] == [0]
+    assert band_runs(sweep, "3s5z", "qatten", lambda r: r.curve) == ([], False)

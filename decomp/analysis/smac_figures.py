@@ -26,10 +26,22 @@ def return_figure(sweep: Sweep, mp: str, methods: list[str], path: Path) -> bool
     return _band_figure(sweep, mp, methods, path, lambda r: r.return_curve, "greedy return", random_line=True)
 
 
+def band_runs(sweep: Sweep, mp: str, method: str, curve_of: Curve) -> tuple[list[RunRecord], bool]:
+    """The runs one method's line is drawn from, and whether they are finished: its finished runs with a curve,
+    else (none finished yet) its unfinished ones.
+
+    Why: the line is the mean at the evaluation steps every run reached, so one run still training would
+    cut the finished seeds' curves short at its own step.
+    """
+    runs = [r for r in sweep.runs if r.map_name == mp and r.method == method and curve_of(r)]
+    done = [r for r in runs if r.finished]
+    return (done, True) if done else (runs, False)
+
+
 def _band_figure(sweep: Sweep, mp: str, methods: list[str], path: Path, curve_of: Curve, ylabel: str,
                  random_line: bool) -> bool:
-    """One line per method (mean over its seeds at the evaluation steps every seed reached) and the range as a
-    band; False, and no file, when no method has a curve."""
+    """One line per method (mean over its finished seeds at the evaluation steps every one reached: see
+    :func:`band_runs`) and the range as a band; False, and no file, when no method has a curve."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,13 +50,15 @@ def _band_figure(sweep: Sweep, mp: str, methods: list[str], path: Path, curve_of
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     drawn = False
     for m in methods:
-        runs = [r for r in sweep.runs if r.map_name == mp and r.method == m and curve_of(r)]
+        runs, finished = band_runs(sweep, mp, m, curve_of)
         curves = [dict(curve_of(r)) for r in runs]
         steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
         if not steps:
             continue
         table = np.array([[c[s] for s in steps] for c in curves])  # (seeds, points)
-        (line,) = ax.plot(steps, table.mean(axis=0), label=f"{paper_label(m)} (n={len(curves)})", marker="o", ms=2.5)
+        label = f"{paper_label(m)} (n={len(curves)}{'' if finished else ', still training'})"
+        (line,) = ax.plot(steps, table.mean(axis=0), label=label, marker="o", ms=2.5,
+                          linestyle="-" if finished else ":")
         ax.fill_between(steps, table.min(axis=0), table.max(axis=0), color=line.get_color(), alpha=0.2)
         randoms = [r.random_return for r in runs if r.random_return is not None]
         if random_line and randoms:

@@ -305,8 +305,9 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
         parts += [f"### {map_heading(mp)}", "", *stats_table(sweep, mp, methods, reps), ""]
         if curve_figure(sweep, mp, methods, fig):
             parts += [f"![{mp} learning curves](img/{fig.name})", "",
-                      "Greedy win rate at each periodic evaluation (32 battles): mean over seeds, band = the range "
-                      "of the seeds (min to max).", ""]
+                      "Greedy win rate at each periodic evaluation (32 battles): mean over the finished seeds, band = "
+                      "the range of the seeds (min to max); a method with no finished seed yet is drawn dotted from "
+                      "its runs still training.", ""]
         ret = out / "img" / f"smac_{mp}_return.png"
         if is_plus_map(mp) and return_figure(sweep, mp, methods, ret):
             parts += [f"![{mp} greedy return](img/{ret.name})", "",
