@@ -56,7 +56,7 @@ def _band_figure(sweep: Sweep, mp: str, methods: list[str], path: Path, curve_of
         if not steps:
             continue
         table = np.array([[c[s] for s in steps] for c in curves])  # (seeds, points)
-        label = f"{paper_label(m)} (n={len(curves)}{'' if finished else ', still training'})"
+        label = f"{paper_label(m)} (n={len(curves)}{'' if finished else ', unfinished'})"
         (line,) = ax.plot(steps, table.mean(axis=0), label=label, marker="o", ms=2.5,
                           linestyle="-" if finished else ":")
         ax.fill_between(steps, table.min(axis=0), table.max(axis=0), color=line.get_color(), alpha=0.2)

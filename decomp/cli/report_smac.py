@@ -307,7 +307,7 @@ def write_report(sweep_dir: Path, out: Path, command: str, reps: int = 2000) -> 
             parts += [f"![{mp} learning curves](img/{fig.name})", "",
                       "Greedy win rate at each periodic evaluation (32 battles): mean over the finished seeds, band = "
                       "the range of the seeds (min to max); a method with no finished seed yet is drawn dotted from "
-                      "its runs still training.", ""]
+                      "its unfinished runs.", ""]
         ret = out / "img" / f"smac_{mp}_return.png"
         if is_plus_map(mp) and return_figure(sweep, mp, methods, ret):
             parts += [f"![{mp} greedy return](img/{ret.name})", "",
