@@ -15,16 +15,18 @@ from decomp.analysis.paper_smac import PAPER_METHODS, PAPER_SMAC, paper_win_rate
 from decomp.analysis.sweep_runs import SweepError, load_sweep
 from decomp.cli.report import main
 from decomp.cli.report_smac import budget_text
-from decomp.config.compose import compose_config
+from decomp.cli.sweep import folder_overrides, plan_job, relaunch_overrides
+from decomp.config.compose import compose_config, sweep_job_name
+from decomp.config.schema import ConfigError
 
 # (map, method) -> final win rate per seed
 WINS = {("2s3z", "qatten"): [1.0, 0.9, 0.8], ("2s3z", "qmix"): [0.5, 0.7, 0.6], ("2s3z", "iql"): [0.0, 0.1, 0.0],
         ("5m_vs_6m", "qatten"): [0.25, 0.5, 0.25], ("5m_vs_6m", "qmix"): [0.25, 0.5, 0.25], ("5m_vs_6m", "qplex"): [0.0]}
 
 
-def fake_run(sweep: Path, map_name: str, method: str, seed: int, win: float | None) -> Path:
+def fake_run(sweep: Path, map_name: str, method: str, seed: int, win: float | None, extra: tuple[str, ...] = ()) -> Path:
     cfg = compose_config(["env=smac", f"map={map_name}", f"method={method}", f"seed={seed}", "t_max=3000",
-                          "threads=1"])
+                          "threads=1", *extra])
     folder = sweep / f"smac-{map_name}__{method}__{seed}"
     folder.mkdir(parents=True)
     OmegaConf.save(OmegaConf.structured(cfg), folder / "config.yaml")
@@ -144,6 +146,42 @@ def test_a_launch_into_a_folder_since_moved_names_the_folder_reported(sweep: Pat
     md = report_with_launch(sweep, tmp_path, old)
     assert f"python -m decomp.train -m env=smac map=3m seed=0 hydra.sweep.dir={sweep}    # joblib" in md
     assert "old_name" not in md
+
+
+def test_runs_trained_before_a_default_changed_say_how_to_train_them_again(tmp_path: Path) -> None:
+    """A sweep trained on regime=replay, env=smac's default before 2026-12-06: a relaunch of its lines is refused
+    (QMIX's default regime is another now), regime=replay gives every run's settings back, and the report says
+    that the override names other job folders (it is part of the folder name), so a new sweep folder is needed."""
+    root = tmp_path / "sweep"
+    folders = [fake_run(root, m, method, 0, 0.5, ("regime=replay",)) for m in ("3m", "2s3z") for method in ("qmix", "coma")]
+    (root / "sweep.json").write_text(json.dumps({"launches": [
+        {"command": "python -m decomp.train -m env=smac map=3m,2s3z method=qmix,coma seed=0", "launcher": "joblib",
+         "started": "x", "seconds": 60.0}]}))
+    assert relaunch_overrides(folders) == ["regime=replay"]
+    for folder in folders:
+        map_name, method = folder.name.split("-", 1)[1].split("__")[:2]
+        job = ["env=smac", f"map={map_name}", f"method={method}", "seed=0", "t_max=3000"]
+        if method == "qmix":  # today's default regime for QMIX is another: refused
+            with pytest.raises(ConfigError, match="regime"):
+                plan_job(compose_config(job), {}, folder)
+        assert plan_job(compose_config([*job, "regime=replay"]), {}, folder).action == "skip"
+        assert "regime=replay" in sweep_job_name("smac", "", map_name, method, 0, "regime=replay")  # other folder
+    main(["smac", "--sweep", str(root), "--out", str(tmp_path / "docs"), "--reps", "100"])
+    md = (tmp_path / "docs" / "smac_results.md").read_text()
+    assert "python -m decomp.train -m env=smac map=3m,2s3z method=qmix,coma seed=0    # joblib" in md
+    assert ("**Relaunching today** is refused: these runs were trained with `regime=replay`" in md
+            and "add `regime=replay` and give a new `hydra.sweep.dir=`" in md)
+
+
+def test_runs_on_today_defaults_or_on_mixed_regimes_get_no_added_override(sweep: Path, tmp_path: Path) -> None:
+    folders = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert relaunch_overrides(folders) == []
+    main(["smac", "--sweep", str(sweep), "--out", str(tmp_path / "docs"), "--reps", "100"])
+    assert "Relaunching today" not in (tmp_path / "docs" / "smac_results.md").read_text()
+    mixed = [fake_run(tmp_path / "mixed", "3m", "qmix", s, 0.5, extra) for s, extra in ((0, ()), (1, ("regime=replay",)))]
+    assert relaunch_overrides(mixed) is None  # no one override finds both: the relaunch's refusal names the difference
+    own = mixed[1].rename(mixed[1].with_name(mixed[1].name + "__regime=replay"))  # launched with regime=replay
+    assert folder_overrides(own) == ["regime=replay"] and relaunch_overrides([mixed[0], own]) == []
 
 
 def test_a_map_without_finished_runs_says_so(sweep: Path, tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from decomp.analysis.stats import iqm_interval, poi_interval
 from decomp.analysis.sweep_runs import PAUSE_SECONDS, RunRecord, Sweep, load_sweep, union_seconds
 from decomp.cli.report_smax_plus import (PLUS_NOTE, plus_heading, plus_only_head, plus_only_table_intro,
                                          return_table, split_plus)
+from decomp.cli.sweep import relaunch_overrides
 from decomp.envs.smax_plus import LABEL as PLUS_LABEL, is_plus_map
 
 # Rows in this order first (the issue's map presets), then any other map alphabetically.
@@ -104,15 +105,30 @@ def setup_section(sweep: Sweep) -> list[str]:
                  + f"; {len(sweep.launches)} launch(es) of the sweep recorded in sweep.json")
     if sweep.launches:
         renamed = any("recorded_as" in x for x in sweep.launches)  # sweep_runs.in_todays_form
+        extra = relaunch_overrides([r.folder for r in runs])  # [] unless a default changed since the runs ran
         lines += ["- **Sweep command** (each launch, in order; relaunching skips finished runs and resumes killed ones"
-                  + ("; launches shown as they are given today, which find the same runs: today's keys for those "
-                     "from before `method=` and `map=`, and `hydra.sweep.dir=` naming this folder" if renamed else "")
-                  + "):", "", "```"]
+                  + ("; launches shown as they are given today" + (", which find the same runs" if extra == [] else "")
+                     + ": today's keys for those from before `method=` and `map=`, and `hydra.sweep.dir=` naming this "
+                     "folder" if renamed else "") + "):", "", "```"]
         lines += [f"{x['command']}    # {x.get('launcher', '?')}, started {x.get('started', '?')}"
                   + (f", {_duration(x['seconds'])}" if x.get("seconds") is not None else ", did not finish")
                   for x in sweep.launches]
         lines.append("```")
+        if extra != []:
+            lines.append(relaunch_caveat(extra))
     return lines
+
+
+def relaunch_caveat(extra: list[str] | None) -> str:
+    """Why the launch lines no longer relaunch this sweep, and what trains the same settings again: an override
+    given on the command line is part of each job's folder name, so it cannot find the folders made without it."""
+    if extra is None:
+        return ("- **Relaunching today** is refused: today's defaults give other settings than these runs', and no "
+                "single `regime=` gives them back; the refusal lists the settings that differ.")
+    given = " ".join(extra)
+    return (f"- **Relaunching today** is refused: these runs were trained with `{given}`, no longer the default, so "
+            f"the lines above now give other settings. With `{given}` added, the jobs get other folders "
+            f"(`…__{given}`): to train the same settings again, add `{given}` and give a new `hydra.sweep.dir=`.")
 
 
 def paper_table(sweep: Sweep, maps: list[str], methods: list[str], published: bool = True) -> list[str]:

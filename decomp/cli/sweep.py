@@ -17,7 +17,7 @@ import shlex
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,6 +127,48 @@ def plan_job(cfg: Config, explicit: dict[str, str], folder: Path) -> SweepJob:
         return SweepJob(folder, "resume", cfg, keep, why)
     cfg.run_dir, cfg.run_name = str(folder.parent), folder.name
     return SweepJob(folder, "fresh", cfg, explicit, "new run")
+
+
+def folder_overrides(folder: Path) -> list[str]:
+    """The overrides a sweep job's folder name holds beyond env, map, method and seed (``…__0__regime=onpolicy``
+    -> ``["regime=onpolicy"]``): Hydra's ``override_dirname`` of the job (decomp/conf/config.yaml)."""
+    extra = folder.name.split("__", 3)[3:]
+    return extra[0].split(",") if extra else []
+
+
+def relaunch_overrides(folders: list[Path]) -> list[str] | None:
+    """What a launch given today must add so that :func:`plan_job` finds the settings the env=smac runs in
+    ``folders`` were trained with, after a default changed since they ran (env=smac's regime did on 2026-12-06):
+    ``[]`` when nothing, ``["regime=<r>"]`` when that one override (where a job's folder name gives no regime of
+    its own) brings every run back, None when no single regime does. One composition per map, method, t_max and
+    folder-name overrides: seeds share them."""
+    from decomp.cli.run_folder import RESUME_OVERRIDABLE  # noqa: PLC0415
+    from decomp.config.compose import compose_config  # noqa: PLC0415
+    from decomp.config.schema import CHOICES  # noqa: PLC0415
+
+    runs = [(*saved_config(folder), tuple(folder_overrides(folder))) for folder in folders]
+    if any(saved.env.name != "smac" for saved, _, _ in runs):
+        return None
+    composed: dict[tuple[str, str, int, tuple[str, ...]], Config | None] = {}
+
+    def matches(saved: Config, recorded: set[str], own: tuple[str, ...], extra: tuple[str, ...]) -> bool:
+        given = {o.split("=", 1)[0] for o in own}
+        job = (*own, *(o for o in extra if o.split("=", 1)[0] not in given))
+        key = (saved.env.map_name, saved.method.name, saved.t_max, job)  # t_max: handover.at follows it
+        if key not in composed:
+            try:
+                composed[key] = compose_config(["env=smac", f"map={key[0]}", f"method={key[1]}", f"t_max={key[2]}",
+                                                *job])
+            except Exception:  # noqa: BLE001 — a map or method this decomp no longer has: no line to offer
+                composed[key] = None
+        wanted = composed[key]
+        return wanted is not None and not config_differences(
+            saved, replace(wanted, seed=saved.seed), (*RESUME_OVERRIDABLE, *NOT_COMPARED), recorded)
+
+    for extra in ((), *((f"regime={r}",) for r in CHOICES["regime"])):
+        if all(matches(saved, recorded, own, extra) for saved, recorded, own in runs):
+            return list(extra)
+    return None
 
 
 def _contents(folder: Path) -> list[Path]:
