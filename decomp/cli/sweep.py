@@ -137,11 +137,12 @@ def folder_overrides(folder: Path) -> list[str]:
 
 
 def relaunch_overrides(folders: list[Path]) -> list[str] | None:
-    """What a launch given today must add so that :func:`plan_job` finds the settings the env=smac runs in
-    ``folders`` were trained with, after a default changed since they ran (env=smac's regime did on 2026-12-06):
-    ``[]`` when nothing, ``["regime=<r>"]`` when that one override (where a job's folder name gives no regime of
-    its own) brings every run back, None when no single regime does. One composition per map, method, t_max and
-    folder-name overrides: seeds share them."""
+    """What a launch given today must add to compose the settings the env=smac runs in ``folders`` were trained
+    with, after a default changed since they ran (env=smac's regime did on 2026-12-06): ``[]`` when nothing (the
+    launch lines relaunch the sweep), ``["regime=<r>"]`` when that one override (where a job's folder name gives
+    no regime of its own) brings every run's settings back — given on the command line it also names other job
+    folders, so it trains them again elsewhere — and None when no single regime does. One composition per map,
+    method, t_max and folder-name overrides: seeds share them."""
     from decomp.cli.run_folder import RESUME_OVERRIDABLE  # noqa: PLC0415
     from decomp.config.compose import compose_config  # noqa: PLC0415
     from decomp.config.schema import CHOICES  # noqa: PLC0415
