@@ -15,8 +15,8 @@ from decomp.analysis.paper_smac import PAPER_METHODS, PAPER_SMAC, paper_win_rate
 from decomp.analysis.sweep_runs import SweepError, load_sweep
 from decomp.cli.report import main
 from decomp.cli.report_smac import budget_text
-from decomp.cli.sweep import folder_overrides, plan_job, relaunch_overrides
-from decomp.config.compose import compose_config, sweep_job_name
+from decomp.cli.sweep import plan_job, relaunch_overrides
+from decomp.config.compose import compose_config, folder_overrides, sweep_job_name
 from decomp.config.schema import ConfigError
 
 # (map, method) -> final win rate per seed

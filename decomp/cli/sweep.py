@@ -25,7 +25,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from decomp.cli.run_lock import LOCK_NAME
-from decomp.config.schema import Config, ConfigError, config_from_dict, migrate_saved
+from decomp.config.schema import CHOICES, Config, ConfigError, config_from_dict, migrate_saved
 
 # Settings a relaunch may change without making the job another run (= decomp.cli.run_folder.RESUME_OVERRIDABLE,
 # imported lazily there to keep this module light for Hydra's callback), plus where the run lives.
@@ -129,13 +129,6 @@ def plan_job(cfg: Config, explicit: dict[str, str], folder: Path) -> SweepJob:
     return SweepJob(folder, "fresh", cfg, explicit, "new run")
 
 
-def folder_overrides(folder: Path) -> list[str]:
-    """The overrides a sweep job's folder name holds beyond env, map, method and seed (``…__0__regime=onpolicy``
-    -> ``["regime=onpolicy"]``): Hydra's ``override_dirname`` of the job (decomp/conf/config.yaml)."""
-    extra = folder.name.split("__", 3)[3:]
-    return extra[0].split(",") if extra else []
-
-
 def relaunch_overrides(folders: list[Path]) -> list[str] | None:
     """What a launch given today must add to compose the settings the env=smac runs in ``folders`` were trained
     with, after a default changed since they ran (env=smac's regime did on 2026-12-06): ``[]`` when nothing (the
@@ -144,8 +137,7 @@ def relaunch_overrides(folders: list[Path]) -> list[str] | None:
     folders, so it trains them again elsewhere — and None when no single regime does. One composition per map,
     method, t_max and folder-name overrides: seeds share them."""
     from decomp.cli.run_folder import RESUME_OVERRIDABLE  # noqa: PLC0415
-    from decomp.config.compose import compose_config  # noqa: PLC0415
-    from decomp.config.schema import CHOICES  # noqa: PLC0415
+    from decomp.config.compose import compose_config, folder_overrides  # noqa: PLC0415
 
     runs = [(*saved_config(folder), tuple(folder_overrides(folder))) for folder in folders]
     if any(saved.env.name != "smac" for saved, _, _ in runs):

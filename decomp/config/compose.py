@@ -47,6 +47,13 @@ def sweep_job_name(env: str, game: str, map_name: str, method: str, seed: int, e
     return f"{name}__{extra}".replace("/", "_") if extra else name
 
 
+def folder_overrides(folder: Path) -> list[str]:
+    """The inverse of :func:`sweep_job_name`'s ``extra``: the overrides a sweep job's folder name holds beyond env,
+    map, method and seed (``…__0__regime=onpolicy`` -> ``["regime=onpolicy"]``)."""
+    extra = folder.name.split("__", 3)[3:]
+    return extra[0].split(",") if extra else []
+
+
 def share_of(total: int, fraction: float) -> int:
     """``${decomp_share:${t_max},0.5}``: a step count that follows the budget, so a preset can say "half of
     t_max" and ``t_max=`` on the command line moves it too (regime/onpolicy_replay.yaml's handover)."""
